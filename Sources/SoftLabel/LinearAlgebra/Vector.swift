@@ -1,0 +1,70 @@
+// The one vector type every kernel uses, and the few operations on it that kernels share.
+// 16 floats = one AVX-512 register, two AVX2 registers, four NEON registers: the code is the same on all.
+
+public typealias Vec = SIMD16<Float>
+public let vecWidth = 16
+
+@inline(__always)
+func loadVec(_ p: UnsafePointer<Float>) -> Vec {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
+}
+
+/// The first `count` (< 16) floats at `p`, the other lanes set to `fill`.
+@inline(__always)
+func loadPartialVec(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> Vec {
+    var v = Vec(repeating: fill)
+    for l in 0..<count { v[l] = p[l] }
+    return v
+}
+
+@inline(__always)
+func storeVec(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
+}
+
+@inline(__always)
+func storePartialVec(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    for l in 0..<count { p[l] = v[l] }
+}
+
+/// `acc += a * b`, fused where the target has fused multiply-add (a libm call per lane where it does not).
+@inline(__always)
+func fma(_ acc: inout Vec, _ a: Vec, _ b: Vec) {
+    #if SOFTLABEL_FMA
+    acc.addProduct(a, b)
+    #else
+    acc += a * b
+    #endif
+}
+
+@inline(__always)
+func fma(_ acc: inout Vec, _ a: Float, _ b: Vec) {
+    #if SOFTLABEL_FMA
+    acc.addProduct(Vec(repeating: a), b)
+    #else
+    acc += a * b
+    #endif
+}
+
+/// e^x on 16 lanes: Cephes `expf` (range reduction x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial),
+/// within 2 ulp of the true value. Lanes below -87.3 (where e^x leaves the normal range) give exactly 0,
+/// which is what a softmax wants for a logit ~88 below the row max.
+@inline(__always)
+func expVec(_ x: Vec) -> Vec {
+    let tooSmall = x .< Vec(repeating: -87.3)
+    let xc = x.clamped(lowerBound: Vec(repeating: -87.3), upperBound: Vec(repeating: 88.37))
+    let n = (xc * Vec(repeating: 1.442_695_04)).rounded(.toNearestOrEven)
+    var r = xc - n * Vec(repeating: 0.693_359_375)
+    r = r - n * Vec(repeating: -2.121_944_40e-4)
+    var p = Vec(repeating: 1.987_569_150_0e-4)
+    p = p * r + Vec(repeating: 1.398_199_950_7e-3)
+    p = p * r + Vec(repeating: 8.333_451_907_3e-3)
+    p = p * r + Vec(repeating: 4.166_579_589_4e-2)
+    p = p * r + Vec(repeating: 1.666_666_545_9e-1)
+    p = p * r + Vec(repeating: 5.000_000_120_1e-1)
+    p = p * (r * r) + r + Vec(repeating: 1)
+    // 2^n built from the exponent bits; n is in [-126, 127] after the clamp.
+    let bits = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+    let scale = unsafeBitCast(bits, to: Vec.self)
+    return (p * scale).replacing(with: 0, where: tooSmall)
+}

@@ -1,0 +1,129 @@
+import Testing
+@testable import SoftLabel
+
+/// The three batch products against plain Double loops, on shapes that exercise every remainder path
+/// (rows not a multiple of 4, outputs not a multiple of 5, inputs not a multiple of 16 or 64).
+@Suite struct KernelTests {
+    static let shapes: [(n: Int, d: Int, o: Int)] = [(1, 1, 1), (7, 13, 3), (9, 64, 10), (13, 100, 11), (5, 131, 7)]
+
+    @Test(arguments: shapes.indices)
+    func forwardMatchesNaive(_ s: Int) {
+        let (n, d, o) = Self.shapes[s]
+        var g = TestData(seed: UInt64(s))
+        let x = g.matrix(n, d), w = g.matrix(o, d), b = g.matrix(1, o)
+        var z = Matrix(rows: n, cols: o)
+        x.values.withUnsafeBufferPointer { xp in
+            w.values.withUnsafeBufferPointer { wp in
+                b.values.withUnsafeBufferPointer { bp in
+                    z.values.withUnsafeMutableBufferPointer { zp in
+                        gemmNT(x: Rows(base: xp.baseAddress!, stride: d), rows: 0..<n, w: wp.baseAddress!,
+                               bias: bp.baseAddress!, outputs: o, inputs: d, z: zp.baseAddress!, ldz: o)
+                    }
+                }
+            }
+        }
+        for i in 0..<n {
+            for c in 0..<o {
+                var e = Double(b[0, c])
+                for j in 0..<d { e += Double(x[i, j]) * Double(w[c, j]) }
+                #expect(abs(Double(z[i, c]) - e) <= 1e-5 * max(1, abs(e)), "Z[\(i),\(c)]")
+            }
+        }
+    }
+
+    @Test(arguments: shapes.indices)
+    func weightGradientMatchesNaive(_ s: Int) {
+        let (n, d, o) = Self.shapes[s]
+        var gen = TestData(seed: 100 + UInt64(s))
+        let x = gen.matrix(n, d), g = gen.matrix(n, o)
+        // Read X through a reversed row index, as a shuffled batch is.
+        let index = Array((0..<n).reversed())
+        var dw = Matrix(rows: o, cols: d)
+        x.values.withUnsafeBufferPointer { xp in
+            g.values.withUnsafeBufferPointer { gp in
+                index.withUnsafeBufferPointer { ip in
+                    dw.values.withUnsafeMutableBufferPointer { dp in
+                        gemmTN(g: gp.baseAddress!, ldg: o, x: Rows(base: xp.baseAddress!, stride: d, index: ip.baseAddress!),
+                               n: n, outputs: o, cols: 0..<d, dw: dp.baseAddress!, ldw: d)
+                    }
+                }
+            }
+        }
+        for c in 0..<o {
+            for j in 0..<d {
+                var e = 0.0
+                for r in 0..<n { e += Double(g[r, c]) * Double(x[index[r], j]) }
+                #expect(abs(Double(dw[c, j]) - e) <= 1e-5 * max(1, abs(e)), "dW[\(c),\(j)]")
+            }
+        }
+    }
+
+    @Test(arguments: shapes.indices)
+    func inputGradientMatchesNaive(_ s: Int) {
+        let (n, d, o) = Self.shapes[s]
+        var gen = TestData(seed: 200 + UInt64(s))
+        let w = gen.matrix(o, d), g = gen.matrix(n, o)
+        var dx = Matrix(rows: n, cols: d)
+        w.values.withUnsafeBufferPointer { wp in
+            g.values.withUnsafeBufferPointer { gp in
+                dx.values.withUnsafeMutableBufferPointer { dp in
+                    gemmNN(g: gp.baseAddress!, ldg: o, rows: 0..<n, w: wp.baseAddress!, outputs: o, inputs: d,
+                           dx: dp.baseAddress!, ldx: d)
+                }
+            }
+        }
+        for r in 0..<n {
+            for j in 0..<d {
+                var e = 0.0
+                for c in 0..<o { e += Double(g[r, c]) * Double(w[c, j]) }
+                #expect(abs(Double(dx[r, j]) - e) <= 1e-5 * max(1, abs(e)), "dX[\(r),\(j)]")
+            }
+        }
+    }
+
+    /// Any split of the rows or columns gives the same bits: the basis of thread-count independence.
+    @Test func splitsGiveIdenticalBits() {
+        let n = 23, d = 150, o = 12
+        var gen = TestData(seed: 7)
+        let x = gen.matrix(n, d), w = gen.matrix(o, d), g = gen.matrix(n, o)
+        func forward(_ parts: [Range<Int>]) -> [Float] {
+            var z = [Float](repeating: 0, count: n * o)
+            x.values.withUnsafeBufferPointer { xp in
+                w.values.withUnsafeBufferPointer { wp in
+                    z.withUnsafeMutableBufferPointer { zp in
+                        for rows in parts {
+                            gemmNT(x: Rows(base: xp.baseAddress!, stride: d), rows: rows, w: wp.baseAddress!, bias: nil,
+                                   outputs: o, inputs: d, z: zp.baseAddress!, ldz: o)
+                        }
+                    }
+                }
+            }
+            return z
+        }
+        func weightGrad(_ parts: [Range<Int>]) -> [Float] {
+            var dw = [Float](repeating: 0, count: o * d)
+            x.values.withUnsafeBufferPointer { xp in
+                g.values.withUnsafeBufferPointer { gp in
+                    dw.withUnsafeMutableBufferPointer { dp in
+                        for cols in parts {
+                            gemmTN(g: gp.baseAddress!, ldg: o, x: Rows(base: xp.baseAddress!, stride: d), n: n,
+                                   outputs: o, cols: cols, dw: dp.baseAddress!, ldw: d)
+                        }
+                    }
+                }
+            }
+            return dw
+        }
+        #expect(forward([0..<n]) == forward([0..<1, 1..<10, 10..<23]))
+        #expect(forward([0..<n]) == forward(Parallel.split(n, parts: 3, align: 4)))
+        #expect(weightGrad([0..<d]) == weightGrad([0..<17, 17..<64, 64..<150]))
+        #expect(weightGrad([0..<d]) == weightGrad(Parallel.split(d, parts: 2, align: 64)))
+    }
+
+    @Test func splitCoversRangeWithAlignedBounds() {
+        let parts = Parallel.split(150, parts: 3, align: 64)
+        #expect(parts == [0..<64, 64..<128, 128..<150])
+        #expect(Parallel.split(10, parts: 4, align: 4) == [0..<4, 4..<8, 8..<10])
+        #expect(Parallel.split(0, parts: 2) == [])
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+@testable import SoftLabel
+
+/// Value and gradient of one example's loss, through the training code (scale 1).
+private func lossAndGradient(_ kind: LossKind, z: [Float], p: [Float]) -> (Float, [Float]) {
+    let k = z.count
+    var negH: Float = 0
+    for v in p where v > 0 { negH += v * log(v) }
+    var dz = [Float](repeating: 0, count: k), q = dz, logq = dz
+    let value = dz.withUnsafeMutableBufferPointer { d in
+        q.withUnsafeMutableBufferPointer { qb in
+            logq.withUnsafeMutableBufferPointer { lb in
+                kind.rowForwardBackward(z: z, p: p, negEntropy: negH, k: k, scale: 1, dz: d.baseAddress!,
+                                        q: qb.baseAddress!, logq: lb.baseAddress!)
+            }
+        }
+    }
+    return (value, dz)
+}
+
+private func softmax(_ z: [Float]) -> (q: [Float], logq: [Float]) {
+    var q = [Float](repeating: 0, count: z.count), logq = q
+    q.withUnsafeMutableBufferPointer { qb in
+        logq.withUnsafeMutableBufferPointer { lb in
+            _ = Softmax.forward(z: z, k: z.count, q: qb.baseAddress!, logq: lb.baseAddress!)
+        }
+    }
+    return (q, logq)
+}
+
+@Suite struct LossTests {
+    /// Every loss: the gradient w.r.t. the logits against central differences of the Double reference
+    /// loss, for k below, at and above one vector width, with and without zero target entries.
+    @Test(arguments: LossKind.allCases, [3, 10, 16, 37])
+    func gradientMatchesFiniteDifferences(_ kind: LossKind, _ k: Int) {
+        var g = TestData(seed: UInt64(k) * 31 + UInt64(kind.rawValue.count))
+        for zeros in [false, true] {
+            let z = g.matrix(1, k, scale: 2).values
+            let p = g.distributions(1, k, zeros: zeros).values
+            let (value, grad) = lossAndGradient(kind, z: z, p: p)
+            let zd = z.map(Double.init), pd = p.map(Double.init)
+            let exact = ReferenceObjective.loss(kind, p: pd, z: zd)
+            #expect(close(Double(value), exact, 1e-5), "value \(value) vs \(exact)")
+            let h = 1e-6
+            for j in 0..<k {
+                var up = zd, down = zd
+                up[j] += h
+                down[j] -= h
+                let numeric = (ReferenceObjective.loss(kind, p: pd, z: up) - ReferenceObjective.loss(kind, p: pd, z: down)) / (2 * h)
+                #expect(abs(Double(grad[j]) - numeric) <= 2e-5, "\(kind) k=\(k) ∂/∂z\(j): \(grad[j]) vs \(numeric)")
+            }
+        }
+    }
+
+    /// KL and CE have gradient exactly q - p, soft targets included.
+    @Test func klGradientIsQMinusP() {
+        let z: [Float] = [0.5, -1, 2, 0], p: [Float] = [0.1, 0.2, 0.6, 0.1]
+        let q = softmax(z).q
+        for kind in [LossKind.kl, .ce] {
+            let grad = lossAndGradient(kind, z: z, p: p).1
+            for j in 0..<4 { #expect(grad[j] == q[j] - p[j]) }
+        }
+    }
+
+    @Test func softmaxOfHugeLogitsStaysFinite() {
+        for z: [Float] in [[1e4, -1e4, 0], [1e4, 1e4, 1e4], [-1e4, -1e4 + 1, -1e4], [1e4, 9999, -1e4]] {
+            let (q, logq) = softmax(z)
+            #expect(q.allSatisfy { $0.isFinite } && logq.allSatisfy { $0.isFinite }, "\(z)")
+            #expect(abs(q.reduce(0, +) - 1) < 1e-6)
+            for kind in LossKind.allCases {
+                let (v, g) = lossAndGradient(kind, z: z, p: [0.5, 0.5, 0])
+                #expect(v.isFinite && g.allSatisfy { $0.isFinite }, "\(kind) at \(z)")
+            }
+        }
+        // exp(1e4 - 1e4) = 1 for the two tied maxima, exp(-2e4) = 0 for the third.
+        let (q, logq) = softmax([1e4, 1e4, -1e4])
+        #expect(q == [0.5, 0.5, 0])
+        #expect(abs(logq[2] - (-2e4 - log(2))) < 1)
+    }
+
+    @Test func klOfIdenticalDistributionsIsZero() {
+        let p: [Float] = [0.7, 0.2, 0.1, 0]
+        // Logits whose softmax is p on its support; the zero class gets a logit far below.
+        let z = p.map { $0 > 0 ? log($0) : -200 }
+        let (v, _) = lossAndGradient(.kl, z: z, p: p)
+        #expect(abs(v) < 1e-6)
+        let e = Evaluation(logits: Matrix(rows: 1, cols: 4, values: z), targets: Matrix(rows: 1, cols: 4, values: p))
+        #expect(abs(e.kl) < 1e-6 && abs(e.js) < 1e-6)
+        #expect(close(e.crossEntropy, e.entropy, 1e-6))
+    }
+
+    /// 0 · log 0 = 0: a zero target entry contributes nothing, even where q underflows to 0.
+    @Test func zeroTargetContributesNothing() {
+        let z: [Float] = [0, 0, -150]
+        let q = softmax(z).q
+        #expect(q[2] == 0)
+        let (v, g) = lossAndGradient(.kl, z: z, p: [0.5, 0.5, 0])
+        #expect(abs(v) < 1e-7)
+        #expect(g.allSatisfy { $0.isFinite })
+        let (vc, _) = lossAndGradient(.ce, z: z, p: [0.5, 0.5, 0])
+        #expect(abs(Double(vc) - log(2)) < 1e-6)
+    }
+}

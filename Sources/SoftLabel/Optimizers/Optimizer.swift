@@ -1,0 +1,109 @@
+import Foundation
+
+public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
+    case sgd, adam, adamw
+}
+
+/// Updates parameter tensors from their gradients. Tensors are numbered by the trainer (weights and biases
+/// of each layer); each keeps its own state (velocity; first and second moments). `step` works on a range
+/// of one tensor, so slices can be updated by different threads as soon as their gradient is ready.
+public protocol Optimizer: AnyObject {
+    /// Call once per minibatch before the `step`s of that batch (advances Adam's t).
+    func beginStep()
+    /// Updates θ[range] from g[range]. `l2` is the coupled penalty: the gradient used is g + l2 θ
+    /// (the derivative of (l2/2) Σ θ²); `decay` says whether this tensor takes weight decay at all
+    /// (weights do, biases do not).
+    func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
+              lr: Float, l2: Float, decay: Bool)
+}
+
+/// Optimizer state buffers, one per parameter tensor, zero-initialised.
+final class StateBuffers {
+    private(set) var buffers: [UnsafeMutablePointer<Float>]
+
+    init(sizes: [Int]) {
+        buffers = sizes.map { n in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            return p
+        }
+    }
+
+    subscript(tensor: Int) -> UnsafeMutablePointer<Float> { buffers[tensor] }
+
+    deinit { buffers.forEach { $0.deallocate() } }
+}
+
+/// SGD with momentum (PyTorch's form, dampening 0):
+///   v ← μ v + g;   θ ← θ - lr v                  (classical momentum)
+///   v ← μ v + g;   θ ← θ - lr (g + μ v)          (Nesterov, Sutskever et al. 2013)
+public final class SGD: Optimizer {
+    public let momentum: Float
+    public let nesterov: Bool
+    private let v: StateBuffers
+
+    public init(sizes: [Int], momentum: Float, nesterov: Bool) {
+        self.momentum = momentum
+        self.nesterov = nesterov
+        v = StateBuffers(sizes: sizes)
+    }
+
+    public func beginStep() {}
+
+    public func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
+                     lr: Float, l2: Float, decay: Bool) {
+        let v = self.v[tensor]
+        let mu = momentum
+        let penalty = decay ? l2 : 0
+        for e in range {
+            let g = grad[e] + penalty * theta[e]
+            v[e] = mu * v[e] + g
+            theta[e] -= lr * (nesterov ? g + mu * v[e] : v[e])
+        }
+    }
+}
+
+/// Adam (Kingma & Ba 2015), and AdamW (Loshchilov & Hutter 2019) when `weightDecay` > 0:
+///   t ← t + 1
+///   m ← β1 m + (1 - β1) g;      v ← β2 v + (1 - β2) g²
+///   mHat = m / (1 - β1^t);      vHat = v / (1 - β2^t)
+///   θ ← θ - lr λ θ                                   (AdamW's decoupled decay, weights only)
+///   θ ← θ - lr mHat / (√vHat + ε)
+public final class Adam: Optimizer {
+    public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    private let m: StateBuffers, v: StateBuffers
+    private(set) var t = 0
+    private var correction1: Float = 1, correction2: Float = 1
+
+    public init(sizes: [Int], beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float = 0) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        m = StateBuffers(sizes: sizes)
+        v = StateBuffers(sizes: sizes)
+    }
+
+    public func beginStep() {
+        t += 1
+        correction1 = Float(1 - pow(Double(beta1), Double(t)))
+        correction2 = Float(1 - pow(Double(beta2), Double(t)))
+    }
+
+    public func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
+                     lr: Float, l2: Float, decay: Bool) {
+        let m = self.m[tensor], v = self.v[tensor]
+        let b1 = beta1, b2 = beta2, eps = epsilon
+        let c1 = correction1, c2 = correction2
+        let penalty = decay ? l2 : 0
+        let shrink = decay ? 1 - lr * weightDecay : 1
+        for e in range {
+            let g = grad[e] + penalty * theta[e]
+            m[e] = b1 * m[e] + (1 - b1) * g
+            v[e] = b2 * v[e] + (1 - b2) * g * g
+            let mHat = m[e] / c1
+            let vHat = v[e] / c2
+            theta[e] = theta[e] * shrink - lr * mHat / (vHat.squareRoot() + eps)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+/// Examples in memory: ids, a feature matrix and a target matrix whose rows are probability distributions.
+public struct Dataset: Sendable {
+    public var ids: [String]            // (n)
+    public var featureNames: [String]   // (d)
+    public var classNames: [String]     // (k)
+    public var features: Matrix         // (n, d)
+    public var targets: Matrix          // (n, k), each row sums to 1
+
+    public init(ids: [String], featureNames: [String], classNames: [String], features: Matrix, targets: Matrix) {
+        precondition(features.rows == targets.rows && ids.count == features.rows)
+        precondition(features.cols == featureNames.count && targets.cols == classNames.count)
+        self.ids = ids
+        self.featureNames = featureNames
+        self.classNames = classNames
+        self.features = features
+        self.targets = targets
+    }
+
+    public var count: Int { features.rows }
+    public var featureCount: Int { features.cols }
+    public var classCount: Int { targets.cols }
+
+    /// The examples listed in `indices`, in that order.
+    public func subset(_ indices: [Int]) -> Dataset {
+        Dataset(ids: indices.map { ids[$0] }, featureNames: featureNames, classNames: classNames,
+                features: features.gatherRows(indices), targets: targets.gatherRows(indices))
+    }
+
+    /// A seeded random split: `fraction` of the rows (at least one, leaving at least one) go to the second part.
+    public func split(fraction: Double, rng: inout SplitMix64) -> (train: Dataset, validation: Dataset) {
+        var order = Array(0..<count)
+        rng.shuffle(&order)
+        let m = min(max(Int((fraction * Double(count)).rounded()), 1), count - 1)
+        let val = Array(order[..<m]).sorted()
+        let train = Array(order[m...]).sorted()
+        return (subset(train), subset(val))
+    }
+
+    /// Reorders the target columns to `order` (class names); nil when the sets differ.
+    public func withClassOrder(_ order: [String]) -> Dataset? {
+        guard Set(order) == Set(classNames), order.count == classNames.count else { return nil }
+        let position = Dictionary(uniqueKeysWithValues: classNames.enumerated().map { ($1, $0) })
+        let cols = order.map { position[$0]! }
+        var t = Matrix(rows: count, cols: cols.count)
+        for i in 0..<count { for (c, src) in cols.enumerated() { t[i, c] = targets[i, src] } }
+        var out = self
+        out.classNames = order
+        out.targets = t
+        return out
+    }
+
+    /// The feature matrix with its columns in `names` order, matched by name. Extra columns are dropped (their
+    /// names are returned so the caller can say so); missing ones are an error naming them.
+    public func features(orderedAs names: [String], file: String) throws -> (features: Matrix, ignored: [String]) {
+        if featureNames == names { return (features, []) }
+        let position = Dictionary(featureNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let missing = names.filter { position[$0] == nil }
+        if !missing.isEmpty {
+            let shown = missing.prefix(10).map { "'\($0)'" }.joined(separator: ", ")
+            throw DataError(file: file, line: 1, "missing \(missing.count) feature column(s) the model needs: \(shown)" +
+                            (missing.count > 10 ? ", ..." : ""))
+        }
+        let used = Set(names)
+        let ignored = featureNames.filter { !used.contains($0) }
+        let cols = names.map { position[$0]! }
+        var x = Matrix(rows: count, cols: cols.count)
+        for i in 0..<count { for (j, c) in cols.enumerated() { x[i, j] = features[i, c] } }
+        return (x, ignored)
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+
+/// Summary of the run that produced a model (deterministic: no wall times).
+public struct TrainingSummary: Codable, Equatable, Sendable {
+    public var examples: Int
+    public var validationExamples: Int
+    public var epochsRun: Int
+    /// The epoch whose weights were saved.
+    public var keptEpoch: Int
+    public var stoppedEarly: Bool
+    public var finalTrainLoss: Double?
+    public var validationLoss: Double?
+    public var validationKL: Double?
+    public var validationAccuracy: Double?
+    /// Per-epoch losses, learning rates and validation metrics (no timings).
+    public var history: [EpochRecord]
+
+    public init(examples: Int, validationExamples: Int, epochsRun: Int, keptEpoch: Int, stoppedEarly: Bool,
+                finalTrainLoss: Double?, validationLoss: Double?, validationKL: Double?, validationAccuracy: Double?,
+                history: [EpochRecord]) {
+        self.examples = examples
+        self.validationExamples = validationExamples
+        self.epochsRun = epochsRun
+        self.keptEpoch = keptEpoch
+        self.stoppedEarly = stoppedEarly
+        self.finalTrainLoss = finalTrainLoss
+        self.validationLoss = validationLoss
+        self.validationKL = validationKL
+        self.validationAccuracy = validationAccuracy
+        self.history = history
+    }
+}
+
+/// A trained model as saved on disk: a versioned JSON document.
+///
+/// Holds everything prediction needs (class and feature names, standardisation, layers, temperature) and
+/// everything needed to know how it was made (the training configuration and summary).
+public struct ModelFile: Codable, Equatable, Sendable {
+    public static let formatName = "softlabel-model"
+    public static let currentVersion = 1
+
+    public var format = ModelFile.formatName
+    public var version = ModelFile.currentVersion
+    public var classes: [String]
+    public var features: [String]
+    /// z-score parameters applied to features before the network; nil when trained with --no-standardize.
+    public var standardization: Standardizer?
+    /// Prediction is softmax(z / temperature); 1 unless set by `softlabel calibrate`.
+    public var temperature: Float
+    public var network: Network
+    public var config: TrainConfig
+    public var training: TrainingSummary
+
+    public init(classes: [String], features: [String], standardization: Standardizer?, temperature: Float = 1,
+                network: Network, config: TrainConfig, training: TrainingSummary) {
+        self.classes = classes
+        self.features = features
+        self.standardization = standardization
+        self.temperature = temperature
+        self.network = network
+        self.config = config
+        self.training = training
+    }
+
+    /// The JSON text: sorted keys and shortest round-trip number formatting, so the same model always gives
+    /// the same bytes and every Float reads back exactly.
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var data = try encoder.encode(self)
+        data.append(0x0A)
+        return data
+    }
+
+    public static func decode(_ data: Data, file: String) throws -> ModelFile {
+        let decoder = JSONDecoder()
+        struct Header: Decodable { var format: String?; var version: Int? }
+        guard let header = try? decoder.decode(Header.self, from: data) else {
+            throw DataError(file: file, "is not a JSON model file")
+        }
+        guard header.format == formatName else {
+            throw DataError(file: file, "is not a softlabel model (format is \(header.format.map { "'\($0)'" } ?? "missing"))")
+        }
+        guard let version = header.version, version <= currentVersion else {
+            throw DataError(file: file, "model format version \(header.version.map(String.init) ?? "missing") is newer " +
+                            "than this softlabel reads (\(currentVersion))")
+        }
+        let model: ModelFile
+        do {
+            model = try decoder.decode(ModelFile.self, from: data)
+        } catch {
+            throw DataError(file: file, "malformed model file: \(describe(error))")
+        }
+        try model.validate(file: file)
+        return model
+    }
+
+    public static func load(path: String) throws -> ModelFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DataError(file: path, "cannot read the model file (no such file?)")
+        }
+        return try decode(data, file: path)
+    }
+
+    /// Shapes agree with each other and with the names; numbers are finite.
+    func validate(file: String) throws {
+        let layers = network.layers
+        guard !layers.isEmpty else { throw DataError(file: file, "model has no layers") }
+        guard layers[0].inputs == features.count else {
+            throw DataError(file: file, "first layer takes \(layers[0].inputs) inputs but the model names \(features.count) features")
+        }
+        guard layers[layers.count - 1].outputs == classes.count else {
+            throw DataError(file: file, "last layer has \(layers[layers.count - 1].outputs) outputs but the model names \(classes.count) classes")
+        }
+        for (l, layer) in layers.enumerated() {
+            guard layer.weight.count == layer.inputs * layer.outputs, layer.bias.count == layer.outputs,
+                  l == 0 || layer.inputs == layers[l - 1].outputs else {
+                throw DataError(file: file, "layer \(l + 1) has inconsistent shapes")
+            }
+        }
+        guard network.isFinite else { throw DataError(file: file, "model weights contain NaN or infinity") }
+        if let s = standardization, s.mean.count != features.count || s.std.count != features.count {
+            throw DataError(file: file, "standardisation has the wrong number of features")
+        }
+        guard temperature > 0, temperature.isFinite else { throw DataError(file: file, "temperature must be positive") }
+    }
+
+    /// Writes the model atomically: a temporary file in the same folder, then rename.
+    public func write(to path: String) throws {
+        try AtomicFile.write(try encoded(), to: path)
+    }
+}
+
+private func describe(_ error: Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let key, let ctx):
+        return "missing key '\(path(ctx.codingPath + [key]))'"
+    case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
+        return "wrong type at '\(path(ctx.codingPath))'"
+    case DecodingError.dataCorrupted(let ctx):
+        return "bad value at '\(path(ctx.codingPath))'"
+    default:
+        return "\(error)"
+    }
+}
+
+private func path(_ keys: [CodingKey]) -> String {
+    keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+}
+
+/// Whole-file writes that never leave a partial file behind.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw DataError(file: path, "cannot write: folder '\(dir)' does not exist")
+        }
+        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
+            throw DataError(file: path, "cannot write (permission denied or disk full?)")
+        }
+        if rename(tmp, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp)
+            throw DataError(file: path, "cannot write: \(reason)")
+        }
+    }
+}

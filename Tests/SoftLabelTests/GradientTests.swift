@@ -1,0 +1,55 @@
+import Testing
+@testable import SoftLabel
+
+/// Finite-difference checks of every layer gradient (weights and biases of each Dense layer, through the
+/// ReLU and the input gradient dX = dZ W of hidden layers), for every loss, as used in training.
+@Suite struct GradientTests {
+    @Test(arguments: LossKind.allCases, [[Int](), [6], [7, 5]])
+    func networkGradientsMatchFiniteDifferences(_ kind: LossKind, _ hidden: [Int]) {
+        var g = TestData(seed: 11 + UInt64(hidden.count))
+        let data = g.dataset(n: 9, d: 5, k: 4, zeros: true)
+        var rng = SplitMix64(seed: 3)
+        var network = Network.make(inputs: 5, hidden: hidden, classes: 4, rng: &rng)
+        // A non-zero output layer so every path carries gradient.
+        for e in network.layers[network.layers.count - 1].weight.indices {
+            network.layers[network.layers.count - 1].weight[e] = Float(rng.nextGaussian() * 0.5)
+        }
+        var config = TrainConfig()
+        config.loss = kind
+        config.l2 = 0.01
+        let reports = GradientCheck.run(network: network, data: data, config: config)
+        #expect(reports.count == 2 * (hidden.count + 1))
+        for r in reports {
+            #expect(r.maxRelativeError < 1e-3, "\(kind) hidden \(hidden) \(r.name): \(r.maxRelativeError)")
+        }
+    }
+
+    /// Target transformations and class weights enter the gradient too.
+    @Test func weightedSmoothedTargetsGradients() {
+        var g = TestData(seed: 5)
+        let data = g.dataset(n: 12, d: 3, k: 3, zeros: true)
+        var rng = SplitMix64(seed: 9)
+        let network = Network.make(inputs: 3, hidden: [4], classes: 3, rng: &rng)
+        var config = TrainConfig()
+        config.classWeight = .balanced
+        config.labelSmoothing = 0.1
+        config.targetTemperature = 0.5
+        for r in GradientCheck.run(network: network, data: data, config: config) {
+            #expect(r.maxRelativeError < 1e-3, "\(r.name): \(r.maxRelativeError)")
+        }
+    }
+
+    /// The comparison is not vacuous: a 1% error in one entry is reported as such.
+    @Test func comparisonDetectsAWrongGradient() {
+        let numeric = [0.5, -2.0, 1e-9, 3.0]
+        #expect(GradientCheck.compare(analytic: numeric, numeric: numeric).relative == 0)
+        var wrong = numeric
+        wrong[1] *= 1.01
+        let (rel, abs) = GradientCheck.compare(analytic: wrong, numeric: numeric)
+        #expect(close(rel, 0.01, 1e-9) && close(abs, 0.02, 1e-9))
+        // A tiny entry off by round-off-sized amounts relative to the tensor scale is not an error.
+        var roundoff = numeric
+        roundoff[2] = 2e-9
+        #expect(GradientCheck.compare(analytic: roundoff, numeric: numeric).relative < 1e-6)
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import SoftLabel
+
+@Suite struct TrainerTests {
+    /// Same seed → bit-identical weights, whatever the thread count (hidden layers included).
+    @Test(arguments: [[Int](), [9, 5]])
+    func deterministicAcrossThreadCounts(_ hidden: [Int]) {
+        var g = TestData(seed: 21)
+        let data = g.dataset(n: 203, d: 70, k: 6)
+        var config = TrainConfig()
+        config.epochs = 3
+        config.batchSize = 37
+        config.hidden = hidden
+        let one = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
+        let two = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run()
+        let three = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 3)).run()
+        #expect(one.network == two.network && one.network == three.network)
+        #expect(one.history.map(\.trainLoss) == two.history.map(\.trainLoss))
+        var other = config
+        other.seed = 2
+        let reseeded = Trainer(config: other, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
+        #expect(reseeded.network != one.network)
+    }
+
+    /// Full-batch gradient descent on the convex linear objective reaches the optimum: the gradient of
+    /// mean KL + (l2/2)‖W‖² vanishes there (checked through the Double reference by finite differences).
+    @Test func linearModelReachesTheOptimum() {
+        var g = TestData(seed: 3)
+        let data = g.dataset(n: 60, d: 4, k: 3)
+        var config = TrainConfig()
+        config.optimizer = .sgd
+        config.learningRate = 0.5
+        config.momentum = 0.9
+        config.schedule = .constant
+        config.batchSize = 60
+        config.epochs = 600
+        config.l2 = 0.05
+        let outcome = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
+        let reference = ReferenceObjective(data: data, targets: PreparedTargets(data.targets, config: config), config: config)
+        var theta = outcome.network.layers.map { (w: $0.weight.map(Double.init), b: $0.bias.map(Double.init)) }
+        let h = 1e-5
+        var maxGrad = 0.0
+        for e in theta[0].w.indices {
+            let saved = theta[0].w[e]
+            theta[0].w[e] = saved + h
+            let up = reference.value(theta)
+            theta[0].w[e] = saved - h
+            let down = reference.value(theta)
+            theta[0].w[e] = saved
+            maxGrad = max(maxGrad, abs(up - down) / (2 * h))
+        }
+        #expect(maxGrad < 1e-4, "gradient norm at the end: \(maxGrad)")
+    }
+
+    /// A learning rate far too high makes the loss blow up: training stops with a message and returns the
+    /// last good (finite) weights.
+    @Test func divergenceKeepsLastGoodWeights() {
+        var g = TestData(seed: 5)
+        var data = g.dataset(n: 50, d: 5, k: 3)
+        data.features.values = data.features.values.map { $0 * 1e18 }
+        var config = TrainConfig()
+        config.optimizer = .sgd
+        config.learningRate = 1e20
+        config.epochs = 20
+        config.standardize = false
+        let outcome = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
+        #expect(outcome.divergence != nil)
+        #expect(outcome.divergence?.contains("try a lower --lr") == true)
+        #expect(outcome.network.isFinite)
+        #expect(outcome.history.count == outcome.keptEpoch)
+    }
+
+    /// With patience, training stops once validation loss stops improving and keeps the best epoch's weights.
+    @Test func earlyStoppingRestoresTheBestEpoch() {
+        var g = TestData(seed: 6)
+        let train = g.dataset(n: 40, d: 30, k: 3)  // few examples, many features: overfits quickly
+        let val = g.dataset(n: 40, d: 30, k: 3)
+        var config = TrainConfig()
+        config.l2 = 0
+        config.hidden = [32]
+        config.learningRate = 0.05
+        config.epochs = 300
+        config.patience = 5
+        config.schedule = .constant
+        let outcome = Trainer(config: config, train: train, validation: val, parallel: Parallel(threads: 1)).run()
+        #expect(outcome.stoppedEarly)
+        let best = outcome.history.min { $0.valLoss! < $1.valLoss! }!
+        #expect(outcome.keptEpoch == best.epoch)
+        #expect(outcome.history.count == best.epoch + 5)
+        // The kept network is the one that scored the best validation loss.
+        let z = outcome.network.logits(val.features)
+        #expect(close(Evaluation(logits: z, targets: val.targets).kl, best.valKL!, 1e-9))
+    }
+}

@@ -1,0 +1,167 @@
+/// A command-line mistake: one line for the user, exit status 2.
+public struct UsageError: Error, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// One option of a subcommand, as shown in its help.
+struct OptionSpec {
+    var name: String          // "--epochs"
+    var value: String?        // "N" for options that take a value; nil for flags
+    var help: String
+    var repeatable = false
+}
+
+/// A subcommand's interface: what it parses and what `--help` prints.
+struct CommandSpec {
+    var name: String
+    var usage: [String]       // usage lines after "softlabel "
+    var summary: String
+    var positionals: [(name: String, help: String)]
+    var options: [OptionSpec]
+    var notes: [String] = []
+
+    /// The `--help` text.
+    var help: String {
+        var lines = ["Usage:"]
+        lines += usage.map { "  softlabel \($0)" }
+        lines += ["", summary]
+        if !positionals.isEmpty {
+            lines += ["", "Arguments:"]
+            let w = positionals.map(\.name.count).max()!
+            lines += positionals.map { "  " + $0.name.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.help }
+        }
+        let all = options + [OptionSpec(name: "--help", value: nil, help: "Show this help and exit.")]
+        let labels = all.map { o in o.value.map { v in "\(o.name) \(v)" } ?? o.name }
+        let w = labels.map(\.count).max()!
+        lines += ["", "Options:"]
+        for (label, opt) in zip(labels, all) {
+            lines.append("  " + label.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + opt.help)
+        }
+        if !notes.isEmpty { lines += [""] + notes }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Parses `args` (after the subcommand name). `--name value` and `--name=value` both work.
+    func parse(_ args: [String]) throws -> ParsedArguments {
+        var parsed = ParsedArguments(command: name)
+        let byName = Dictionary(uniqueKeysWithValues: options.map { ($0.name, $0) })
+        var i = 0
+        var onlyPositionals = false
+        while i < args.count {
+            let arg = args[i]
+            i += 1
+            if onlyPositionals || !arg.hasPrefix("-") || arg == "-" {
+                parsed.positionals.append(arg)
+                continue
+            }
+            if arg == "--" { onlyPositionals = true; continue }
+            if arg == "--help" || arg == "-h" { parsed.help = true; continue }
+            var key = arg
+            var inline: String?
+            if let eq = arg.firstIndex(of: "=") {
+                key = String(arg[..<eq])
+                inline = String(arg[arg.index(after: eq)...])
+            }
+            guard let spec = byName[key] else {
+                throw UsageError("unknown option '\(key)' (see 'softlabel \(name) --help')")
+            }
+            if spec.value == nil {
+                if inline != nil { throw UsageError("option '\(key)' takes no value") }
+                parsed.flags.insert(key)
+                continue
+            }
+            let value: String
+            if let inline {
+                value = inline
+            } else {
+                guard i < args.count else { throw UsageError("option '\(key)' needs a value (\(spec.value!))") }
+                value = args[i]
+                i += 1
+            }
+            if parsed.values[key] != nil && !spec.repeatable {
+                throw UsageError("option '\(key)' is given more than once")
+            }
+            parsed.values[key, default: []].append(value)
+        }
+        return parsed
+    }
+}
+
+/// The parsed command line, with typed getters that reject bad values by naming the flag.
+struct ParsedArguments {
+    var command: String
+    var positionals: [String] = []
+    var values: [String: [String]] = [:]
+    var flags: Set<String> = []
+    var help = false
+
+    func flag(_ name: String) -> Bool { flags.contains(name) }
+    func string(_ name: String) -> String? { values[name]?.last }
+    func strings(_ name: String) -> [String] { values[name] ?? [] }
+
+    func int(_ name: String, min lo: Int = .min, max hi: Int = .max) throws -> Int? {
+        guard let s = string(name) else { return nil }
+        guard let v = Int(s), v >= lo, v <= hi else {
+            throw UsageError("\(name) expects an integer\(rangeText(lo, hi)), got '\(s)'")
+        }
+        return v
+    }
+
+    func float(_ name: String, min lo: Double = -.infinity, max hi: Double = .infinity,
+               exclusiveMin: Bool = false) throws -> Double? {
+        guard let s = string(name) else { return nil }
+        guard let v = Double(s), v.isFinite, v >= lo, v <= hi, !(exclusiveMin && v == lo) else {
+            let range = exclusiveMin ? " > \(fmt(lo))" + (hi.isFinite ? " and <= \(fmt(hi))" : "")
+                : (lo.isFinite ? " >= \(fmt(lo))" : "") + (hi.isFinite ? (lo.isFinite ? " and" : "") + " <= \(fmt(hi))" : "")
+            throw UsageError("\(name) expects a number\(range), got '\(s)'")
+        }
+        return v
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type) throws -> T? where T.RawValue == String {
+        guard let s = string(name) else { return nil }
+        guard let v = T(rawValue: s) else {
+            let allowed = T.allCases.map(\.rawValue).joined(separator: "|")
+            throw UsageError("\(name) expects one of \(allowed), got '\(s)'")
+        }
+        return v
+    }
+
+    /// A comma-separated list of positive integers ("128,64").
+    func intList(_ name: String) throws -> [Int]? {
+        guard let s = string(name) else { return nil }
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false)
+        let values = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == parts.count, values.allSatisfy({ $0 > 0 }) else {
+            throw UsageError("\(name) expects comma-separated positive integers like 128,64, got '\(s)'")
+        }
+        return values
+    }
+
+    /// Exactly `count` positionals, named in the error when not.
+    func positionals(_ names: [String]) throws -> [String] {
+        if positionals.count < names.count {
+            throw UsageError("missing \(names[positionals.count]) (see 'softlabel \(command) --help')")
+        }
+        if positionals.count > names.count {
+            throw UsageError("unexpected argument '\(positionals[names.count])'")
+        }
+        return positionals
+    }
+}
+
+private func rangeText(_ lo: Int, _ hi: Int) -> String {
+    switch (lo == .min, hi == .max) {
+    case (true, true): return ""
+    case (false, true): return " >= \(lo)"
+    case (true, false): return " <= \(hi)"
+    case (false, false): return " in \(lo)...\(hi)"
+    }
+}
+
+private func fmt(_ v: Double) -> String {
+    v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
+}
+
+import Foundation

@@ -1,0 +1,142 @@
+import Foundation
+import SoftLabel
+
+/// `softlabel train`: fit a model to a data file and save it.
+enum TrainCommand: Command {
+    private static let D = TrainConfig()  // defaults shown in the help come from the config itself
+
+    static let spec = CommandSpec(
+        name: "train",
+        usage: ["train DATA.csv --model OUT.json [options]"],
+        summary: "Train a softmax classifier (optionally with hidden layers) on soft labels.",
+        positionals: [("DATA.csv", "training data: features and 'label:<class>' (or 'label') columns")],
+        options: [
+            OptionSpec(name: "--model", value: "FILE", help: "Where to write the trained model (JSON). Required."),
+            OptionSpec(name: "--val", value: "FILE", help: "Validation data, reported every epoch."),
+            OptionSpec(name: "--val-fraction", value: "F", help: "Hold out this fraction of DATA for validation (seeded). Default \(D.valFraction)."),
+            OptionSpec(name: "--patience", value: "P", help: "Stop after P epochs without a lower validation loss; keep the best epoch. Default \(D.patience) (off)."),
+            OptionSpec(name: "--epochs", value: "N", help: "Passes over the data. Default \(D.epochs)."),
+            OptionSpec(name: "--batch-size", value: "B", help: "Examples per minibatch. Default \(D.batchSize)."),
+            OptionSpec(name: "--optimizer", value: "NAME", help: "sgd|adam|adamw. Default \(D.optimizer.rawValue)."),
+            OptionSpec(name: "--lr", value: "X", help: "Learning rate. Default \(D.learningRate)."),
+            OptionSpec(name: "--momentum", value: "M", help: "SGD momentum. Default \(D.momentum)."),
+            OptionSpec(name: "--nesterov", value: nil, help: "SGD: Nesterov momentum."),
+            OptionSpec(name: "--beta1", value: "B1", help: "Adam first-moment decay. Default \(D.beta1)."),
+            OptionSpec(name: "--beta2", value: "B2", help: "Adam second-moment decay. Default \(D.beta2)."),
+            OptionSpec(name: "--eps", value: "E", help: "Adam epsilon. Default \(D.epsilon)."),
+            OptionSpec(name: "--weight-decay", value: "W", help: "AdamW decoupled weight decay. Default \(D.weightDecay)."),
+            OptionSpec(name: "--l2", value: "L", help: "L2 penalty (L/2)·ΣW² on weights, not biases. Default \(D.l2)."),
+            OptionSpec(name: "--schedule", value: "NAME", help: "constant|step|cosine learning-rate schedule. Default \(D.schedule.rawValue)."),
+            OptionSpec(name: "--warmup", value: "E", help: "Epochs of linear learning-rate warm-up. Default \(D.warmup)."),
+            OptionSpec(name: "--step-every", value: "N", help: "Step schedule: decay every N epochs. Default \(D.stepEvery)."),
+            OptionSpec(name: "--step-gamma", value: "G", help: "Step schedule: multiply the rate by G. Default \(D.stepGamma)."),
+            OptionSpec(name: "--hidden", value: "H1,H2", help: "Hidden layer widths (Dense+ReLU), e.g. 128,64. Default none."),
+            OptionSpec(name: "--loss", value: "NAME", help: "kl|ce|reverse-kl|js. Default \(D.loss.rawValue)."),
+            OptionSpec(name: "--label-smoothing", value: "E", help: "Mix targets with uniform: (1-E)p + E/k. Default \(D.labelSmoothing)."),
+            OptionSpec(name: "--target-temperature", value: "T", help: "Targets p^(1/T), renormalised (T<1 sharpens). Default \(D.targetTemperature)."),
+            OptionSpec(name: "--class-weight", value: "NAME", help: "none|balanced. Default \(D.classWeight.rawValue)."),
+            OptionSpec(name: "--seed", value: "S", help: "Seed for shuffling, splitting and initialisation. Default \(D.seed)."),
+            OptionSpec(name: "--no-standardize", value: nil, help: "Use raw features (default: z-score with the training data's mean/std)."),
+            OptionSpec(name: "--threads", value: "N", help: "Worker threads (results do not depend on it). Default: all cores."),
+        ])
+
+    static func config(from a: ParsedArguments) throws -> TrainConfig {
+        var c = TrainConfig()
+        if let v = try a.int("--epochs", min: 1) { c.epochs = v }
+        if let v = try a.int("--batch-size", min: 1) { c.batchSize = v }
+        if let v = try a.choice("--optimizer", OptimizerKind.self) { c.optimizer = v }
+        if let v = try a.float("--lr", min: 0, exclusiveMin: true) { c.learningRate = Float(v) }
+        if let v = try a.float("--momentum", min: 0, max: 0.999999) { c.momentum = Float(v) }
+        if a.flag("--nesterov") { c.nesterov = true }
+        if let v = try a.float("--beta1", min: 0, max: 0.999999) { c.beta1 = Float(v) }
+        if let v = try a.float("--beta2", min: 0, max: 0.999999999) { c.beta2 = Float(v) }
+        if let v = try a.float("--eps", min: 0, exclusiveMin: true) { c.epsilon = Float(v) }
+        if let v = try a.float("--weight-decay", min: 0) { c.weightDecay = Float(v) }
+        if let v = try a.float("--l2", min: 0) { c.l2 = Float(v) }
+        if let v = try a.choice("--schedule", ScheduleKind.self) { c.schedule = v }
+        if let v = try a.int("--warmup", min: 0) { c.warmup = v }
+        if let v = try a.int("--step-every", min: 1) { c.stepEvery = v }
+        if let v = try a.float("--step-gamma", min: 0, max: 1, exclusiveMin: true) { c.stepGamma = Float(v) }
+        if let v = try a.intList("--hidden") { c.hidden = v }
+        if let v = try a.choice("--loss", LossKind.self) { c.loss = v }
+        if let v = try a.float("--label-smoothing", min: 0, max: 1) { c.labelSmoothing = Float(v) }
+        if let v = try a.float("--target-temperature", min: 0, exclusiveMin: true) { c.targetTemperature = Float(v) }
+        if let v = try a.choice("--class-weight", ClassWeighting.self) { c.classWeight = v }
+        if let v = try a.float("--val-fraction", min: 0, max: 0.9) { c.valFraction = v }
+        if let v = try a.int("--patience", min: 0) { c.patience = v }
+        if let s = a.string("--seed") {
+            guard let v = UInt64(s) else { throw UsageError("--seed expects a non-negative integer, got '\(s)'") }
+            c.seed = v
+        }
+        if a.flag("--no-standardize") { c.standardize = false }
+        if a.string("--val") != nil && a.string("--val-fraction") != nil {
+            throw UsageError("--val and --val-fraction cannot be used together")
+        }
+        return c
+    }
+
+    static func run(_ a: ParsedArguments, _ console: Console) throws {
+        let dataPath = try a.positionals(["DATA.csv"])[0]
+        guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required (where to save the model)") }
+        let config = try config(from: a)
+        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
+        if config.patience > 0 && a.string("--val") == nil && config.valFraction == 0 {
+            throw UsageError("--patience needs validation data (--val FILE or --val-fraction F)")
+        }
+
+        let train = try DataInput.load(dataPath, console: console)
+        var validation: Dataset?
+        if let valPath = a.string("--val") {
+            let raw = try DataInput.load(valPath, classes: train.classNames, console: console)
+            validation = try aligned(raw, to: train, file: valPath)
+        }
+
+        let table = EpochTable(hasValidation: validation != nil || config.valFraction > 0)
+        console.out(table.header)
+        let run = TrainModel.run(train: train, validation: validation, config: config, parallel: Parallel(threads: threads)) {
+            console.out(table.row($0))
+        }
+        if let message = run.outcome.divergence {
+            if run.outcome.keptEpoch > 0 {
+                try run.model.write(to: modelPath)
+                throw RuntimeFailure(message: message + "; wrote that model to \(modelPath)")
+            }
+            throw RuntimeFailure(message: message + "; no model written")
+        }
+        try run.model.write(to: modelPath)
+        let o = run.outcome
+        var summary = "kept epoch \(o.keptEpoch) of \(o.history.count)"
+        if o.stoppedEarly { summary += " (stopped early: no better validation loss for \(config.patience) epochs)" }
+        summary += "; \(run.trainCount) training examples"
+        if run.validationCount > 0 { summary += ", \(run.validationCount) validation" }
+        summary += "; \(run.model.network.parameterCount) parameters; model written to \(modelPath)\n"
+        console.out(summary)
+    }
+
+    /// A validation set with the training set's feature columns in the training order.
+    static func aligned(_ data: Dataset, to train: Dataset, file: String) throws -> Dataset {
+        var out = data
+        out.features = try data.features(orderedAs: train.featureNames, file: file).features
+        out.featureNames = train.featureNames
+        return out
+    }
+}
+
+/// The per-epoch table: fixed, aligned columns.
+struct EpochTable {
+    var hasValidation: Bool
+
+    var header: String {
+        "epoch  train_loss    val_loss      val_kl  val_acc          lr   seconds\n"
+    }
+
+    func row(_ r: EpochRecord) -> String {
+        func num(_ v: Double?, _ width: Int, _ f: String) -> String {
+            let s = v.map { String(format: f, $0) } ?? "-"
+            return String(repeating: " ", count: max(0, width - s.count)) + s
+        }
+        return num(Double(r.epoch), 5, "%.0f") + num(r.trainLoss, 12, "%.6f") + num(r.valLoss, 12, "%.6f")
+            + num(r.valKL, 12, "%.6f") + num(r.valAccuracy, 9, "%.4f") + num(Double(r.learningRate), 12, "%.3e")
+            + num(r.seconds, 10, "%.3f") + "\n"
+    }
+}

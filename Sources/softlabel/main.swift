@@ -1,0 +1,3 @@
+import SoftLabelCLI
+
+SoftLabelCLI.main(CommandLine.arguments)

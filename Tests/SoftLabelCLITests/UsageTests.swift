@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+/// Bad command lines: one line on stderr naming the flag, exit status 2, nothing written.
+@Suite struct UsageTests {
+    @Test(arguments: [
+        (["train", "x.csv"], "softlabel train: --model FILE is required (where to save the model)\n"),
+        (["train", "x.csv", "--model", "m.json", "--epochs", "abc"], "softlabel train: --epochs expects an integer >= 1, got 'abc'\n"),
+        (["train", "x.csv", "--model", "m.json", "--lr", "-1"], "softlabel train: --lr expects a number > 0, got '-1'\n"),
+        (["train", "x.csv", "--model", "m.json", "--loss", "mse"], "softlabel train: --loss expects one of kl|ce|reverse-kl|js, got 'mse'\n"),
+        (["train", "x.csv", "--model", "m.json", "--bogus"], "softlabel train: unknown option '--bogus' (see 'softlabel train --help')\n"),
+        (["train", "x.csv", "--model"], "softlabel train: option '--model' needs a value (FILE)\n"),
+        (["train", "--model", "m.json"], "softlabel train: missing DATA.csv (see 'softlabel train --help')\n"),
+        (["train", "a.csv", "b.csv", "--model", "m.json"], "softlabel train: unexpected argument 'b.csv'\n"),
+        (["train", "x.csv", "--model", "m.json", "--hidden", "64,,2"], "softlabel train: --hidden expects comma-separated positive integers like 128,64, got '64,,2'\n"),
+        (["eval", "d.csv"], "softlabel eval: --model FILE is required\n"),
+        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict)\n"),
+    ])
+    func badArgumentsGiveOneLineAndStatus2(_ args: [String], _ expected: String) {
+        let r = runInProcess(args)
+        #expect(r.status == 2)
+        #expect(r.stderr == expected)
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func missingDataFileIsAnInputError() throws {
+        let dir = scratchFolder()
+        let r = try runBinary(["train", dir + "/nope.csv", "--model", dir + "/m.json"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "softlabel train: \(dir)/nope.csv: no such file\n")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/m.json"))
+    }
+
+    @Test func badCellNamesFileLineAndColumn() throws {
+        let dir = scratchFolder()
+        write("id,a,b,label:x,label:y\nr1,1,2,1,0\nr2,1,oops,0,1\n", to: dir + "/bad.csv")
+        let r = try runBinary(["train", dir + "/bad.csv", "--model", dir + "/m.json"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "softlabel train: \(dir)/bad.csv:3: column 'b': 'oops' is not a number\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["bad.csv"])
+    }
+
+    @Test func everySubcommandAnswersHelp() {
+        for command in ["train", "eval", "predict"] {
+            let r = runInProcess([command, "--help"])
+            #expect(r.status == 0)
+            #expect(r.stdout.hasPrefix("Usage:\n  softlabel \(command) "))
+            #expect(r.stdout.contains("  --help "))
+        }
+        let top = runInProcess(["--help"])
+        #expect(top.status == 0 && top.stdout.contains("Commands:\n  train "))
+    }
+
+    /// The exact help of `eval`, so any change to the interface is a visible diff.
+    @Test func evalHelpText() {
+        #expect(runInProcess(["eval", "--help"]).stdout == """
+        Usage:
+          softlabel eval --model M.json DATA.csv [--json]
+
+        Evaluate a model on labelled data: KL, cross-entropy, accuracy.
+
+        Arguments:
+          DATA.csv  data with the model's feature and label columns
+
+        Options:
+          --model FILE  The trained model. Required.
+          --json        Print one JSON object instead of the text report.
+          --threads N   Worker threads. Default: all cores.
+          --help        Show this help and exit.
+
+        accuracy: the predicted class (argmax q) equals the label's majority class (argmax p);
+        ties go to the first class in the model's class order.
+
+        """)
+    }
+}

@@ -14,7 +14,7 @@ public enum TrainModel {
     ///     `config.valFraction` of `train` off (seeded), or to train without validation.
     public static func run(
         train rawTrain: Dataset, validation rawValidation: Dataset?, config: TrainConfig, parallel: Parallel,
-        onEpoch: (EpochRecord) -> Void = { _ in }
+        onEpoch: (EpochRecord) -> Void = { _ in }, onBatch: ((Int, Int) -> Void)? = nil
     ) -> TrainingRun {
         var train = rawTrain
         var validation = rawValidation
@@ -29,7 +29,7 @@ public enum TrainModel {
             if validation != nil { s.apply(to: &validation!.features) }
             standardizer = s
         }
-        let outcome = Trainer(config: config, train: train, validation: validation, parallel: parallel).run(onEpoch: onEpoch)
+        let outcome = Trainer(config: config, train: train, validation: validation, parallel: parallel).run(onEpoch: onEpoch, onBatch: onBatch)
         let kept = outcome.history.first { $0.epoch == outcome.keptEpoch }
         let summary = TrainingSummary(
             examples: train.count, validationExamples: validation?.count ?? 0, epochsRun: outcome.history.count,

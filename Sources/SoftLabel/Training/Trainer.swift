@@ -28,7 +28,10 @@ public final class Trainer {
         self.parallel = parallel
     }
 
-    public func run(onEpoch: (EpochRecord) -> Void = { _ in }) -> TrainingOutcome {
+    /// Trains for the configured epochs. `onEpoch` gets each finished epoch's record; `onBatch`, when
+    /// given, gets (examples done, examples per epoch) after every minibatch (for progress bars).
+    public func run(onEpoch: (EpochRecord) -> Void = { _ in },
+                    onBatch: ((Int, Int) -> Void)? = nil) -> TrainingOutcome {
         let n = train.count, d = train.featureCount, k = train.classCount
         let root = SplitMix64(seed: config.seed)
         var initRNG = root.derived(1)
@@ -76,6 +79,7 @@ public final class Trainer {
                                 if !batchLoss.isFinite { total = batchLoss; break }
                                 total += batchLoss
                                 start += m
+                                onBatch?(start, n)
                             }
                             let trainLoss = total / Double(n)
                             if !trainLoss.isFinite || !params.allFinite {

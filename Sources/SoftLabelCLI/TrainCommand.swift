@@ -13,12 +13,13 @@ enum TrainCommand: Command {
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "Where to write the trained model (JSON). Required."),
             OptionSpec(name: "--val", value: "FILE", help: "Validation data, reported every epoch."),
-            OptionSpec(name: "--val-fraction", value: "F", help: "Hold out this fraction of DATA for validation (seeded). Default \(D.valFraction)."),
-            OptionSpec(name: "--patience", value: "P", help: "Stop after P epochs without a lower validation loss; keep the best epoch. Default \(D.patience) (off)."),
-            OptionSpec(name: "--epochs", value: "N", help: "Passes over the data. Default \(D.epochs)."),
+            OptionSpec(name: "--val-fraction", value: "F", help: "Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden."),
+            OptionSpec(name: "--patience", value: "P", help: "Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden."),
+            OptionSpec(name: "--average", value: "E", help: "Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden."),
+            OptionSpec(name: "--epochs", value: "N", help: "Passes over the data (L-BFGS: iterations), at most. Default 1000 for lbfgs, 200 otherwise."),
             OptionSpec(name: "--batch-size", value: "B", help: "Examples per minibatch. Default \(D.batchSize)."),
-            OptionSpec(name: "--optimizer", value: "NAME", help: "sgd|adam|adamw. Default \(D.optimizer.rawValue)."),
-            OptionSpec(name: "--lr", value: "X", help: "Learning rate. Default \(D.learningRate)."),
+            OptionSpec(name: "--optimizer", value: "NAME", help: "sgd|adam|adamw|lbfgs. Default lbfgs (full batch, exact optimum), or adam with --hidden."),
+            OptionSpec(name: "--lr", value: "X", help: "Learning rate (minibatch optimizers). Default: sgd 0.1; adam 0.01, or 0.002 with --hidden."),
             OptionSpec(name: "--momentum", value: "M", help: "SGD momentum. Default \(D.momentum)."),
             OptionSpec(name: "--nesterov", value: nil, help: "SGD: Nesterov momentum."),
             OptionSpec(name: "--beta1", value: "B1", help: "Adam first-moment decay. Default \(D.beta1)."),
@@ -41,10 +42,12 @@ enum TrainCommand: Command {
         ])
 
     static func config(from a: ParsedArguments) throws -> TrainConfig {
-        var c = TrainConfig()
+        // Defaults depend on the model shape and the optimizer; every other flag applies on top.
+        var c = TrainConfig.defaults(hidden: try a.intList("--hidden") ?? [],
+                                     optimizer: try a.choice("--optimizer", OptimizerKind.self))
+        if a.string("--val") != nil || a.string("--val-features") != nil { c.valFraction = 0 }
         if let v = try a.int("--epochs", min: 1) { c.epochs = v }
         if let v = try a.int("--batch-size", min: 1) { c.batchSize = v }
-        if let v = try a.choice("--optimizer", OptimizerKind.self) { c.optimizer = v }
         if let v = try a.float("--lr", min: 0, exclusiveMin: true) { c.learningRate = Float(v) }
         if let v = try a.float("--momentum", min: 0, max: 0.999999) { c.momentum = Float(v) }
         if a.flag("--nesterov") { c.nesterov = true }
@@ -57,13 +60,13 @@ enum TrainCommand: Command {
         if let v = try a.int("--warmup", min: 0) { c.warmup = v }
         if let v = try a.int("--step-every", min: 1) { c.stepEvery = v }
         if let v = try a.float("--step-gamma", min: 0, max: 1, exclusiveMin: true) { c.stepGamma = Float(v) }
-        if let v = try a.intList("--hidden") { c.hidden = v }
         if let v = try a.choice("--loss", LossKind.self) { c.loss = v }
         if let v = try a.float("--label-smoothing", min: 0, max: 1) { c.labelSmoothing = Float(v) }
         if let v = try a.float("--target-temperature", min: 0, exclusiveMin: true) { c.targetTemperature = Float(v) }
         if let v = try a.choice("--class-weight", ClassWeighting.self) { c.classWeight = v }
         if let v = try a.float("--val-fraction", min: 0, max: 0.9) { c.valFraction = v }
         if let v = try a.int("--patience", min: 0) { c.patience = v }
+        if let v = try a.float("--average", min: 0) { c.averageEpochs = v }
         if let s = a.string("--seed") {
             guard let v = UInt64(s) else { throw UsageError("--seed expects a non-negative integer, got '\(s)'") }
             c.seed = v
@@ -84,6 +87,15 @@ enum TrainCommand: Command {
             throw UsageError("--patience needs validation data (--val FILE or --val-fraction F)")
         }
 
+        if config.optimizer == .lbfgs {
+            let unused = ["--lr", "--batch-size", "--momentum", "--nesterov", "--beta1", "--beta2", "--eps",
+                          "--weight-decay", "--schedule", "--warmup", "--step-every", "--step-gamma"]
+                .filter { a.string($0) != nil || a.flag($0) }
+            if !unused.isEmpty {
+                console.err("softlabel: note: lbfgs is full-batch with a line search; ignoring " +
+                            unused.joined(separator: ", ") + "\n")
+            }
+        }
         let train = try DataInput.load(dataPath, console: console)
         var validation: Dataset?
         if let valPath = a.string("--val") {
@@ -107,6 +119,7 @@ enum TrainCommand: Command {
         let o = run.outcome
         var summary = "kept epoch \(o.keptEpoch) of \(o.history.count)"
         if o.stoppedEarly { summary += " (stopped early: no better validation loss for \(config.patience) epochs)" }
+        if o.converged { summary += " (converged)" }
         summary += "; \(run.trainCount) training examples"
         if run.validationCount > 0 { summary += ", \(run.validationCount) validation" }
         summary += "; \(run.model.network.parameterCount) parameters; model written to \(modelPath)\n"

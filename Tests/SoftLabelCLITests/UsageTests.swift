@@ -14,7 +14,7 @@ import Testing
         (["train", "a.csv", "b.csv", "--model", "m.json"], "softlabel train: unexpected argument 'b.csv'\n"),
         (["train", "x.csv", "--model", "m.json", "--hidden", "64,,2"], "softlabel train: --hidden expects comma-separated positive integers like 128,64, got '64,,2'\n"),
         (["eval", "d.csv"], "softlabel eval: --model FILE is required\n"),
-        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict)\n"),
+        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict, gradcheck)\n"),
     ])
     func badArgumentsGiveOneLineAndStatus2(_ args: [String], _ expected: String) {
         let r = runInProcess(args)

@@ -18,7 +18,7 @@ import Testing
                               standardization: Standardizer(mean: [0.1, 0.2, 0.3, 1e10], std: [1, 0, 0.5, 3]),
                               temperature: 1.25, network: network, config: TrainConfig(),
                               training: TrainingSummary(examples: 1, validationExamples: 0, epochsRun: 1, keptEpoch: 1,
-                                                        stoppedEarly: false, finalTrainLoss: 0.5, validationLoss: nil,
+                                                        stoppedEarly: false, converged: false, finalTrainLoss: 0.5, validationLoss: nil,
                                                         validationKL: nil, validationAccuracy: nil, history: []))
         let back = try ModelFile.decode(try model.encoded(), file: "m.json")
         #expect(back == model)

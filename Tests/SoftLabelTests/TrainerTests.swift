@@ -8,10 +8,11 @@ import Testing
     func deterministicAcrossThreadCounts(_ hidden: [Int]) {
         var g = TestData(seed: 21)
         let data = g.dataset(n: 203, d: 70, k: 6)
-        var config = TrainConfig()
+        var config = TrainConfig.defaults(hidden: hidden, optimizer: .adam)
         config.epochs = 3
         config.batchSize = 37
-        config.hidden = hidden
+        config.valFraction = 0
+        config.patience = 0
         let one = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
         let two = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run()
         let three = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 3)).run()
@@ -53,6 +54,49 @@ import Testing
         #expect(maxGrad < 1e-4, "gradient norm at the end: \(maxGrad)")
     }
 
+    /// L-BFGS (the default for linear models) reaches the optimum of the full objective: the gradient of
+    /// the Double reference vanishes there, and the run reports convergence. It is thread-count independent.
+    @Test func lbfgsReachesTheOptimum() {
+        var g = TestData(seed: 13)
+        let data = g.dataset(n: 150, d: 6, k: 4, zeros: true)
+        var config = TrainConfig()
+        config.l2 = 0.01
+        #expect(config.optimizer == .lbfgs)
+        let outcome = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
+        #expect(outcome.converged)
+        #expect(outcome.history.count < 200)
+        let reference = ReferenceObjective(data: data, targets: PreparedTargets(data.targets, config: config), config: config)
+        var theta = outcome.network.layers.map { (w: $0.weight.map(Double.init), b: $0.bias.map(Double.init)) }
+        let h = 1e-5
+        var maxGrad = 0.0
+        for e in theta[0].w.indices {
+            let saved = theta[0].w[e]
+            theta[0].w[e] = saved + h
+            let up = reference.value(theta)
+            theta[0].w[e] = saved - h
+            let down = reference.value(theta)
+            theta[0].w[e] = saved
+            maxGrad = max(maxGrad, abs(up - down) / (2 * h))
+        }
+        #expect(maxGrad < 1e-4, "gradient at the end: \(maxGrad)")
+        let two = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run()
+        #expect(two.network == outcome.network)
+    }
+
+    /// Weight averaging: bias-corrected, so after one step the average is exactly the weights.
+    @Test func weightAverageIsBiasCorrected() {
+        var rng = SplitMix64(seed: 1)
+        let params = Parameters(Network.make(inputs: 3, hidden: [], classes: 2, rng: &rng))
+        params.weight(0)[0] = 2
+        let average = WeightAverage(params: params, decay: 0.9)
+        average.accumulate()
+        #expect(average.network == params.network)
+        params.weight(0)[0] = 4
+        average.accumulate()
+        // (0.9 · 0.1 · 2 + 0.1 · 4) / (1 - 0.81) = 0.58 / 0.19
+        #expect(abs(average.network.layers[0].weight[0] - Float(0.58 / 0.19)) < 1e-6)
+    }
+
     /// A learning rate far too high makes the loss blow up: training stops with a message and returns the
     /// last good (finite) weights.
     @Test func divergenceKeepsLastGoodWeights() {
@@ -76,9 +120,9 @@ import Testing
         var g = TestData(seed: 6)
         let train = g.dataset(n: 40, d: 30, k: 3)  // few examples, many features: overfits quickly
         let val = g.dataset(n: 40, d: 30, k: 3)
-        var config = TrainConfig()
+        var config = TrainConfig.defaults(hidden: [32], optimizer: .adam)
         config.l2 = 0
-        config.hidden = [32]
+        config.averageEpochs = 0
         config.learningRate = 0.05
         config.epochs = 300
         config.patience = 5

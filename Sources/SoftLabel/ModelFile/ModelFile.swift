@@ -8,6 +8,8 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     /// The epoch whose weights were saved.
     public var keptEpoch: Int
     public var stoppedEarly: Bool
+    /// L-BFGS stopped because the objective no longer decreased.
+    public var converged: Bool
     public var finalTrainLoss: Double?
     public var validationLoss: Double?
     public var validationKL: Double?
@@ -16,13 +18,14 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     public var history: [EpochRecord]
 
     public init(examples: Int, validationExamples: Int, epochsRun: Int, keptEpoch: Int, stoppedEarly: Bool,
-                finalTrainLoss: Double?, validationLoss: Double?, validationKL: Double?, validationAccuracy: Double?,
+                converged: Bool, finalTrainLoss: Double?, validationLoss: Double?, validationKL: Double?, validationAccuracy: Double?,
                 history: [EpochRecord]) {
         self.examples = examples
         self.validationExamples = validationExamples
         self.epochsRun = epochsRun
         self.keptEpoch = keptEpoch
         self.stoppedEarly = stoppedEarly
+        self.converged = converged
         self.finalTrainLoss = finalTrainLoss
         self.validationLoss = validationLoss
         self.validationKL = validationKL

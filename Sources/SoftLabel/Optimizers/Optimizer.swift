@@ -1,7 +1,12 @@
 import Foundation
 
 public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
-    case sgd, adam, adamw
+    /// Minibatch SGD with (optionally Nesterov) momentum.
+    case sgd
+    /// Minibatch Adam; AdamW with decoupled weight decay.
+    case adam, adamw
+    /// Full-batch L-BFGS with a strong-Wolfe line search (LBFGS.swift): exact optimum, no learning rate.
+    case lbfgs
 }
 
 /// Updates parameter tensors from their gradients. Tensors are numbered by the trainer (weights and biases

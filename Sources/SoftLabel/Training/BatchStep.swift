@@ -11,9 +11,11 @@ struct BatchStep {
     var l2: Float
     var parallel: Parallel
 
-    /// Processes rows 0..<m of `x`/`targets`. Leaves ∂(mean loss)/∂θ in `params.grads` (without the L2
-    /// term, which the optimizer adds) and, with `update`, steps the optimizer. Returns Σ_r ω_r ℓ_r.
-    func run(x: Rows, targets: LossTargets, m: Int, params: Parameters, work: Workspace,
+    /// Processes rows 0..<m of `x`/`targets`. Leaves ∂/∂θ of (1/divisor) Σ_r ω_r ℓ_r in `params.grads`
+    /// (without the L2 term, which the optimizer adds) and, with `update`, steps the optimizer.
+    /// `divisor` is m for a minibatch mean; the full data count when a full-batch gradient is summed over
+    /// chunks. Returns Σ_r ω_r ℓ_r.
+    func run(x: Rows, targets: LossTargets, m: Int, divisor: Int? = nil, params: Parameters, work: Workspace,
              update: (optimizer: Optimizer, lr: Float)?) -> Double {
         let layers = params.layerCount
         let k = params.shapes[layers - 1].outputs
@@ -33,7 +35,7 @@ struct BatchStep {
                     input = Rows(base: work.act[l], stride: s.outputs)
                 }
             }
-            kind.forwardBackward(z: work.act[layers - 1], ldz: k, targets: targets, rows: rows, k: k, n: m,
+            kind.forwardBackward(z: work.act[layers - 1], ldz: k, targets: targets, rows: rows, k: k, n: divisor ?? m,
                                  dz: work.dz[layers - 1], loss: work.rowLoss,
                                  q: work.q + t * k, logq: work.logq + t * k)
             for l in stride(from: layers - 1, to: 0, by: -1) {
@@ -80,5 +82,30 @@ struct BatchStep {
             }
         }
         return total
+    }
+}
+
+/// Per-batch buffers, allocated once per run: activations and their gradients for each layer, (batch, width).
+final class Workspace {
+    let act: [UnsafeMutablePointer<Float>]  // layer l output (batch, outputs_l); the last holds the logits
+    let dz: [UnsafeMutablePointer<Float>]   // ∂L/∂Z_l (batch, outputs_l)
+    let rowLoss: UnsafeMutablePointer<Float>  // (batch)
+    let q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>  // (tasks, k) scratch
+
+    init(shapes: [(inputs: Int, outputs: Int)], batch: Int, tasks: Int) {
+        act = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: batch * $0.outputs) }
+        dz = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: batch * $0.outputs) }
+        rowLoss = .allocate(capacity: batch)
+        let k = shapes[shapes.count - 1].outputs
+        q = .allocate(capacity: tasks * k)
+        logq = .allocate(capacity: tasks * k)
+    }
+
+    deinit {
+        act.forEach { $0.deallocate() }
+        dz.forEach { $0.deallocate() }
+        rowLoss.deallocate()
+        q.deallocate()
+        logq.deallocate()
     }
 }

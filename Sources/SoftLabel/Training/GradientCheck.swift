@@ -7,13 +7,17 @@ public enum GradientCheck {
     public struct TensorReport: Sendable {
         public var name: String  // "layer1.weight"
         public var count: Int
+        /// Entries compared (all, or a seeded sample of `maxEntries`).
+        public var checked: Int
         /// max_e |analytic_e - numeric_e| / max(|numeric_e|, 1e-3 · max_e' |numeric_e'|, 1e-12)
         public var maxRelativeError: Double
         public var maxAbsoluteError: Double
     }
 
-    /// - Parameters: `data` rows as the network sees them (standardised), `network` the point to check at.
-    public static func run(network: Network, data: Dataset, config: TrainConfig, step h: Double = 1e-5) -> [TensorReport] {
+    /// - Parameters: `data` rows as the network sees them (standardised), `network` the point to check at;
+    ///   `maxEntries` caps how many entries of each tensor get a finite difference (a seeded sample of them).
+    public static func run(network: Network, data: Dataset, config: TrainConfig, step h: Double = 1e-5,
+                           maxEntries: Int = .max, seed: UInt64 = 1) -> [TensorReport] {
         let n = data.count, d = data.featureCount, k = data.classCount
         let targets = PreparedTargets(data.targets, config: config)
         // Analytic, through the training code (one batch of all n rows, no update).
@@ -43,11 +47,16 @@ public enum GradientCheck {
         for l in 0..<theta.count {
             for isBias in [false, true] {
                 let count = isBias ? theta[l].b.count : theta[l].w.count
-                var analytic = [Double](repeating: 0, count: count)
-                var numeric = analytic
+                var entries = Array(0..<count)
+                if count > maxEntries {
+                    var rng = SplitMix64(seed: seed).derived(UInt64(2 * l + (isBias ? 1 : 0)))
+                    rng.shuffle(&entries)
+                    entries = Array(entries[..<maxEntries]).sorted()
+                }
+                var analytic: [Double] = [], numeric: [Double] = []
                 let grad = isBias ? params.dBias(l) : params.dWeight(l)
-                for e in 0..<count {
-                    analytic[e] = Double(grad[e]) + (isBias ? 0 : Double(config.l2) * theta[l].w[e])
+                for e in entries {
+                    analytic.append(Double(grad[e]) + (isBias ? 0 : Double(config.l2) * theta[l].w[e]))
                     let saved = isBias ? theta[l].b[e] : theta[l].w[e]
                     func set(_ v: Double) { if isBias { theta[l].b[e] = v } else { theta[l].w[e] = v } }
                     set(saved + h)
@@ -55,10 +64,11 @@ public enum GradientCheck {
                     set(saved - h)
                     let down = reference.value(theta)
                     set(saved)
-                    numeric[e] = (up - down) / (2 * h)
+                    numeric.append((up - down) / (2 * h))
                 }
                 let (rel, abs_) = compare(analytic: analytic, numeric: numeric)
                 reports.append(TensorReport(name: "layer\(l + 1).\(isBias ? "bias" : "weight")", count: count,
+                                            checked: entries.count,
                                             maxRelativeError: rel, maxAbsoluteError: abs_))
             }
         }

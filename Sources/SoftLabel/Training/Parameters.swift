@@ -46,6 +46,23 @@ final class Parameters {
         })
     }
 
+    /// All tensors concatenated in tensor order, as Double.
+    var flat: [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(sizes.reduce(0, +))
+        for (t, n) in sizes.enumerated() { for e in 0..<n { out.append(Double(tensors[t][e])) } }
+        return out
+    }
+
+    /// Sets every tensor from a concatenation in tensor order (rounded to Float).
+    func setFlat(_ values: [Double]) {
+        var offset = 0
+        for (t, n) in sizes.enumerated() {
+            for e in 0..<n { tensors[t][e] = Float(values[offset + e]) }
+            offset += n
+        }
+    }
+
     var allFinite: Bool {
         for (t, n) in sizes.enumerated() {
             for e in 0..<n where !tensors[t][e].isFinite { return false }

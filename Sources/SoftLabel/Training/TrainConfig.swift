@@ -10,14 +10,16 @@ public enum ClassWeighting: String, Codable, CaseIterable, Sendable {
 /// Everything that decides what training computes; saved inside the model file. (`--threads` is not here:
 /// it changes speed, never results.)
 public struct TrainConfig: Codable, Equatable, Sendable {
-    /// Passes over the training data (the most; early stopping may end sooner).
-    public var epochs = 200
-    /// Examples per minibatch; the last batch of an epoch may be smaller.
+    /// Passes over the training data, at most (early stopping or L-BFGS convergence may end sooner).
+    /// One L-BFGS iteration counts as one epoch.
+    public var epochs = 1000
+    /// Examples per minibatch; the last batch of an epoch may be smaller (not used by lbfgs).
     public var batchSize = 128
-    /// Adam adapts a per-weight step size, so one default rate suits most feature scales.
-    public var optimizer = OptimizerKind.adam
-    /// Base learning rate (the schedule scales it per epoch).
-    public var learningRate: Float = 0.02
+    /// Full-batch L-BFGS for a linear model: its objective is convex and L-BFGS reaches the optimum itself,
+    /// with no learning rate to tune. See `defaults(hidden:optimizer:)` for networks.
+    public var optimizer = OptimizerKind.lbfgs
+    /// Base learning rate of the minibatch optimizers (the schedule scales it per epoch).
+    public var learningRate: Float = 0.01
     /// SGD momentum μ.
     public var momentum: Float = 0.9
     /// SGD: use Nesterov momentum.
@@ -51,10 +53,43 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var valFraction: Double = 0
     /// Stop after this many epochs without a lower validation loss, keeping the best epoch (0 = off).
     public var patience = 0
+    /// Minibatch optimizers: validate, early-stop and save an exponential moving average of the weights
+    /// over about this many epochs (Polyak averaging: it smooths out minibatch noise). 0 = off.
+    public var averageEpochs: Double = 0
     /// Seed of every random draw (shuffling, splitting, initialisation).
     public var seed: UInt64 = 1
     /// z-score the features with the training data's mean and std.
     public var standardize = true
 
     public init() {}
+
+    /// The defaults for a model shape and optimizer choice:
+    /// - no hidden layers: L-BFGS (exact optimum of the convex objective), up to 1000 iterations, all data;
+    /// - hidden layers: Adam at 0.002 for 200 epochs, holding out 10% of the data
+    ///   and stopping after 10 epochs without a better validation loss (a network can overfit), judging
+    ///   (and saving) the weights averaged over the last epoch so minibatch noise does not stop it early;
+    /// - an explicitly chosen minibatch optimizer: 200 epochs; SGD at 0.1, Adam/AdamW at 0.01 for a
+    ///   linear model (few weights per output, larger steps are stable) and 0.002 for a network.
+    public static func defaults(hidden: [Int], optimizer: OptimizerKind? = nil) -> TrainConfig {
+        var c = TrainConfig()
+        c.hidden = hidden
+        let network = !hidden.isEmpty
+        c.optimizer = optimizer ?? (network ? .adam : .lbfgs)
+        switch c.optimizer {
+        case .lbfgs:
+            c.epochs = 1000
+        case .sgd:
+            c.epochs = 200
+            c.learningRate = 0.1
+        case .adam, .adamw:
+            c.epochs = 200
+            c.learningRate = network ? 0.002 : 0.01
+        }
+        if network {
+            c.valFraction = 0.1
+            c.patience = 10
+            c.averageEpochs = 1
+        }
+        return c
+    }
 }

@@ -33,7 +33,8 @@ public enum TrainModel {
         let kept = outcome.history.first { $0.epoch == outcome.keptEpoch }
         let summary = TrainingSummary(
             examples: train.count, validationExamples: validation?.count ?? 0, epochsRun: outcome.history.count,
-            keptEpoch: outcome.keptEpoch, stoppedEarly: outcome.stoppedEarly, finalTrainLoss: kept?.trainLoss,
+            keptEpoch: outcome.keptEpoch, stoppedEarly: outcome.stoppedEarly,
+            converged: outcome.converged, finalTrainLoss: kept?.trainLoss,
             validationLoss: kept?.valLoss, validationKL: kept?.valKL, validationAccuracy: kept?.valAccuracy,
             history: outcome.history)
         let model = ModelFile(classes: train.classNames, features: train.featureNames, standardization: standardizer,

@@ -7,13 +7,15 @@ public struct TrainingOutcome: Sendable {
     /// The epoch whose weights `network` holds (the best validation epoch under early stopping).
     public var keptEpoch: Int
     public var stoppedEarly: Bool
+    /// L-BFGS stopped because the objective stopped decreasing (relative change below 2.2e-9).
+    public var converged: Bool
     /// Set when the loss became NaN or infinite: what happened, for the user. `network` is then the last
     /// good one (the end of the epoch before), never non-finite weights.
     public var divergence: String?
 }
 
-/// Minibatch training of a `Network` on soft targets: epochs of shuffled minibatches (`BatchStep`), the
-/// learning-rate schedule, validation, early stopping and the divergence guard.
+/// Training of a `Network` on soft targets: the epochs (minibatch or full-batch L-BFGS), validation,
+/// early stopping and the divergence guard.
 public final class Trainer {
     public let config: TrainConfig
     public let train: Dataset
@@ -32,133 +34,215 @@ public final class Trainer {
     /// given, gets (examples done, examples per epoch) after every minibatch (for progress bars).
     public func run(onEpoch: (EpochRecord) -> Void = { _ in },
                     onBatch: ((Int, Int) -> Void)? = nil) -> TrainingOutcome {
-        let n = train.count, d = train.featureCount, k = train.classCount
-        let root = SplitMix64(seed: config.seed)
-        var initRNG = root.derived(1)
-        var shuffleRNG = root.derived(2)
-        let initial = Network.make(inputs: d, hidden: config.hidden, classes: k, rng: &initRNG)
+        var initRNG = SplitMix64(seed: config.seed).derived(1)
+        let initial = Network.make(inputs: train.featureCount, hidden: config.hidden, classes: train.classCount,
+                                   rng: &initRNG)
         let params = Parameters(initial)
-        let optimizer = makeOptimizer(sizes: params.sizes)
-        let schedule = Schedule(kind: config.schedule, baseRate: config.learningRate, epochs: config.epochs,
-                                warmup: config.warmup, stepEvery: config.stepEvery, stepGamma: config.stepGamma)
         let targets = PreparedTargets(train.targets, config: config)
-        let batch = min(config.batchSize, n)
-        let work = Workspace(shapes: params.shapes, batch: batch, tasks: parallel.threads)
-        let stepper = BatchStep(loss: config.loss, l2: config.l2, parallel: parallel)
-        var order = Array(0..<n)
+        return TrainingPointers.with(train.features, targets) { data in
+            let driver: EpochDriver = config.optimizer == .lbfgs
+                ? FullBatchDriver(config: config, data: data, params: params, parallel: parallel)
+                : MinibatchDriver(config: config, data: data, params: params, parallel: parallel)
+            return loop(driver: driver, params: params, initial: initial, onEpoch: onEpoch, onBatch: onBatch)
+        }
+    }
 
+    /// The epochs: bookkeeping shared by every optimizer.
+    private func loop(driver: EpochDriver, params: Parameters, initial: Network, onEpoch: (EpochRecord) -> Void,
+                      onBatch: ((Int, Int) -> Void)?) -> TrainingOutcome {
         var history: [EpochRecord] = []
         var lastGood = initial, lastGoodEpoch = 0
         var best: (loss: Double, network: Network, epoch: Int)?
         var sinceBest = 0
         var divergence: String?
-        var stoppedEarly = false
-
-        train.features.values.withUnsafeBufferPointer { xBuf in
-            targets.p.values.withUnsafeBufferPointer { pBuf in
-                targets.negEntropy.withUnsafeBufferPointer { hBuf in
-                    order.withUnsafeMutableBufferPointer { orderBuf in
-                        let weights = targets.weight.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count) }
-                        if let w = targets.weight { _ = weights!.initialize(from: w) }
-                        defer { weights?.deallocate() }
-                        for epoch in 1...max(config.epochs, 1) {
-                            let started = DispatchTime.now().uptimeNanoseconds
-                            let lr = schedule.rate(epoch: epoch)
-                            shuffleRNG.shuffle(&orderBuf)
-                            var total = 0.0
-                            var start = 0
-                            while start < n {
-                                let m = min(batch, n - start)
-                                let idx = UnsafePointer(orderBuf.baseAddress! + start)
-                                let lossTargets = LossTargets(
-                                    p: Rows(base: pBuf.baseAddress!, stride: k, index: idx),
-                                    negEntropy: hBuf.baseAddress!, weight: weights.map { UnsafePointer($0.baseAddress!) })
-                                let x = Rows(base: xBuf.baseAddress!, stride: d, index: idx)
-                                let batchLoss = stepper.run(x: x, targets: lossTargets, m: m, params: params, work: work,
-                                                            update: (optimizer, lr))
-                                if !batchLoss.isFinite { total = batchLoss; break }
-                                total += batchLoss
-                                start += m
-                                onBatch?(start, n)
-                            }
-                            let trainLoss = total / Double(n)
-                            if !trainLoss.isFinite || !params.allFinite {
-                                divergence = "training diverged in epoch \(epoch): the loss became \(trainLoss.isNaN ? "NaN" : "infinite")" +
-                                    "; kept the weights of epoch \(lastGoodEpoch); try a lower --lr (now \(config.learningRate))"
-                                break
-                            }
-                            let current = params.network
-                            lastGood = current
-                            lastGoodEpoch = epoch
-                            var record = EpochRecord(epoch: epoch, trainLoss: trainLoss, valLoss: nil, valKL: nil,
-                                                     valAccuracy: nil, learningRate: lr, seconds: 0)
-                            if let validation {
-                                let logits = current.logits(validation.features, parallel: parallel)
-                                let stats = Evaluation(logits: logits, targets: validation.targets)
-                                record.valLoss = stats.meanLoss(config.loss)
-                                record.valKL = stats.kl
-                                record.valAccuracy = stats.accuracy
-                                if let v = record.valLoss, best == nil || v < best!.loss {
-                                    best = (v, current, epoch)
-                                    sinceBest = 0
-                                } else {
-                                    sinceBest += 1
-                                }
-                            }
-                            record.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-                            history.append(record)
-                            onEpoch(record)
-                            if config.patience > 0 && validation != nil && sinceBest >= config.patience {
-                                stoppedEarly = true
-                                break
-                            }
-                        }
-                    }
+        var stoppedEarly = false, converged = false
+        for epoch in 1...max(config.epochs, 1) {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let result = driver.runEpoch(epoch, onBatch: onBatch)
+            if !result.loss.isFinite || !params.allFinite {
+                divergence = "training diverged in epoch \(epoch): the loss became \(result.loss.isNaN ? "NaN" : "infinite")" +
+                    "; kept the weights of epoch \(lastGoodEpoch); try a lower --lr (now \(config.learningRate))"
+                break
+            }
+            let current = driver.network
+            lastGood = current
+            lastGoodEpoch = epoch
+            var record = EpochRecord(epoch: epoch, trainLoss: result.loss, valLoss: nil, valKL: nil, valAccuracy: nil,
+                                     learningRate: result.rate, seconds: 0)
+            if let validation {
+                let stats = Evaluation(logits: current.logits(validation.features, parallel: parallel),
+                                       targets: validation.targets)
+                record.valLoss = stats.meanLoss(config.loss)
+                record.valKL = stats.kl
+                record.valAccuracy = stats.accuracy
+                if let v = record.valLoss, best == nil || v < best!.loss {
+                    best = (v, current, epoch)
+                    sinceBest = 0
+                } else {
+                    sinceBest += 1
                 }
+            }
+            record.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            history.append(record)
+            onEpoch(record)
+            if config.patience > 0 && validation != nil && sinceBest >= config.patience {
+                stoppedEarly = true
+                break
+            }
+            if result.converged {
+                converged = true
+                break
             }
         }
         if divergence == nil, config.patience > 0, let best {
             return TrainingOutcome(network: best.network, history: history, keptEpoch: best.epoch,
-                                   stoppedEarly: stoppedEarly, divergence: nil)
+                                   stoppedEarly: stoppedEarly, converged: converged, divergence: nil)
         }
         return TrainingOutcome(network: lastGood, history: history, keptEpoch: lastGoodEpoch,
-                               stoppedEarly: stoppedEarly, divergence: divergence)
+                               stoppedEarly: stoppedEarly, converged: converged, divergence: divergence)
     }
+}
 
-    private func makeOptimizer(sizes: [Int]) -> Optimizer {
-        switch config.optimizer {
-        case .sgd:
-            return SGD(sizes: sizes, momentum: config.momentum, nesterov: config.nesterov)
-        case .adam:
-            return Adam(sizes: sizes, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon)
-        case .adamw:
-            return Adam(sizes: sizes, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon,
-                        weightDecay: config.weightDecay)
+/// What one epoch reports: the mean training loss measured during it, the learning rate (or L-BFGS step
+/// length) used, and whether the optimizer has converged.
+struct EpochResult {
+    var loss: Double
+    var rate: Float
+    var converged = false
+}
+
+protocol EpochDriver: AnyObject {
+    func runEpoch(_ epoch: Int, onBatch: ((Int, Int) -> Void)?) -> EpochResult
+    /// The weights to validate and keep after an epoch.
+    var network: Network { get }
+}
+
+/// Raw pointers to the training arrays, valid inside `with`.
+struct TrainingPointers {
+    var x: UnsafePointer<Float>  // (n, d) standardised features
+    var targets: LossTargets     // p (n, k) in storage order, with its per-row terms
+    var n: Int, d: Int, k: Int
+
+    /// The features and targets pinned for the duration of `body`.
+    static func with<R>(_ features: Matrix, _ prepared: PreparedTargets, _ body: (TrainingPointers) -> R) -> R {
+        features.values.withUnsafeBufferPointer { x in
+            prepared.p.values.withUnsafeBufferPointer { p in
+                prepared.negEntropy.withUnsafeBufferPointer { h in
+                    func pin(_ w: UnsafePointer<Float>?) -> R {
+                        body(TrainingPointers(
+                            x: x.baseAddress!,
+                            targets: LossTargets(p: Rows(base: p.baseAddress!, stride: prepared.p.cols),
+                                                 negEntropy: h.baseAddress!, weight: w),
+                            n: features.rows, d: features.cols, k: prepared.p.cols))
+                    }
+                    guard let weight = prepared.weight else { return pin(nil) }
+                    return weight.withUnsafeBufferPointer { pin($0.baseAddress!) }
+                }
+            }
         }
     }
 }
 
-/// Per-batch buffers, allocated once per run: activations and their gradients for each layer, (batch, width).
-final class Workspace {
-    let act: [UnsafeMutablePointer<Float>]  // layer l output (batch, outputs_l); the last holds the logits
-    let dz: [UnsafeMutablePointer<Float>]   // ∂L/∂Z_l (batch, outputs_l)
-    let rowLoss: UnsafeMutablePointer<Float>  // (batch)
-    let q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>  // (tasks, k) scratch
+/// Minibatch epochs: shuffle (seeded), then one `BatchStep` with an optimizer update per batch.
+final class MinibatchDriver: EpochDriver {
+    let config: TrainConfig
+    let data: TrainingPointers
+    let params: Parameters
+    let optimizer: Optimizer
+    let schedule: Schedule
+    let stepper: BatchStep
+    let work: Workspace
+    let batch: Int
+    var order: [Int]
+    var shuffleRNG: SplitMix64
+    let average: WeightAverage?
 
-    init(shapes: [(inputs: Int, outputs: Int)], batch: Int, tasks: Int) {
-        act = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: batch * $0.outputs) }
-        dz = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: batch * $0.outputs) }
-        rowLoss = .allocate(capacity: batch)
-        let k = shapes[shapes.count - 1].outputs
-        q = .allocate(capacity: tasks * k)
-        logq = .allocate(capacity: tasks * k)
+    init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel) {
+        self.config = config
+        self.data = data
+        self.params = params
+        switch config.optimizer {
+        case .sgd:
+            optimizer = SGD(sizes: params.sizes, momentum: config.momentum, nesterov: config.nesterov)
+        case .adam, .lbfgs:
+            optimizer = Adam(sizes: params.sizes, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon)
+        case .adamw:
+            optimizer = Adam(sizes: params.sizes, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon,
+                             weightDecay: config.weightDecay)
+        }
+        schedule = Schedule(kind: config.schedule, baseRate: config.learningRate, epochs: config.epochs,
+                            warmup: config.warmup, stepEvery: config.stepEvery, stepGamma: config.stepGamma)
+        stepper = BatchStep(loss: config.loss, l2: config.l2, parallel: parallel)
+        batch = min(config.batchSize, data.n)
+        work = Workspace(shapes: params.shapes, batch: batch, tasks: parallel.threads)
+        order = Array(0..<data.n)
+        shuffleRNG = SplitMix64(seed: config.seed).derived(2)
+        let stepsPerEpoch = (data.n + batch - 1) / batch
+        average = config.averageEpochs > 0
+            ? WeightAverage(params: params, decay: 1 - 1 / max(1, config.averageEpochs * Double(stepsPerEpoch)))
+            : nil
     }
 
-    deinit {
-        act.forEach { $0.deallocate() }
-        dz.forEach { $0.deallocate() }
-        rowLoss.deallocate()
-        q.deallocate()
-        logq.deallocate()
+    var network: Network { average?.network ?? params.network }
+
+    func runEpoch(_ epoch: Int, onBatch: ((Int, Int) -> Void)?) -> EpochResult {
+        let n = data.n
+        let lr = schedule.rate(epoch: epoch)
+        shuffleRNG.shuffle(&order)
+        var total = 0.0
+        order.withUnsafeBufferPointer { orderBuf in
+            var start = 0
+            while start < n {
+                let m = min(batch, n - start)
+                let idx = orderBuf.baseAddress! + start
+                var targets = data.targets
+                targets.p = Rows(base: targets.p.base, stride: targets.p.stride, index: idx)
+                let x = Rows(base: data.x, stride: data.d, index: idx)
+                let batchLoss = stepper.run(x: x, targets: targets, m: m, params: params, work: work,
+                                            update: (optimizer, lr))
+                total += batchLoss
+                if !batchLoss.isFinite { return }
+                average?.accumulate()
+                start += m
+                onBatch?(start, n)
+            }
+        }
+        return EpochResult(loss: total / Double(n), rate: lr)
+    }
+}
+
+/// Exponential moving average of the parameters (Polyak averaging), zero-started and bias-corrected:
+///   a ← β a + (1 - β) θ after every step;   θ̄ = a / (1 - β^t).
+final class WeightAverage {
+    let params: Parameters
+    let decay: Float
+    private let sums: StateBuffers
+    private var steps = 0
+
+    init(params: Parameters, decay: Double) {
+        self.params = params
+        self.decay = Float(decay)
+        sums = StateBuffers(sizes: params.sizes)
+    }
+
+    func accumulate() {
+        steps += 1
+        let b = decay, c = 1 - decay
+        for (t, n) in params.sizes.enumerated() {
+            let a = sums[t], theta = params.tensors[t]
+            for e in 0..<n { a[e] = b * a[e] + c * theta[e] }
+        }
+    }
+
+    var network: Network {
+        guard steps > 0 else { return params.network }
+        let correction = Float(1 - pow(Double(decay), Double(steps)))
+        var net = params.network
+        for l in net.layers.indices {
+            let w = sums[2 * l], b = sums[2 * l + 1]
+            for e in net.layers[l].weight.indices { net.layers[l].weight[e] = w[e] / correction }
+            for e in net.layers[l].bias.indices { net.layers[l].bias[e] = b[e] / correction }
+        }
+        return net
     }
 }

@@ -1,0 +1,127 @@
+/// The full-batch objective J(θ) = (1/n) Σ_i ω_i ℓ_i + (l2/2) Σ_l ‖W_l‖² and its gradient, through the
+/// training code. Rows go in fixed chunks whose gradients are added in chunk order, so the result does
+/// not depend on the thread count.
+final class FullBatchObjective {
+    let data: TrainingPointers
+    let params: Parameters
+    let stepper: BatchStep
+    let work: Workspace
+    let chunk: Int
+    let l2: Double
+
+    init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel, chunk: Int = 2048) {
+        self.data = data
+        self.params = params
+        self.chunk = min(chunk, data.n)
+        stepper = BatchStep(loss: config.loss, l2: config.l2, parallel: parallel)
+        work = Workspace(shapes: params.shapes, batch: self.chunk, tasks: parallel.threads)
+        l2 = Double(config.l2)
+    }
+
+    /// (J, mean loss, ∇J) at the parameters' current values, ∇J flattened in tensor order.
+    func evaluate() -> (objective: Double, loss: Double, gradient: [Double]) {
+        var gradient = [Double](repeating: 0, count: params.sizes.reduce(0, +))
+        var total = 0.0
+        var start = 0
+        while start < data.n {
+            let m = min(chunk, data.n - start)
+            var targets = data.targets
+            targets.p = Rows(base: targets.p.base + start * data.k, stride: data.k)
+            targets.negEntropy += start
+            if let w = targets.weight { targets.weight = w + start }
+            total += stepper.run(x: Rows(base: data.x + start * data.d, stride: data.d), targets: targets, m: m,
+                                 divisor: data.n, params: params, work: work, update: nil)
+            var offset = 0
+            for (t, size) in params.sizes.enumerated() {
+                let g = params.grads[t]
+                for e in 0..<size { gradient[offset + e] += Double(g[e]) }
+                offset += size
+            }
+            start += m
+        }
+        let loss = total / Double(data.n)
+        var penalty = 0.0
+        var offset = 0
+        for (t, size) in params.sizes.enumerated() {
+            if t % 2 == 0 {  // weights (tensor 2l); biases are not penalised
+                let w = params.tensors[t]
+                for e in 0..<size {
+                    let v = Double(w[e])
+                    penalty += v * v
+                    gradient[offset + e] += l2 * v
+                }
+            }
+            offset += size
+        }
+        return (loss + 0.5 * l2 * penalty, loss, gradient)
+    }
+}
+
+/// Full-batch L-BFGS: one "epoch" is one iteration (a direction, then a strong-Wolfe line search, each
+/// trial point a full pass over the data). It reports the step length in the learning-rate column and
+/// converges when the objective's relative decrease falls below 2.2e-9 (scipy's default `factr` 1e7).
+final class FullBatchDriver: EpochDriver {
+    let objective: FullBatchObjective
+    let params: Parameters
+    var lbfgs: LBFGS
+    var theta: [Double] = []
+    var current: (objective: Double, loss: Double, gradient: [Double])?
+
+    init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel) {
+        objective = FullBatchObjective(config: config, data: data, params: params, parallel: parallel)
+        self.params = params
+        lbfgs = LBFGS(memory: 10)
+    }
+
+    var network: Network { params.network }
+
+    func runEpoch(_ epoch: Int, onBatch: ((Int, Int) -> Void)?) -> EpochResult {
+        if current == nil {
+            theta = params.flat
+            current = objective.evaluate()
+        }
+        let (f, _, g) = current!
+        if !f.isFinite { return EpochResult(loss: f, rate: 0) }
+        var direction = lbfgs.direction(g)
+        var slope = dot(g, direction)
+        if !(slope < 0) {  // not a descent direction (lost curvature information): restart from -g
+            lbfgs = LBFGS(memory: lbfgs.memory)
+            direction = g.map { -$0 }
+            slope = dot(g, direction)
+        }
+        if slope == 0 { return EpochResult(loss: current!.loss, rate: 0, converged: true) }
+        let initial = epoch == 1 ? min(1, 1 / dot(g, g).squareRoot()) : 1
+        var trial: (alpha: Double, theta: [Double], value: (objective: Double, loss: Double, gradient: [Double]))?
+        let found = WolfeLineSearch.search(phi: { alpha in
+            var t = self.theta
+            axpy(alpha, direction, &t)
+            self.params.setFlat(t)
+            let v = self.objective.evaluate()
+            trial = (alpha, self.params.flat, v)  // θ as stored (rounded to Float)
+            return (v.objective, dot(v.gradient, direction))
+        }, f0: f, slope0: slope, initial: initial)
+        onBatch?(objective.data.n, objective.data.n)
+        guard let found, found.f < f else {
+            params.setFlat(theta)  // no decrease at the precision of the objective: we are at the optimum
+            return EpochResult(loss: current!.loss, rate: 0, converged: true)
+        }
+        if trial?.alpha != found.alpha {
+            var t = theta
+            axpy(found.alpha, direction, &t)
+            params.setFlat(t)
+            trial = (found.alpha, params.flat, objective.evaluate())
+        }
+        let next = trial!
+        var s = next.theta, y = next.value.gradient
+        for i in s.indices {
+            s[i] -= theta[i]
+            y[i] -= g[i]
+        }
+        lbfgs.update(s: s, y: y)
+        let decrease = f - next.value.objective
+        theta = next.theta
+        current = next.value
+        let converged = decrease <= 2.2e-9 * max(abs(f), abs(next.value.objective), 1)
+        return EpochResult(loss: next.value.loss, rate: Float(found.alpha), converged: converged)
+    }
+}

@@ -31,6 +31,7 @@ import Testing
 
         let text = try runBinary(["eval", "--model", model, test])
         #expect(text.stdout.hasPrefix("examples       397\nkl             "))
+        #expect(text.stdout.contains("\nconfusion (rows: majority label, columns: predicted class)\n"))
     }
 
     @Test func predictWritesOneDistributionPerRow() throws {

@@ -62,8 +62,8 @@ func overConfidentCopy(of path: String, factor: Float, to out: String) throws {
         #expect(Array(lines[0..<10].map { String($0.prefix(15)) }) == [
             "examples       ", "kl             ", "cross_entropy  ", "entropy        ", "js             ",
             "tv             ", "accuracy       ", "top2_accuracy  ", "brier          ", "ece            "])
-        #expect(lines.contains("  confidence   count  mean_conf  accuracy      gap"))
-        #expect(lines.contains("  0.000-0.067      0          -         -        -"))
+        #expect(lines.contains("  confidence   count  mean_conf  accuracy  acc-conf"))
+        #expect(lines.contains("  0.000-0.067      0          -         -         -"))
         #expect(lines.contains("  class  support  mean_p  mean_q  precision  recall"))
         #expect(lines.contains("  label \\ predicted   0   1   2   3   4   5   6   7   8   9"))
         #expect(lines.contains { $0.hasPrefix("  9                   ") })

@@ -65,7 +65,7 @@ public struct EvaluationReport {
         }
 
         out += "\nreliability (confidence = max q in \(Reliability.binCount) equal bins; correct = argmax q is the majority class)\n"
-        var rel = TextTable(headers: ["confidence", "count", "mean_conf", "accuracy", "gap"], indent: "  ")
+        var rel = TextTable(headers: ["confidence", "count", "mean_conf", "accuracy", "acc-conf"], indent: "  ")
         for b in e.reliability.bins {
             let gap = b.accuracy.flatMap { a in b.meanConfidence.map { a - $0 } }
             rel.add([fixed(b.lower, 3) + "-" + fixed(b.upper, 3), String(b.count), fixed(b.meanConfidence, 4),

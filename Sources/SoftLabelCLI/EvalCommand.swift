@@ -6,15 +6,29 @@ enum EvalCommand: Command {
     static let spec = CommandSpec(
         name: "eval",
         usage: ["eval --model M.json DATA.csv [--json]"],
-        summary: "Evaluate a model on labelled data: KL, cross-entropy, accuracy.",
+        summary: "Evaluate a model on labelled data: divergences, accuracy, calibration, per-class table.",
         positionals: [("DATA.csv", "data with the model's feature and label columns")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object instead of the text report."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
         ],
-        notes: ["accuracy: the predicted class (argmax q) equals the label's majority class (argmax p);",
-                "ties go to the first class in the model's class order."])
+        notes: metricNotes)
+
+    /// What the metrics mean; shared with `compare`.
+    static let metricNotes = [
+        "Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):",
+        "  kl             KL(p‖q)",
+        "  cross_entropy  H(p, q) = entropy + kl",
+        "  entropy        H(p), of the labels alone",
+        "  js             Jensen-Shannon divergence (at most log 2)",
+        "  tv             total variation ½ Σ_j |p_j - q_j|",
+        "  accuracy       the predicted class (argmax q) is the label's majority class (argmax p)",
+        "  top2_accuracy  the majority class is one of the two most probable predicted classes",
+        "  brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)",
+        "  ece            expected calibration error of max q against accuracy, 15 equal-width bins",
+        "Ties in argmax p or argmax q go to the first class in the model's order.",
+    ]
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
         let dataPath = try a.positionals(["DATA.csv"])[0]
@@ -22,65 +36,15 @@ enum EvalCommand: Command {
         let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
         let model = try ModelFile.load(path: modelPath)
         let data = try DataInput.load(dataPath, classes: model.classes, console: console)
-        let x = try DataInput.features(of: data, for: model, file: dataPath, console: console)
-        let logits = model.logits(x, parallel: Parallel(threads: threads))
-        let e = Evaluation(logits: logits, targets: data.targets)
-        if a.flag("--json") {
-            console.out(JSONReport([
-                ("examples", .int(e.count)), ("kl", .number(e.kl)), ("cross_entropy", .number(e.crossEntropy)),
-                ("accuracy", .number(e.accuracy)),
-            ]).text + "\n")
-        } else {
-            console.out("""
-            examples       \(e.count)
-            kl             \(String(format: "%.6f", e.kl))
-            cross_entropy  \(String(format: "%.6f", e.crossEntropy))
-            accuracy       \(String(format: "%.6f", e.accuracy))
-
-            """)
-        }
-    }
-}
-
-/// A flat JSON object with keys in the given order and numbers printed exactly (shortest round-trip form).
-struct JSONReport {
-    enum Value {
-        case int(Int)
-        case number(Double)
-        case string(String)
-        case raw(String)  // already JSON
+        let report = try evaluate(model, on: data, file: dataPath, parallel: Parallel(threads: threads), console: console)
+        console.out(a.flag("--json") ? report.json.text + "\n" : report.text)
     }
 
-    var fields: [(String, Value)]
-    init(_ fields: [(String, Value)]) { self.fields = fields }
-
-    var text: String {
-        "{" + fields.map { "\(jsonString($0.0)): \(render($0.1))" }.joined(separator: ", ") + "}"
+    /// The model's predictions (with its temperature) on `data`, whose classes are in the model's order.
+    static func evaluate(_ model: ModelFile, on data: Dataset, file: String, parallel: Parallel,
+                         console: Console) throws -> EvaluationReport {
+        let x = try DataInput.features(of: data, for: model, file: file, console: console)
+        let logits = model.logits(x, parallel: parallel)
+        return EvaluationReport(Evaluation(logits: logits, targets: data.targets), classes: model.classes)
     }
-
-    private func render(_ v: Value) -> String {
-        switch v {
-        case .int(let i): return String(i)
-        case .number(let d): return d.isFinite ? "\(d)" : "null"
-        case .string(let s): return jsonString(s)
-        case .raw(let s): return s
-        }
-    }
-}
-
-/// A JSON string literal.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
 }

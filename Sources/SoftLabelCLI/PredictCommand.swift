@@ -3,36 +3,79 @@ import SoftLabel
 
 /// `softlabel predict`: predicted class distributions for new examples.
 enum PredictCommand: Command {
+    enum Format: String, CaseIterable { case csv, jsonl }
+
     static let spec = CommandSpec(
         name: "predict",
-        usage: ["predict --model M.json DATA.csv [--out FILE]"],
-        summary: "Write each example's predicted distribution as CSV: id, then p:<class> per class.",
+        usage: ["predict --model M.json DATA.csv [--format csv|jsonl] [--top K] [--out FILE]"],
+        summary: "Write each example's predicted distribution (or its K most probable classes), with its id.",
         positionals: [("DATA.csv", "data with the model's feature columns (label columns are ignored)")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
+            OptionSpec(name: "--format", value: "NAME", help: "csv|jsonl. Default csv."),
+            OptionSpec(name: "--top", value: "K", help: "Only the K most probable classes, most probable first."),
             OptionSpec(name: "--out", value: "FILE", help: "Write here (atomically) instead of stdout."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
+        ],
+        notes: [
+            "Output, one line per example, in the data's order:",
+            "  csv                id,p:<class>,... (every class, in the model's order)",
+            "  csv --top K        id,class_1,p_1,...,class_K,p_K",
+            "  jsonl              {\"id\": ..., \"p\": {\"<class>\": q, ...}}",
+            "  jsonl --top K      {\"id\": ..., \"top\": [{\"class\": ..., \"p\": q}, ...]}",
+            "Equal probabilities rank in the model's class order.",
         ])
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
         let dataPath = try a.positionals(["DATA.csv"])[0]
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
+        let format = try a.choice("--format", Format.self) ?? .csv
+        let top = try a.int("--top", min: 1)
         let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
         let model = try ModelFile.load(path: modelPath)
+        if let top, top > model.classes.count {
+            throw UsageError("--top \(top) is more than the model's \(model.classes.count) classes")
+        }
         let data = try DataInput.load(dataPath, labels: .ignored, console: console)
         let x = try DataInput.features(of: data, for: model, file: dataPath, console: console)
         let q = model.probabilities(x, parallel: Parallel(threads: threads))
-        var text = "id," + model.classes.map { csvField("p:" + $0) }.joined(separator: ",") + "\n"
-        for i in 0..<q.rows {
-            text += csvField(data.ids[i])
-            for j in 0..<q.cols { text += ",\(q[i, j])" }
-            text += "\n"
-        }
+        let text = render(q, ids: data.ids, classes: model.classes, format: format, top: top)
         if let out = a.string("--out") {
             try AtomicFile.write(Data(text.utf8), to: out)
         } else {
             console.out(text)
         }
+    }
+
+    /// q (n, k) as CSV or JSON lines; with `top`, only the `top` most probable classes of each row.
+    static func render(_ q: Matrix, ids: [String], classes: [String], format: Format, top: Int?) -> String {
+        let k = q.cols
+        var text = ""
+        if format == .csv {
+            text = top.map { t in
+                "id," + (1...t).map { "class_\($0),p_\($0)" }.joined(separator: ",")
+            } ?? "id," + classes.map { csvField("p:" + $0) }.joined(separator: ",")
+            text += "\n"
+        }
+        for i in 0..<q.rows {
+            let row = q.row(i)
+            let order = top.map { t in Array((0..<k).sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.prefix(t)) }
+            switch (format, order) {
+            case (.csv, nil):
+                text += csvField(ids[i]) + row.map { ",\($0)" }.joined()
+            case (.csv, let order?):
+                text += csvField(ids[i]) + order.map { ",\(csvField(classes[$0])),\(row[$0])" }.joined()
+            case (.jsonl, nil):
+                text += JSONValue.object([("id", .string(ids[i])),
+                                          ("p", .object(classes.indices.map { (classes[$0], .float(row[$0])) }))]).text
+            case (.jsonl, let order?):
+                text += JSONValue.object([("id", .string(ids[i])), ("top", .array(order.map {
+                    .object([("class", .string(classes[$0])), ("p", .float(row[$0]))])
+                }))]).text
+            }
+            text += "\n"
+        }
+        return text
     }
 }
 

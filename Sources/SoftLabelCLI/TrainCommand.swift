@@ -39,6 +39,14 @@ enum TrainCommand: Command {
             OptionSpec(name: "--seed", value: "S", help: "Seed for shuffling, splitting and initialisation. Default \(D.seed)."),
             OptionSpec(name: "--no-standardize", value: nil, help: "Use raw features (default: z-score with the training data's mean/std)."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads (results do not depend on it). Default: all cores."),
+            OptionSpec(name: "--log", value: "FILE", help: "Write the per-epoch table as CSV (empty cells without validation)."),
+            OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of train and validation loss by epoch."),
+            OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot."),
+            OptionSpec(name: "--quiet", value: nil, help: "Print only the final summary line (no table, chart or progress)."),
+        ],
+        notes: [
+            "Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs",
+            "that take over a second show a progress bar on stderr.",
         ])
 
     static func config(from a: ParsedArguments) throws -> TrainConfig {
@@ -96,6 +104,14 @@ enum TrainCommand: Command {
                             unused.joined(separator: ", ") + "\n")
             }
         }
+        // A missing output folder should stop the run before training, not after it.
+        for path in [modelPath, a.string("--log"), a.string("--plot")].compactMap({ $0 }) {
+            let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                throw DataError(file: path, "cannot write: folder '\(dir)' does not exist")
+            }
+        }
         let train = try DataInput.load(dataPath, console: console)
         var validation: Dataset?
         if let valPath = a.string("--val") {
@@ -103,10 +119,26 @@ enum TrainCommand: Command {
             validation = try aligned(raw, to: train, file: valPath)
         }
 
-        let table = EpochTable(hasValidation: validation != nil || config.valFraction > 0)
-        console.out(table.header)
-        let run = TrainModel.run(train: train, validation: validation, config: config, parallel: Parallel(threads: threads)) {
-            console.out(table.row($0))
+        let quiet = a.flag("--quiet")
+        let table = EpochTable()
+        if !quiet { console.out(table.header) }
+        var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal)
+        let run = TrainModel.run(train: train, validation: validation, config: config, parallel: Parallel(threads: threads),
+                                 onEpoch: { record in
+                                     progress.finishEpoch()
+                                     if !quiet { console.out(table.row(record)) }
+                                 },
+                                 onBatch: progress.enabled ? { progress.update(done: $0, total: $1) } : nil)
+        let history = run.outcome.history
+        if !quiet && !history.isEmpty {
+            console.out("\n" + TerminalChart.losses(history, logScale: a.flag("--plot-log")).text + "\n")
+        }
+        if let path = a.string("--log") {
+            try AtomicFile.write(Data(EpochLog.csv(history).utf8), to: path)
+        }
+        if let path = a.string("--plot") {
+            let title = "Loss by epoch: " + URL(fileURLWithPath: modelPath).lastPathComponent
+            try AtomicFile.write(Data(SVGChart.losses(history, title: title, logY: a.flag("--plot-log")).svg.utf8), to: path)
         }
         if let message = run.outcome.divergence {
             if run.outcome.keptEpoch > 0 {
@@ -135,21 +167,33 @@ enum TrainCommand: Command {
     }
 }
 
-/// The per-epoch table: fixed, aligned columns.
-struct EpochTable {
-    var hasValidation: Bool
+/// The progress bar of `train`: drawn on stderr once an epoch has run for a second (short epochs never show
+/// one), redrawn at most ten times a second, erased before the epoch's row is printed.
+struct Progress {
+    let console: Console
+    let enabled: Bool
+    private var epoch = 1
+    private var started: UInt64 = DispatchTime.now().uptimeNanoseconds
+    private var lastDrawn: UInt64 = 0
+    private var shown = false
 
-    var header: String {
-        "epoch  train_loss    val_loss      val_kl  val_acc          lr   seconds\n"
+    init(console: Console, enabled: Bool) {
+        self.console = console
+        self.enabled = enabled
     }
 
-    func row(_ r: EpochRecord) -> String {
-        func num(_ v: Double?, _ width: Int, _ f: String) -> String {
-            let s = v.map { String(format: f, $0) } ?? "-"
-            return String(repeating: " ", count: max(0, width - s.count)) + s
-        }
-        return num(Double(r.epoch), 5, "%.0f") + num(r.trainLoss, 12, "%.6f") + num(r.valLoss, 12, "%.6f")
-            + num(r.valKL, 12, "%.6f") + num(r.valAccuracy, 9, "%.4f") + num(Double(r.learningRate), 12, "%.3e")
-            + num(r.seconds, 10, "%.3f") + "\n"
+    mutating func update(done: Int, total: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - started >= 1_000_000_000, now - lastDrawn >= 100_000_000 else { return }
+        console.err(ProgressBar.line(epoch: epoch, done: done, total: total))
+        lastDrawn = now
+        shown = true
+    }
+
+    mutating func finishEpoch() {
+        if shown { console.err(ProgressBar.clear) }
+        shown = false
+        epoch += 1
+        started = DispatchTime.now().uptimeNanoseconds
     }
 }

@@ -11,10 +11,13 @@ import Testing
         let model = dir + "/m.json"
         let t = try runBinary(["train", train, "--model", model, "--epochs", "60", "--val", test])
         #expect(t.status == 0, "\(t.stderr)")
-        let lines = t.stdout.split(separator: "\n")
+        let lines = t.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines.first == "epoch  train_loss    val_loss      val_kl  val_acc          lr   seconds")
-        #expect(lines.count == 62)  // header, 60 epochs, summary
-        #expect(lines.last?.hasPrefix("kept epoch 60 of 60; 1400 training examples, 397 validation") == true)
+        // header, 60 epochs, a blank line, the 17-line chart, a blank line, the summary
+        #expect(lines.count == 82 && lines[81] == "")
+        #expect(lines[60].hasPrefix("   60 ") && lines[61] == "" && lines[62] == "loss by epoch")
+        #expect(lines[78].hasPrefix("         * train loss") && lines[79] == "")
+        #expect(lines[80].hasPrefix("kept epoch 60 of 60; 1400 training examples, 397 validation"))
 
         let e = try runBinary(["eval", "--model", model, test, "--json"])
         #expect(e.status == 0, "\(e.stderr)")
@@ -28,6 +31,7 @@ import Testing
 
         let text = try runBinary(["eval", "--model", model, test])
         #expect(text.stdout.hasPrefix("examples       397\nkl             "))
+        #expect(text.stdout.contains("\nconfusion (rows: majority label, columns: predicted class)\n"))
     }
 
     @Test func predictWritesOneDistributionPerRow() throws {

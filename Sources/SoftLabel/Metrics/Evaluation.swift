@@ -3,7 +3,8 @@ import Foundation
 /// Agreement between soft labels p and predictions q = softmax(z / T), averaged over examples, in Double.
 ///
 /// The majority class of a label is argmax_j p_j; ties go to the first class in the model's class order
-/// (the same rule picks the predicted class from q).
+/// (the same rule picks the predicted class argmax_j q_j). The softmax is recomputed in Double from the
+/// Float logits, so the metrics carry no Float rounding beyond that of the logits themselves.
 public struct Evaluation: Sendable {
     public var count: Int
     /// Mean KL(p‖q) = Σ_j p_j log(p_j / q_j), with 0 log 0 = 0.
@@ -16,47 +17,69 @@ public struct Evaluation: Sendable {
     public var reverseKL: Double
     /// Mean Jensen-Shannon divergence ½ KL(p‖m) + ½ KL(q‖m), m = (p + q) / 2 (natural log, at most log 2).
     public var js: Double
+    /// Mean total variation distance ½ Σ_j |p_j - q_j| (in [0, 1]).
+    public var tv: Double
     /// Share of examples whose predicted class is the label's majority class.
     public var accuracy: Double
+    /// Share of examples whose majority class is among the two most probable predicted classes (ranked by
+    /// q descending, ties to the first class).
+    public var top2Accuracy: Double
+    /// Multi-class Brier score against the soft label: mean over examples of Σ_j (q_j - p_j)², in [0, 2].
+    /// (Summed over classes, not divided by k; with one-hot p it is the classic Brier (1950) score.)
+    public var brier: Double
+    /// Confidence max_j q_j against correctness (argmax q = argmax p) in `Reliability.binCount` equal-width bins.
+    public var reliability: Reliability
+    /// Per class c: support (examples with majority c), mean p_c, mean q_c, precision and recall. (k)
+    public var perClass: [ClassMetrics]
+    /// Counts of (majority label, predicted class). (k, k)
+    public var confusion: ConfusionMatrix
+
+    /// Expected calibration error (see `Reliability.ece`).
+    public var ece: Double { reliability.ece }
 
     /// - Parameters: logits (n, k), targets (n, k) rows summing to 1, temperature T > 0 dividing the logits.
     public init(logits: Matrix, targets: Matrix, temperature: Float = 1) {
         precondition(logits.rows == targets.rows && logits.cols == targets.cols)
         let n = logits.rows, k = logits.cols
-        var sums = (kl: 0.0, ce: 0.0, h: 0.0, rkl: 0.0, js: 0.0, hits: 0)
-        var z = [Float](repeating: 0, count: k), q = z, logq = z
+        var sums = (kl: 0.0, ce: 0.0, h: 0.0, rkl: 0.0, js: 0.0, tv: 0.0, brier: 0.0, hits: 0, top2: 0)
+        var reliability = Reliability()
+        var classes = ClassTally(k: k)
+        let t = Double(temperature)
+        var z = [Double](repeating: 0, count: k), q = z, logq = z, p = z  // (k) each
         for i in 0..<n {
-            for j in 0..<k { z[j] = logits[i, j] / temperature }
-            _ = z.withUnsafeBufferPointer { zb in
-                q.withUnsafeMutableBufferPointer { qb in
-                    logq.withUnsafeMutableBufferPointer { lb in
-                        Softmax.forward(z: zb.baseAddress!, k: k, q: qb.baseAddress!, logq: lb.baseAddress!)
-                    }
-                }
-            }
-            var ce = 0.0, h = 0.0, rkl = 0.0, js = 0.0
-            var pMax = 0, qMax = 0
             for j in 0..<k {
-                let p = Double(targets[i, j]), qj = Double(q[j]), lq = Double(logq[j])
-                if p > 0 {
-                    ce -= p * lq
-                    h -= p * log(p)
+                z[j] = Double(logits[i, j]) / t
+                p[j] = Double(targets[i, j])
+            }
+            logSoftmax(z, q: &q, logq: &logq)
+            var ce = 0.0, h = 0.0, rkl = 0.0, js = 0.0, tv = 0.0, brier = 0.0
+            for j in 0..<k {
+                let pj = p[j], qj = q[j], lq = logq[j]
+                if pj > 0 {
+                    ce -= pj * lq
+                    h -= pj * log(pj)
                 }
                 if qj > 0 {
-                    rkl += qj * (lq - log(max(p, Double(reverseKLFloor))))
+                    rkl += qj * (lq - log(max(pj, Double(reverseKLFloor))))
                 }
-                let m = 0.5 * (p + qj)
-                if p > 0 { js += 0.5 * p * (log(p) - log(m)) }
+                let m = 0.5 * (pj + qj)
+                if pj > 0 { js += 0.5 * pj * (log(pj) - log(m)) }
                 if qj > 0 { js += 0.5 * qj * (lq - log(m)) }
-                if targets[i, j] > targets[i, pMax] { pMax = j }
-                if q[j] > q[qMax] { qMax = j }
+                tv += abs(pj - qj)
+                brier += (qj - pj) * (qj - pj)
             }
+            let label = firstArgmax(p), predicted = firstArgmax(logq)
             sums.ce += ce
             sums.h += h
             sums.kl += ce - h
             sums.rkl += rkl
             sums.js += js
-            if pMax == qMax { sums.hits += 1 }
+            sums.tv += 0.5 * tv
+            sums.brier += brier
+            if label == predicted { sums.hits += 1 }
+            if rank(of: label, in: logq) < 2 { sums.top2 += 1 }
+            reliability.add(confidence: q[predicted], correct: label == predicted)
+            classes.add(label: label, predicted: predicted, p: p, q: q)
         }
         let nn = Double(max(n, 1))
         count = n
@@ -65,7 +88,13 @@ public struct Evaluation: Sendable {
         entropy = sums.h / nn
         reverseKL = sums.rkl / nn
         js = sums.js / nn
+        tv = sums.tv / nn
+        brier = sums.brier / nn
         accuracy = Double(sums.hits) / nn
+        top2Accuracy = Double(sums.top2) / nn
+        self.reliability = reliability
+        perClass = classes.metrics(count: n)
+        confusion = classes.confusion
     }
 
     /// The mean of a training loss on these examples.
@@ -77,4 +106,32 @@ public struct Evaluation: Sendable {
         case .js: return js
         }
     }
+}
+
+/// log q_j = z_j - m - log Σ_l exp(z_l - m), m = max_l z_l (every exponent <= 0: no overflow, and the sum
+/// is at least 1: no log 0), and q_j = exp(log q_j). z, q, logq: (k).
+func logSoftmax(_ z: [Double], q: inout [Double], logq: inout [Double]) {
+    let m = z.max() ?? 0
+    var s = 0.0
+    for v in z { s += exp(v - m) }
+    let shift = m + log(s)
+    for j in z.indices {
+        logq[j] = z[j] - shift
+        q[j] = exp(logq[j])
+    }
+}
+
+/// The index of the largest value; ties go to the first (lowest index).
+func firstArgmax(_ v: [Double]) -> Int {
+    var best = 0
+    for j in v.indices where v[j] > v[best] { best = j }
+    return best
+}
+
+/// How many entries rank above entry c when sorting descending with ties to the lower index:
+/// #{j : v_j > v_c or (v_j = v_c and j < c)}. 0 for the argmax.
+func rank(of c: Int, in v: [Double]) -> Int {
+    var above = 0
+    for j in v.indices where v[j] > v[c] || (v[j] == v[c] && j < c) { above += 1 }
+    return above
 }

@@ -17,6 +17,27 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     /// Per-epoch losses, learning rates and validation metrics (no timings).
     public var history: [EpochRecord]
 
+    private enum CodingKeys: String, CodingKey {
+        case examples, validationExamples, epochsRun, keptEpoch, stoppedEarly, converged, finalTrainLoss
+        case validationLoss, validationKL, validationAccuracy, history
+    }
+
+    /// Reads a saved summary; `converged` (added later in version 1) defaults to false.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        examples = try c.decode(Int.self, forKey: .examples)
+        validationExamples = try c.decode(Int.self, forKey: .validationExamples)
+        epochsRun = try c.decode(Int.self, forKey: .epochsRun)
+        keptEpoch = try c.decode(Int.self, forKey: .keptEpoch)
+        stoppedEarly = try c.decode(Bool.self, forKey: .stoppedEarly)
+        converged = try c.decodeIfPresent(Bool.self, forKey: .converged) ?? false
+        finalTrainLoss = try c.decodeIfPresent(Double.self, forKey: .finalTrainLoss)
+        validationLoss = try c.decodeIfPresent(Double.self, forKey: .validationLoss)
+        validationKL = try c.decodeIfPresent(Double.self, forKey: .validationKL)
+        validationAccuracy = try c.decodeIfPresent(Double.self, forKey: .validationAccuracy)
+        history = try c.decode([EpochRecord].self, forKey: .history)
+    }
+
     public init(examples: Int, validationExamples: Int, epochsRun: Int, keptEpoch: Int, stoppedEarly: Bool,
                 converged: Bool, finalTrainLoss: Double?, validationLoss: Double?, validationKL: Double?, validationAccuracy: Double?,
                 history: [EpochRecord]) {

@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+"""Make a deliberately over-confident copy of a softlabel model: the last layer's weights and bias times
+FACTOR, so every logit is FACTOR times larger (softmax(FACTOR * z)). For trying `softlabel calibrate`,
+which should then fit T close to FACTOR times the original model's best temperature.
+
+    python3 Scripts/overconfident_model.py IN.json OUT.json [FACTOR]    (FACTOR defaults to 5)
+"""
+import json
+import sys
+
+src, dst = sys.argv[1], sys.argv[2]
+factor = float(sys.argv[3]) if len(sys.argv) > 3 else 5.0
+model = json.load(open(src))
+last = model["network"]["layers"][-1]
+last["weight"] = [w * factor for w in last["weight"]]
+last["bias"] = [b * factor for b in last["bias"]]
+with open(dst, "w") as f:
+    json.dump(model, f, sort_keys=True)
+    f.write("\n")

@@ -1,0 +1,171 @@
+import Testing
+
+/// The exact `--help` of every command, so any change to an interface is a visible diff.
+@Suite struct HelpTests {
+    @Test func trainHelp() {
+        #expect(runInProcess(["train", "--help"]).stdout == """
+        Usage:
+          softlabel train DATA.csv --model OUT.json [options]
+
+        Train a softmax classifier (optionally with hidden layers) on soft labels.
+
+        Arguments:
+          DATA.csv  training data: features and 'label:<class>' (or 'label') columns
+
+        Options:
+          --model FILE            Where to write the trained model (JSON). Required.
+          --val FILE              Validation data, reported every epoch.
+          --val-fraction F        Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden.
+          --patience P            Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden.
+          --average E             Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden.
+          --epochs N              Passes over the data (L-BFGS: iterations), at most. Default 1000 for lbfgs, 200 otherwise.
+          --batch-size B          Examples per minibatch. Default 128.
+          --optimizer NAME        sgd|adam|adamw|lbfgs. Default lbfgs (full batch, exact optimum), or adam with --hidden.
+          --lr X                  Learning rate (minibatch optimizers). Default: sgd 0.1; adam 0.01, or 0.002 with --hidden.
+          --momentum M            SGD momentum. Default 0.9.
+          --nesterov              SGD: Nesterov momentum.
+          --beta1 B1              Adam first-moment decay. Default 0.9.
+          --beta2 B2              Adam second-moment decay. Default 0.999.
+          --eps E                 Adam epsilon. Default 1e-08.
+          --weight-decay W        AdamW decoupled weight decay. Default 0.01.
+          --l2 L                  L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.
+          --schedule NAME         constant|step|cosine learning-rate schedule. Default cosine.
+          --warmup E              Epochs of linear learning-rate warm-up. Default 0.
+          --step-every N          Step schedule: decay every N epochs. Default 30.
+          --step-gamma G          Step schedule: multiply the rate by G. Default 0.1.
+          --hidden H1,H2          Hidden layer widths (Dense+ReLU), e.g. 128,64. Default none.
+          --loss NAME             kl|ce|reverse-kl|js. Default kl.
+          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.0.
+          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.0.
+          --class-weight NAME     none|balanced. Default none.
+          --seed S                Seed for shuffling, splitting and initialisation. Default 1.
+          --no-standardize        Use raw features (default: z-score with the training data's mean/std).
+          --threads N             Worker threads (results do not depend on it). Default: all cores.
+          --log FILE              Write the per-epoch table as CSV (empty cells without validation).
+          --plot FILE             Write an SVG chart of train and validation loss by epoch.
+          --plot-log              Log-scale loss axis in the terminal chart and --plot.
+          --quiet                 Print only the final summary line (no table, chart or progress).
+          --help                  Show this help and exit.
+
+        Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs
+        that take over a second show a progress bar on stderr.
+
+        """)
+    }
+
+    @Test func evalHelp() {
+        #expect(runInProcess(["eval", "--help"]).stdout == """
+        Usage:
+          softlabel eval --model M.json DATA.csv [--json]
+
+        Evaluate a model on labelled data: divergences, accuracy, calibration, per-class table.
+
+        Arguments:
+          DATA.csv  data with the model's feature and label columns
+
+        Options:
+          --model FILE  The trained model. Required.
+          --json        Print one JSON object instead of the text report.
+          --threads N   Worker threads. Default: all cores.
+          --help        Show this help and exit.
+
+        Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
+          kl             KL(p‖q)
+          cross_entropy  H(p, q) = entropy + kl
+          entropy        H(p), of the labels alone
+          js             Jensen-Shannon divergence (at most log 2)
+          tv             total variation ½ Σ_j |p_j - q_j|
+          accuracy       the predicted class (argmax q) is the label's majority class (argmax p)
+          top2_accuracy  the majority class is one of the two most probable predicted classes
+          brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)
+          ece            expected calibration error of max q against accuracy, 15 equal-width bins
+        Ties in argmax p or argmax q go to the first class in the model's order.
+
+        """)
+    }
+
+    @Test func predictHelp() {
+        #expect(runInProcess(["predict", "--help"]).stdout == """
+        Usage:
+          softlabel predict --model M.json DATA.csv [--format csv|jsonl] [--top K] [--out FILE]
+
+        Write each example's predicted distribution (or its K most probable classes), with its id.
+
+        Arguments:
+          DATA.csv  data with the model's feature columns (label columns are ignored)
+
+        Options:
+          --model FILE   The trained model. Required.
+          --format NAME  csv|jsonl. Default csv.
+          --top K        Only the K most probable classes, most probable first.
+          --out FILE     Write here (atomically) instead of stdout.
+          --threads N    Worker threads. Default: all cores.
+          --help         Show this help and exit.
+
+        Output, one line per example, in the data's order:
+          csv                id,p:<class>,... (every class, in the model's order)
+          csv --top K        id,class_1,p_1,...,class_K,p_K
+          jsonl              {"id": ..., "p": {"<class>": q, ...}}
+          jsonl --top K      {"id": ..., "top": [{"class": ..., "p": q}, ...]}
+        Equal probabilities rank in the model's class order.
+
+        """)
+    }
+
+    @Test func calibrateHelp() {
+        #expect(runInProcess(["calibrate", "--help"]).stdout == """
+        Usage:
+          softlabel calibrate --model M.json VAL_DATA.csv --out M2.json
+
+        Fit one temperature T on held-out data (minimising KL) and save it in a copy of the model.
+
+        Arguments:
+          VAL_DATA.csv  held-out data with the model's feature and label columns
+
+        Options:
+          --model FILE  The trained model. Required.
+          --out FILE    Where to write the calibrated model (may be the same file). Required.
+          --threads N   Worker threads. Default: all cores.
+          --help        Show this help and exit.
+
+        Predictions become softmax(z / T) for the logits z; T is the minimiser of the mean KL(p‖softmax(z / T))
+        over 0.001...1000 (golden-section search on log T, exact to 1e-4), fitted from the model's raw
+        logits (any earlier temperature is replaced). eval and predict apply it; argmax, and so accuracy,
+        does not change. Fit it on data not used for training, then evaluate on other data.
+        ece is against the majority class: with soft labels the KL-optimal T matches the annotators'
+        agreement, which can leave ece higher than before for a model that was only mildly over-confident.
+
+        """)
+    }
+
+    @Test func compareHelp() {
+        #expect(runInProcess(["compare", "--help"]).stdout == """
+        Usage:
+          softlabel compare --model A.json --model B.json [--model C.json ...] DATA.csv [--json]
+
+        Evaluate two or more models on the same data and show their metrics side by side.
+
+        Arguments:
+          DATA.csv  data with the models' feature and label columns
+
+        Options:
+          --model FILE  A trained model; give it two or more times.
+          --json        Print one JSON object: each model's eval --json fields.
+          --threads N   Worker threads. Default: all cores.
+          --help        Show this help and exit.
+
+        Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
+          kl             KL(p‖q)
+          cross_entropy  H(p, q) = entropy + kl
+          entropy        H(p), of the labels alone
+          js             Jensen-Shannon divergence (at most log 2)
+          tv             total variation ½ Σ_j |p_j - q_j|
+          accuracy       the predicted class (argmax q) is the label's majority class (argmax p)
+          top2_accuracy  the majority class is one of the two most probable predicted classes
+          brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)
+          ece            expected calibration error of max q against accuracy, 15 equal-width bins
+        Ties in argmax p or argmax q go to the first class in the model's order.
+
+        """)
+    }
+}

@@ -3,20 +3,23 @@ import Testing
 @testable import SoftLabel
 
 /// Value and gradient of one example's loss, through the training code (scale 1).
+/// The row buffers are padded to whole vectors as in training: p with zeros, z with junk that must be ignored.
 private func lossAndGradient(_ kind: LossKind, z: [Float], p: [Float]) -> (Float, [Float]) {
-    let k = z.count
+    let k = z.count, kp = paddedWidth(k)
     var negH: Float = 0
     for v in p where v > 0 { negH += v * log(v) }
-    var dz = [Float](repeating: 0, count: k), q = dz, logq = dz
+    let zp = z + [Float](repeating: .nan, count: kp - k), pp = p + [Float](repeating: 0, count: kp - k)
+    var dz = [Float](repeating: .nan, count: kp), q = dz, logq = dz
     let value = dz.withUnsafeMutableBufferPointer { d in
         q.withUnsafeMutableBufferPointer { qb in
             logq.withUnsafeMutableBufferPointer { lb in
-                kind.rowForwardBackward(z: z, p: p, negEntropy: negH, k: k, scale: 1, dz: d.baseAddress!,
+                kind.rowForwardBackward(z: zp, p: pp, negEntropy: negH, k: k, kp: kp, scale: 1, dz: d.baseAddress!,
                                         q: qb.baseAddress!, logq: lb.baseAddress!)
             }
         }
     }
-    return (value, dz)
+    #expect(dz[k...].allSatisfy { $0 == 0 }, "padding of dz must be zeroed")
+    return (value, Array(dz[..<k]))
 }
 
 private func softmax(_ z: [Float]) -> (q: [Float], logq: [Float]) {

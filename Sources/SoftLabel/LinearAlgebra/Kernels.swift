@@ -26,7 +26,7 @@ public struct Rows {
     }
 }
 
-/// `acc.sum()` of a dot product over `d` inputs: the one reduction every gemmNT path ends with.
+/// `hsum(acc)` of a dot product over `d` inputs: the one reduction every gemmNT path ends with.
 @inline(__always)
 private func dotTail(_ acc: inout Vec, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, from j: Int, _ d: Int) {
     if j < d { fma(&acc, loadPartialVec(x + j, d - j), loadPartialVec(w + j, d - j)) }
@@ -82,17 +82,17 @@ public func gemmNT(
             let b0 = bias?[o] ?? 0, b1 = bias?[o + 1] ?? 0, b2 = bias?[o + 2] ?? 0
             let b3 = bias?[o + 3] ?? 0, b4 = bias?[o + 4] ?? 0
             var zr = z + r * ldz + o
-            zr[0] = a00.sum() + b0; zr[1] = a01.sum() + b1; zr[2] = a02.sum() + b2
-            zr[3] = a03.sum() + b3; zr[4] = a04.sum() + b4
+            zr[0] = hsum(a00) + b0; zr[1] = hsum(a01) + b1; zr[2] = hsum(a02) + b2
+            zr[3] = hsum(a03) + b3; zr[4] = hsum(a04) + b4
             zr += ldz
-            zr[0] = a10.sum() + b0; zr[1] = a11.sum() + b1; zr[2] = a12.sum() + b2
-            zr[3] = a13.sum() + b3; zr[4] = a14.sum() + b4
+            zr[0] = hsum(a10) + b0; zr[1] = hsum(a11) + b1; zr[2] = hsum(a12) + b2
+            zr[3] = hsum(a13) + b3; zr[4] = hsum(a14) + b4
             zr += ldz
-            zr[0] = a20.sum() + b0; zr[1] = a21.sum() + b1; zr[2] = a22.sum() + b2
-            zr[3] = a23.sum() + b3; zr[4] = a24.sum() + b4
+            zr[0] = hsum(a20) + b0; zr[1] = hsum(a21) + b1; zr[2] = hsum(a22) + b2
+            zr[3] = hsum(a23) + b3; zr[4] = hsum(a24) + b4
             zr += ldz
-            zr[0] = a30.sum() + b0; zr[1] = a31.sum() + b1; zr[2] = a32.sum() + b2
-            zr[3] = a33.sum() + b3; zr[4] = a34.sum() + b4
+            zr[0] = hsum(a30) + b0; zr[1] = hsum(a31) + b1; zr[2] = hsum(a32) + b2
+            zr[3] = hsum(a33) + b3; zr[4] = hsum(a34) + b4
             o += 5
         }
         for oo in o..<outputs {
@@ -121,7 +121,7 @@ private func dotNT(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ d: In
         j += vecWidth
     }
     dotTail(&acc, x, w, from: j, d)
-    return acc.sum()
+    return hsum(acc)
 }
 
 /// dW[o, j] = Σ_r G[r, o] X[r, j] for o in 0..<outputs, j in `cols`, summing r = 0..<n in order.

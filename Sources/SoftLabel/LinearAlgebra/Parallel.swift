@@ -1,4 +1,3 @@
-import Dispatch
 
 /// Runs independent tasks on up to `threads` cores. Work is always split so that every output element is
 /// owned by exactly one task (no shared accumulators), hence results never depend on the thread count.
@@ -15,11 +14,7 @@ public struct Parallel: Sendable {
 
     /// Calls `body(t)` for t in 0..<tasks, concurrently when there is more than one thread.
     public func run(tasks: Int, _ body: (Int) -> Void) {
-        if threads == 1 || tasks <= 1 {
-            for t in 0..<tasks { body(t) }
-        } else {
-            DispatchQueue.concurrentPerform(iterations: tasks, execute: body)
-        }
+        WorkerPool.shared.run(tasks: tasks, threads: threads, body)
     }
 
     /// Splits 0..<count into at most `parts` contiguous ranges whose bounds are multiples of `align`

@@ -17,6 +17,24 @@ func loadPartialVec(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) ->
     return v
 }
 
+/// Σ of the 16 lanes as a fixed tree of halves (the stdlib's `sum()` is a generic call in the hot loops).
+@inline(__always)
+func hsum(_ v: Vec) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
+
+/// max of the 16 lanes, by the same tree.
+@inline(__always)
+func hmax(_ v: Vec) -> Float {
+    let a = pointwiseMax(v.lowHalf, v.highHalf)
+    let b = pointwiseMax(a.lowHalf, a.highHalf)
+    let c = pointwiseMax(b.lowHalf, b.highHalf)
+    return max(c[0], c[1])
+}
+
 @inline(__always)
 func storeVec(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
@@ -48,12 +66,18 @@ func fma(_ acc: inout Vec, _ a: Float, _ b: Vec) {
 
 /// e^x on 16 lanes: Cephes `expf` (range reduction x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial),
 /// within 2 ulp of the true value. Lanes below -87.3 (where e^x leaves the normal range) give exactly 0,
-/// which is what a softmax wants for a logit ~88 below the row max.
+/// which is what a softmax wants for a logit ~88 below the row max (and for padding lanes set to -inf).
 @inline(__always)
 func expVec(_ x: Vec) -> Vec {
-    let tooSmall = x .< Vec(repeating: -87.3)
-    let xc = x.clamped(lowerBound: Vec(repeating: -87.3), upperBound: Vec(repeating: 88.37))
-    let n = (xc * Vec(repeating: 1.442_695_04)).rounded(.toNearestOrEven)
+    let lo = Vec(repeating: -87.3), hi = Vec(repeating: 88.37)
+    let tooSmall = x .< lo
+    var xc = x.replacing(with: lo, where: tooSmall)
+    xc = xc.replacing(with: hi, where: xc .> hi)
+    // n = round(x log2 e): adding 1.5·2^23 pushes the fraction out of the mantissa, rounding to nearest, and
+    // leaves n in the low bits of the sum (so 2^n needs no float-to-int conversion).
+    let shifter = Vec(repeating: 12_582_912)
+    let t = xc * Vec(repeating: 1.442_695_04) + shifter
+    let n = t - shifter
     var r = xc - n * Vec(repeating: 0.693_359_375)
     r = r - n * Vec(repeating: -2.121_944_40e-4)
     var p = Vec(repeating: 1.987_569_150_0e-4)
@@ -63,8 +87,7 @@ func expVec(_ x: Vec) -> Vec {
     p = p * r + Vec(repeating: 1.666_666_545_9e-1)
     p = p * r + Vec(repeating: 5.000_000_120_1e-1)
     p = p * (r * r) + r + Vec(repeating: 1)
-    // 2^n built from the exponent bits; n is in [-126, 127] after the clamp.
-    let bits = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-    let scale = unsafeBitCast(bits, to: Vec.self)
-    return (p * scale).replacing(with: 0, where: tooSmall)
+    // 2^n from the exponent bits; n is in [-126, 127] after the clamp.
+    let bits = (unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    return (p * unsafeBitCast(bits, to: Vec.self)).replacing(with: 0, where: tooSmall)
 }

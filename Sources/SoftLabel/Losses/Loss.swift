@@ -20,7 +20,7 @@ public let reverseKLFloor: Float = 1e-8
 
 /// Per-example targets and the precomputed terms the losses need, all indexed by stored row.
 struct LossTargets {
-    var p: Rows  // (n, k) rows summing to 1
+    var p: Rows  // (n, kp) rows summing to 1, zero-padded to whole vectors (kp = paddedWidth(k))
     /// Σ_j p_j log p_j per row (= -H(p)), for KL's value.   (n)
     var negEntropy: UnsafePointer<Float>
     /// Example weights (class weighting), nil for all ones.   (n)
@@ -31,7 +31,8 @@ struct LossTargets {
 
 extension LossKind {
     /// For rows r in `rows` of a batch of `n`: writes dZ[r] = (ω_r / n) ∂ℓ_r/∂z_r and loss[r] = ω_r ℓ_r.
-    /// Z (batch, k) logits with row stride `ldz`, dZ the same shape; `q`/`logq` scratch (k) each.
+    /// Z (batch, ldz) logits, k of each row used, ldz = paddedWidth(k); dZ the same shape (its padding
+    /// lanes get 0); `q`/`logq` scratch (ldz) each.
     func forwardBackward(
         z: UnsafePointer<Float>, ldz: Int, targets: LossTargets, rows: Range<Int>, k: Int, n: Int,
         dz: UnsafeMutablePointer<Float>, loss: UnsafeMutablePointer<Float>,
@@ -42,18 +43,19 @@ extension LossKind {
             let s = targets.stored(r)
             let w = targets.weight?[s] ?? 1
             loss[r] = w * rowForwardBackward(
-                z: z + r * ldz, p: targets.p.row(r), negEntropy: targets.negEntropy[s], k: k, scale: w * invN,
-                dz: dz + r * ldz, q: q, logq: logq)
+                z: z + r * ldz, p: targets.p.row(r), negEntropy: targets.negEntropy[s], k: k, kp: ldz,
+                scale: w * invN, dz: dz + r * ldz, q: q, logq: logq)
         }
     }
 
-    /// One example: returns ℓ(p, softmax(z)) and writes dz = scale · ∂ℓ/∂z.
+    /// One example: returns ℓ(p, softmax(z)) and writes dz = scale · ∂ℓ/∂z. Every row pointer holds
+    /// kp = paddedWidth(k) floats: p zero beyond k, z anything beyond k; dz gets 0 beyond k.
     @inline(__always)
     func rowForwardBackward(
-        z: UnsafePointer<Float>, p: UnsafePointer<Float>, negEntropy: Float, k: Int, scale: Float,
+        z: UnsafePointer<Float>, p: UnsafePointer<Float>, negEntropy: Float, k: Int, kp: Int, scale: Float,
         dz: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>
     ) -> Float {
-        Softmax.forward(z: z, k: k, q: q, logq: logq)
+        Softmax.forwardPadded(z: z, k: k, kp: kp, q: q, logq: logq)
         switch self {
         case .kl, .ce:
             // ℓ = -Σ_j p_j log q_j (+ Σ_j p_j log p_j for KL, a constant in z), log q_j = z_j - log Σ_l e^{z_l}:
@@ -62,18 +64,13 @@ extension LossKind {
             var cross = Vec()  // Σ p log q, lane-wise
             let sv = Vec(repeating: scale)
             var j = 0
-            while j + vecWidth <= k {
+            while j < kp {  // padding lanes: p = q = log q = 0
                 let pv = loadVec(p + j)
                 fma(&cross, pv, loadVec(logq + j))  // 0 · log q = 0: log q is finite even where q underflows
                 storeVec((loadVec(q + j) - pv) * sv, dz + j)
                 j += vecWidth
             }
-            if j < k {
-                let pv = loadPartialVec(p + j, k - j)
-                fma(&cross, pv, loadPartialVec(logq + j, k - j))
-                storePartialVec((loadPartialVec(q + j, k - j) - pv) * sv, dz + j, k - j)
-            }
-            let ce = -cross.sum()
+            let ce = -hsum(cross)
             return self == .kl ? ce + negEntropy : ce
         case .reverseKL:
             // ℓ = Σ_j q_j (log q_j - log p_j) =: Σ_j q_j a_j.  ∂ℓ/∂q_j = a_j + 1 and ∂q_j/∂z_i = q_j (δ_ij - q_i):
@@ -85,6 +82,7 @@ extension LossKind {
                 loss += q[j] * a  // 0 · a = 0 where q underflows
             }
             for j in 0..<k { dz[j] = scale * q[j] * (dz[j] - loss) }
+            for j in k..<kp { dz[j] = 0 }
             return loss
         case .js:
             // ℓ = ½ Σ_j p_j log(p_j / m_j) + ½ Σ_j q_j log(q_j / m_j), m = (p + q) / 2.
@@ -106,6 +104,7 @@ extension LossKind {
                 dz[j] = a
             }
             for j in 0..<k { dz[j] = scale * q[j] * (dz[j] - mean) }
+            for j in k..<kp { dz[j] = 0 }
             return loss
         }
     }

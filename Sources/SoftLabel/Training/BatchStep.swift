@@ -27,23 +27,23 @@ struct BatchStep {
             let rows = rowParts[t]
             var input = x
             for l in 0..<layers {
-                let s = params.shapes[l]
+                let s = params.shapes[l], ld = work.stride[l]
                 Dense.forward(x: input, rows: rows, w: params.weight(l), b: params.bias(l), inputs: s.inputs,
-                              outputs: s.outputs, z: work.act[l], ldz: s.outputs)
+                              outputs: s.outputs, z: work.act[l], ldz: ld)
                 if l < layers - 1 {
-                    ReLU.forward(work.act[l] + rows.lowerBound * s.outputs, count: rows.count * s.outputs)
-                    input = Rows(base: work.act[l], stride: s.outputs)
+                    ReLU.forward(work.act[l] + rows.lowerBound * ld, count: rows.count * ld)
+                    input = Rows(base: work.act[l], stride: ld)
                 }
             }
-            kind.forwardBackward(z: work.act[layers - 1], ldz: k, targets: targets, rows: rows, k: k, n: divisor ?? m,
-                                 dz: work.dz[layers - 1], loss: work.rowLoss,
-                                 q: work.q + t * k, logq: work.logq + t * k)
+            kind.forwardBackward(z: work.act[layers - 1], ldz: work.stride[layers - 1], targets: targets, rows: rows,
+                                 k: k, n: divisor ?? m, dz: work.dz[layers - 1], loss: work.rowLoss,
+                                 q: work.q + t * work.stride[layers - 1], logq: work.logq + t * work.stride[layers - 1])
             for l in stride(from: layers - 1, to: 0, by: -1) {
-                let s = params.shapes[l]
-                Dense.backwardInput(dz: work.dz[l], ldz: s.outputs, rows: rows, w: params.weight(l), inputs: s.inputs,
-                                    outputs: s.outputs, dx: work.dz[l - 1], ldx: s.inputs)
-                ReLU.backward(work.dz[l - 1] + rows.lowerBound * s.inputs,
-                              activation: work.act[l - 1] + rows.lowerBound * s.inputs, count: rows.count * s.inputs)
+                let s = params.shapes[l], ld = work.stride[l], below = work.stride[l - 1]
+                Dense.backwardInput(dz: work.dz[l], ldz: ld, rows: rows, w: params.weight(l), inputs: s.inputs,
+                                    outputs: s.outputs, dx: work.dz[l - 1], ldx: below)
+                ReLU.backward(work.dz[l - 1] + rows.lowerBound * below,
+                              activation: work.act[l - 1] + rows.lowerBound * below, count: rows.count * below)
             }
         }
         // Summed in row order, never per thread: the loss must not depend on the thread count either.
@@ -57,12 +57,12 @@ struct BatchStep {
         let tasks = parallel.threads
         parallel.run(tasks: tasks) { t in
             for l in 0..<layers {
-                let s = params.shapes[l]
-                let input = l == 0 ? x : Rows(base: work.act[l - 1], stride: s.inputs)
+                let s = params.shapes[l], ld = work.stride[l]
+                let input = l == 0 ? x : Rows(base: work.act[l - 1], stride: work.stride[l - 1])
                 let parts = Parallel.split(s.inputs, parts: tasks, align: 4 * vecWidth)
                 if t < parts.count {
                     let cols = parts[t]
-                    Dense.backwardWeight(dz: work.dz[l], ldz: s.outputs, x: input, n: m, inputs: s.inputs,
+                    Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: input, n: m, inputs: s.inputs,
                                          outputs: s.outputs, cols: cols, dw: params.dWeight(l))
                     if let (optimizer, lr) = update {
                         for o in 0..<s.outputs {
@@ -73,7 +73,7 @@ struct BatchStep {
                     }
                 }
                 if t == l % tasks {
-                    Dense.backwardBias(dz: work.dz[l], ldz: s.outputs, n: m, outputs: s.outputs, db: params.dBias(l))
+                    Dense.backwardBias(dz: work.dz[l], ldz: ld, n: m, outputs: s.outputs, db: params.dBias(l))
                     if let (optimizer, lr) = update {
                         optimizer.step(tensor: 2 * l + 1, range: 0..<s.outputs, theta: params.bias(l),
                                        grad: params.dBias(l), lr: lr, l2: l2, decay: false)
@@ -85,20 +85,32 @@ struct BatchStep {
     }
 }
 
-/// Per-batch buffers, allocated once per run: activations and their gradients for each layer, (batch, width).
+/// Rounds a row width up to whole vectors: activation rows are padded so every row starts a fresh vector
+/// and whole-vector loads and stores never touch the next row.
+@inline(__always)
+func paddedWidth(_ width: Int) -> Int { (width + vecWidth - 1) / vecWidth * vecWidth }
+
+/// Per-batch buffers, allocated once per run: activations and their gradients for each layer,
+/// (batch, stride[l]) with stride[l] = outputs_l rounded up to whole vectors.
 final class Workspace {
-    let act: [UnsafeMutablePointer<Float>]  // layer l output (batch, outputs_l); the last holds the logits
-    let dz: [UnsafeMutablePointer<Float>]   // ∂L/∂Z_l (batch, outputs_l)
+    let stride: [Int]
+    let act: [UnsafeMutablePointer<Float>]  // layer l output (batch, stride[l]); the last holds the logits
+    let dz: [UnsafeMutablePointer<Float>]   // ∂L/∂Z_l (batch, stride[l])
     let rowLoss: UnsafeMutablePointer<Float>  // (batch)
-    let q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>  // (tasks, k) scratch
+    let q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>  // (tasks, stride[last]) scratch
 
     init(shapes: [(inputs: Int, outputs: Int)], batch: Int, tasks: Int) {
-        act = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: batch * $0.outputs) }
-        dz = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: batch * $0.outputs) }
-        rowLoss = .allocate(capacity: batch)
-        let k = shapes[shapes.count - 1].outputs
-        q = .allocate(capacity: tasks * k)
-        logq = .allocate(capacity: tasks * k)
+        stride = shapes.map { paddedWidth($0.outputs) }
+        func zeroed(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            p.initialize(repeating: 0, count: n)
+            return p
+        }
+        act = stride.map { zeroed(batch * $0) }
+        dz = stride.map { zeroed(batch * $0) }
+        rowLoss = zeroed(batch)
+        q = zeroed(tasks * stride[stride.count - 1])
+        logq = zeroed(tasks * stride[stride.count - 1])
     }
 
     deinit {

@@ -26,7 +26,7 @@ final class FullBatchObjective {
         while start < data.n {
             let m = min(chunk, data.n - start)
             var targets = data.targets
-            targets.p = Rows(base: targets.p.base + start * data.k, stride: data.k)
+            targets.p = Rows(base: targets.p.base + start * targets.p.stride, stride: targets.p.stride)
             targets.negEntropy += start
             if let w = targets.weight { targets.weight = w + start }
             total += stepper.run(x: Rows(base: data.x + start * data.d, stride: data.d), targets: targets, m: m,

@@ -24,21 +24,9 @@ public enum GradientCheck {
         let params = Parameters(network)
         let work = Workspace(shapes: params.shapes, batch: n, tasks: 1)
         let stepper = BatchStep(loss: config.loss, l2: config.l2, parallel: Parallel(threads: 1))
-        data.features.values.withUnsafeBufferPointer { x in
-            targets.p.values.withUnsafeBufferPointer { p in
-                targets.negEntropy.withUnsafeBufferPointer { h in
-                    let w = targets.weight.map { weights -> UnsafeMutablePointer<Float> in
-                        let b = UnsafeMutablePointer<Float>.allocate(capacity: weights.count)
-                        b.initialize(from: weights, count: weights.count)
-                        return b
-                    }
-                    defer { w?.deallocate() }
-                    let lt = LossTargets(p: Rows(base: p.baseAddress!, stride: k), negEntropy: h.baseAddress!,
-                                         weight: w.map { UnsafePointer($0) })
-                    _ = stepper.run(x: Rows(base: x.baseAddress!, stride: d), targets: lt, m: n, params: params,
-                                    work: work, update: nil)
-                }
-            }
+        TrainingPointers.with(data.features, targets) { ptrs in
+            _ = stepper.run(x: Rows(base: ptrs.x, stride: d), targets: ptrs.targets, m: n, params: params, work: work,
+                            update: nil)
         }
         // Numeric, in Double.
         let reference = ReferenceObjective(data: data, targets: targets, config: config)

@@ -3,6 +3,7 @@ import Foundation
 /// The training targets after the configured transformations, with the per-example terms the loss needs.
 struct PreparedTargets {
     var p: Matrix            // (n, k)
+    var padded: Matrix       // (n, kp) the same rows zero-padded to whole vectors, as the loss reads them
     var negEntropy: [Float]  // (n) Σ_j p_j log p_j
     var weight: [Float]?     // (n) class-balancing example weights, nil = all 1
 
@@ -25,6 +26,14 @@ struct PreparedTargets {
             for i in 0..<n { for j in 0..<k { p[i, j] = (1 - eps) * p[i, j] + eps / Float(k) } }
         }
         self.p = p
+        let kp = paddedWidth(k)
+        var padded = Matrix(rows: n, cols: kp)
+        p.values.withUnsafeBufferPointer { src in
+            padded.values.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<n { for j in 0..<k { dst[i * kp + j] = src[i * k + j] } }
+            }
+        }
+        self.padded = padded
         self.negEntropy = (0..<n).map { i in
             var s = 0.0
             for j in 0..<k where p[i, j] > 0 { s += Double(p[i, j]) * log(Double(p[i, j])) }

@@ -126,12 +126,12 @@ struct TrainingPointers {
     /// The features and targets pinned for the duration of `body`.
     static func with<R>(_ features: Matrix, _ prepared: PreparedTargets, _ body: (TrainingPointers) -> R) -> R {
         features.values.withUnsafeBufferPointer { x in
-            prepared.p.values.withUnsafeBufferPointer { p in
+            prepared.padded.values.withUnsafeBufferPointer { p in
                 prepared.negEntropy.withUnsafeBufferPointer { h in
                     func pin(_ w: UnsafePointer<Float>?) -> R {
                         body(TrainingPointers(
                             x: x.baseAddress!,
-                            targets: LossTargets(p: Rows(base: p.baseAddress!, stride: prepared.p.cols),
+                            targets: LossTargets(p: Rows(base: p.baseAddress!, stride: prepared.padded.cols),
                                                  negEntropy: h.baseAddress!, weight: w),
                             n: features.rows, d: features.cols, k: prepared.p.cols))
                     }

@@ -24,6 +24,25 @@ import Testing
         #expect(reseeded.network != one.network)
     }
 
+    /// Two trainers running at once from different threads share the worker pool safely: each gets the
+    /// same bits as when run alone.
+    @Test func concurrentTrainersGiveTheirOwnResults() {
+        var g = TestData(seed: 31)
+        let data = g.dataset(n: 300, d: 90, k: 7)
+        var config = TrainConfig.defaults(hidden: [12], optimizer: .adam)
+        config.epochs = 4
+        config.valFraction = 0
+        config.patience = 0
+        let alone = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run().network
+        let results = UnsafeMutablePointer<Network?>.allocate(capacity: 4)
+        results.initialize(repeating: nil, count: 4)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            results[i] = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run().network
+        }
+        for i in 0..<4 { #expect(results[i] == alone) }
+    }
+
     /// Full-batch gradient descent on the convex linear objective reaches the optimum: the gradient of
     /// mean KL + (l2/2)‖W‖² vanishes there (checked through the Double reference by finite differences).
     @Test func linearModelReachesTheOptimum() {

@@ -15,6 +15,7 @@ final class WorkerPool: @unchecked Sendable {
     private let sleeping = Atomic<Int>(0)
     private let wake = NSCondition()
     private let grow = NSLock()
+    private let inUse = NSLock()  // one job at a time
     private var workers = 0
     // The current job, written before `generation` is bumped (release) and read after (acquire).
     private var body: ((Int) -> Void)?
@@ -24,10 +25,13 @@ final class WorkerPool: @unchecked Sendable {
     /// Runs body(t) for t in 0..<tasks on up to `threads` threads (the caller is one of them).
     func run(tasks: Int, threads: Int, _ body: (Int) -> Void) {
         let p = min(tasks, threads)
-        if p <= 1 {
+        // Another caller (a second trainer in the process, or a task that itself runs in parallel) has the
+        // pool: run here, one task after another. Results are the same for any number of threads.
+        if p <= 1 || !inUse.try() {
             for t in 0..<tasks { body(t) }
             return
         }
+        defer { inUse.unlock() }
         ensureWorkers(p - 1)
         withoutActuallyEscaping(body) { escaping in
             self.body = escaping

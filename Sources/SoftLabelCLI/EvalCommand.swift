@@ -5,24 +5,25 @@ import SoftLabel
 enum EvalCommand: Command {
     static let spec = CommandSpec(
         name: "eval",
-        usage: ["eval --model M.json DATA.csv [--json]"],
+        usage: ["eval --model M.json DATA.csv [--json]",
+                "eval --model M.json --features X.npy --labels Y.npy [--classes FILE] [--feature-names FILE] [--json]"],
         summary: "Evaluate a model on labelled data: KL, cross-entropy, accuracy.",
         positionals: [("DATA.csv", "data with the model's feature and label columns")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object instead of the text report."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
-        ],
+        ] + DataInput.options,
         notes: ["accuracy: the predicted class (argmax q) equals the label's majority class (argmax p);",
                 "ties go to the first class in the model's class order."])
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
-        let dataPath = try a.positionals(["DATA.csv"])[0]
+        let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
         let model = try ModelFile.load(path: modelPath)
-        let data = try DataInput.load(dataPath, classes: model.classes, console: console)
-        let x = try DataInput.features(of: data, for: model, file: dataPath, console: console)
+        let data = try DataInput.load(source, classes: model.classes, threads: threads, console: console).dataset
+        let x = try DataInput.features(of: data, for: model, source: source, console: console)
         let logits = model.logits(x, parallel: Parallel(threads: threads))
         let e = Evaluation(logits: logits, targets: data.targets)
         if a.flag("--json") {

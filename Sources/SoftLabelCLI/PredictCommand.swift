@@ -5,22 +5,24 @@ import SoftLabel
 enum PredictCommand: Command {
     static let spec = CommandSpec(
         name: "predict",
-        usage: ["predict --model M.json DATA.csv [--out FILE]"],
+        usage: ["predict --model M.json DATA.csv [--out FILE]",
+                "predict --model M.json --features X.npy [--feature-names FILE] [--out FILE]"],
         summary: "Write each example's predicted distribution as CSV: id, then p:<class> per class.",
-        positionals: [("DATA.csv", "data with the model's feature columns (label columns are ignored)")],
+        positionals: [("DATA.csv", "data with the model's feature columns (label columns are checked, not used)")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--out", value: "FILE", help: "Write here (atomically) instead of stdout."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
-        ])
+        ] + DataInput.options)
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
-        let dataPath = try a.positionals(["DATA.csv"])[0]
+        let source = try DataInput.source(a, needsLabels: false)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
         let model = try ModelFile.load(path: modelPath)
-        let data = try DataInput.load(dataPath, labels: .ignored, console: console)
-        let x = try DataInput.features(of: data, for: model, file: dataPath, console: console)
+        // Label columns are read and checked (a malformed file is an error) but not used.
+        let data = try DataInput.load(source, labels: .optional, threads: threads, console: console).dataset
+        let x = try DataInput.features(of: data, for: model, source: source, console: console)
         let q = model.probabilities(x, parallel: Parallel(threads: threads))
         var text = "id," + model.classes.map { csvField("p:" + $0) }.joined(separator: ",") + "\n"
         for i in 0..<q.rows {

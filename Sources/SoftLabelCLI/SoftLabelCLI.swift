@@ -9,7 +9,7 @@ protocol Command {
 }
 
 public enum SoftLabelCLI {
-    static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self]
+    static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self, InspectCommand.self]
 
     static var help: String {
         let w = commands.map { $0.spec.name.count }.max()!

@@ -14,7 +14,14 @@ import Testing
         (["train", "a.csv", "b.csv", "--model", "m.json"], "softlabel train: unexpected argument 'b.csv'\n"),
         (["train", "x.csv", "--model", "m.json", "--hidden", "64,,2"], "softlabel train: --hidden expects comma-separated positive integers like 128,64, got '64,,2'\n"),
         (["eval", "d.csv"], "softlabel eval: --model FILE is required\n"),
-        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict)\n"),
+        (["train", "x.csv", "--features", "x.npy", "--labels", "y.npy", "--model", "m.json"], "softlabel train: give DATA.csv or --features X.npy, not both (unexpected argument 'x.csv')\n"),
+        (["train", "--features", "x.npy", "--model", "m.json"], "softlabel train: --labels Y.npy is required with --features (train needs labels)\n"),
+        (["eval", "d.csv", "--labels", "y.npy", "--model", "m.json"], "softlabel eval: --labels is for NPY input and needs --features X.npy\n"),
+        (["predict", "d.csv", "--classes", "c.txt", "--model", "m.json"], "softlabel predict: --classes is for NPY input and needs --features X.npy\n"),
+        (["train", "d.csv", "--model", "m.json", "--val", "v.csv", "--val-features", "v.npy"], "softlabel train: --val and --val-features/--val-labels cannot be used together\n"),
+        (["train", "d.csv", "--model", "m.json", "--val-features", "v.npy"], "softlabel train: --val-features needs --val-labels Y.npy (validation needs labels)\n"),
+        (["inspect"], "softlabel inspect: missing DATA.csv (see 'softlabel inspect --help')\n"),
+        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict, inspect)\n"),
     ])
     func badArgumentsGiveOneLineAndStatus2(_ args: [String], _ expected: String) {
         let r = runInProcess(args)
@@ -41,7 +48,7 @@ import Testing
     }
 
     @Test func everySubcommandAnswersHelp() {
-        for command in ["train", "eval", "predict"] {
+        for command in ["train", "eval", "predict", "inspect"] {
             let r = runInProcess([command, "--help"])
             #expect(r.status == 0)
             #expect(r.stdout.hasPrefix("Usage:\n  softlabel \(command) "))
@@ -56,6 +63,7 @@ import Testing
         #expect(runInProcess(["eval", "--help"]).stdout == """
         Usage:
           softlabel eval --model M.json DATA.csv [--json]
+          softlabel eval --model M.json --features X.npy --labels Y.npy [--classes FILE] [--feature-names FILE] [--json]
 
         Evaluate a model on labelled data: KL, cross-entropy, accuracy.
 
@@ -63,10 +71,14 @@ import Testing
           DATA.csv  data with the model's feature and label columns
 
         Options:
-          --model FILE  The trained model. Required.
-          --json        Print one JSON object instead of the text report.
-          --threads N   Worker threads. Default: all cores.
-          --help        Show this help and exit.
+          --model FILE          The trained model. Required.
+          --json                Print one JSON object instead of the text report.
+          --threads N           Worker threads. Default: all cores.
+          --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE        NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --help                Show this help and exit.
 
         accuracy: the predicted class (argmax q) equals the label's majority class (argmax p);
         ties go to the first class in the model's class order.

@@ -110,8 +110,21 @@ struct NPYArray {
     /// little-endian float32 in C order straight into `out`; anything else converted chunk by chunk.
     func readFloats(into out: UnsafeMutablePointer<Float>) throws {
         if isNativeFloat32 {
-            let bytes = count * 4
-            guard try input.read(into: out, count: bytes, at: dataOffset) == bytes else { throw changed }
+            // Two halves read at once: the copy and the first-touch page faults run on both cores.
+            let parts = Parallel.split(count, parts: count >= 1 << 20 ? Parallel.allCores : 1, align: 1024)
+            var failures = [Error?](repeating: nil, count: parts.count)
+            failures.withUnsafeMutableBufferPointer { failed in
+                Parallel(threads: parts.count).run(tasks: parts.count) { t in
+                    let r = parts[t]
+                    do {
+                        let bytes = r.count * 4
+                        if try input.read(into: out + r.lowerBound, count: bytes, at: dataOffset + r.lowerBound * 4) != bytes {
+                            failed[t] = changed
+                        }
+                    } catch { failed[t] = error }
+                }
+            }
+            if let e = failures.compactMap({ $0 }).first { throw e }
             return
         }
         let rows = shape.first ?? 1, cols = shape.count == 2 ? shape[1] : 1
@@ -165,6 +178,26 @@ struct NPYArray {
         case (.unsigned, 4): let l = load(UInt32.self); for i in 0..<m { v[i] = Double(l(i)) }
         case (.unsigned, _): let l = load(UInt64.self); for i in 0..<m { v[i] = Double(l(i)) }
         }
+    }
+
+    /// The index of the first NaN or ±inf among `values`, if any (16 at a time: exponent bits all ones).
+    static func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
+        let n = values.count, n16 = n / 16 * 16
+        let raw = UnsafeRawPointer(values.baseAddress!)
+        var i = 0
+        while i < n16 {
+            var any = SIMDMask<SIMD16<Int32>>(repeating: false)
+            let end = min(n16, i + 4096)
+            var k = i
+            while k < end {
+                let bits = raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<UInt32>.self)
+                any .|= (bits & 0x7F80_0000) .== 0x7F80_0000
+                k += 16
+            }
+            if Swift.any(any) { return (i..<end).first { !values[$0].isFinite } }
+            i = end
+        }
+        return (n16..<n).first { !values[$0].isFinite }
     }
 
     private var changed: DataError { DataError(file: path, "changed while being read (it is shorter now)") }

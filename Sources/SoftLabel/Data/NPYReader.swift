@@ -56,10 +56,7 @@ public enum NPYReader {
         let features = try [Float](unsafeUninitializedCapacity: n * d) { buf, count in
             count = n * d
             try x.readFloats(into: buf.baseAddress!)
-            for (i, v) in buf.enumerated() where !v.isFinite {
-                firstBad = (i, v)
-                break
-            }
+            if let i = NPYArray.firstNonFinite(UnsafeBufferPointer(buf)) { firstBad = (i, buf[i]) }
         }
         if let (i, v) = firstBad {
             throw DataError(file: x.path, row: i / d, column: names[i % d],

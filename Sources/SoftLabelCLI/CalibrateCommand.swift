@@ -5,14 +5,15 @@ import SoftLabel
 enum CalibrateCommand: Command {
     static let spec = CommandSpec(
         name: "calibrate",
-        usage: ["calibrate --model M.json VAL_DATA.csv --out M2.json"],
+        usage: ["calibrate --model M.json VAL_DATA.csv --out M2.json",
+                "calibrate --model M.json --features X.npy --labels Y.npy [--classes FILE] [--feature-names FILE] --out M2.json"],
         summary: "Fit one temperature T on held-out data (minimising KL) and save it in a copy of the model.",
         positionals: [("VAL_DATA.csv", "held-out data with the model's feature and label columns")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--out", value: "FILE", help: "Where to write the calibrated model (may be the same file). Required."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
-        ],
+        ] + DataInput.options,
         notes: [
             "Predictions become softmax(z / T) for the logits z; T is the minimiser of the mean KL(p‖softmax(z / T))",
             "over \(fmtRange) (golden-section search on log T, exact to 1e-4), fitted from the model's raw",
@@ -25,14 +26,14 @@ enum CalibrateCommand: Command {
     private static let fmtRange = "\(TemperatureScaling.range.lowerBound)...\(Int(TemperatureScaling.range.upperBound))"
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
-        let dataPath = try a.positionals(["VAL_DATA.csv"])[0]
+        let source = try DataInput.source(a, needsLabels: true, positional: "VAL_DATA.csv")
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         guard let outPath = a.string("--out") else { throw UsageError("--out FILE is required (where to save the calibrated model)") }
         let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
         let parallel = Parallel(threads: threads)
         let model = try ModelFile.load(path: modelPath)
-        let data = try DataInput.load(dataPath, classes: model.classes, console: console)
-        let x = try DataInput.features(of: data, for: model, file: dataPath, console: console)
+        let data = try DataInput.load(source, classes: model.classes, threads: threads, console: console).dataset
+        let x = try DataInput.features(of: data, for: model, source: source, console: console)
 
         var raw = model
         raw.temperature = 1
@@ -51,7 +52,7 @@ enum CalibrateCommand: Command {
         try calibrated.write(to: outPath)
 
         let t0 = String(format: "%.6g", Double(model.temperature)), t1 = String(format: "%.6g", Double(calibrated.temperature))
-        var out = "temperature \(t0) -> \(t1), fitted on \(data.count) examples of \(dataPath)\n\n"
+        var out = "temperature \(t0) -> \(t1), fitted on \(data.count) examples of \(source.name)\n\n"
         var table = TextTable(headers: ["metric", "before", "after"])
         for key in ["kl", "ece", "cross_entropy", "brier", "accuracy"] {
             table.add([key, fixed(EvaluationReport.scalar(key, of: before), 6), fixed(EvaluationReport.scalar(key, of: after), 6)])

@@ -5,18 +5,20 @@ import SoftLabel
 enum CompareCommand: Command {
     static let spec = CommandSpec(
         name: "compare",
-        usage: ["compare --model A.json --model B.json [--model C.json ...] DATA.csv [--json]"],
+        usage: ["compare --model A.json --model B.json [--model C.json ...] DATA.csv [--json]",
+                "compare --model A.json --model B.json ... --features X.npy --labels Y.npy [--classes FILE] [--json]"],
         summary: "Evaluate two or more models on the same data and show their metrics side by side.",
         positionals: [("DATA.csv", "data with the models' feature and label columns")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "A trained model; give it two or more times.", repeatable: true),
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object: each model's eval --json fields."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
-        ],
+        ] + DataInput.options,
         notes: EvalCommand.metricNotes)
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
-        let dataPath = try a.positionals(["DATA.csv"])[0]
+        let source = try DataInput.source(a, needsLabels: true)
+        let dataPath = source.name
         let paths = a.strings("--model")
         guard paths.count >= 2 else {
             throw UsageError("give two or more models to compare (--model A.json --model B.json), got \(paths.count)")
@@ -25,13 +27,13 @@ enum CompareCommand: Command {
         let parallel = Parallel(threads: threads)
         let models = try paths.map { try ModelFile.load(path: $0) }
         // Read the data once, in the first model's class order; reorder the label columns for the others.
-        let data = try DataInput.load(dataPath, classes: models[0].classes, console: console)
+        let data = try DataInput.load(source, classes: models[0].classes, threads: threads, console: console).dataset
         var reports: [(name: String, report: EvaluationReport)] = []
         for (path, model) in zip(paths, models) {
             guard let own = data.withClassOrder(model.classes) else {
                 throw DataError(file: path, "classes \(model.classes) differ from those of \(paths[0]) \(models[0].classes)")
             }
-            reports.append((path, try EvalCommand.evaluate(model, on: own, file: dataPath, parallel: parallel, console: console)))
+            reports.append((path, try EvalCommand.evaluate(model, on: own, source: source, parallel: parallel, console: console)))
         }
         let report = ComparisonReport(models: columnNames(paths).enumerated().map { ($1, reports[$0].report) })
         if a.flag("--json") {

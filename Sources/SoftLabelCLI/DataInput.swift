@@ -1,17 +1,107 @@
+import Foundation
 import SoftLabel
 
-/// Loading a data set named on the command line, with its warnings sent to stderr.
+/// The data a command reads: a CSV file named as the positional argument, or an NPY pair named by
+/// `--features`/`--labels`. Commands add `DataInput.options` to their spec and call `DataInput.load` once.
 enum DataInput {
-    static func load(_ path: String, classes: [String]? = nil, labels: LabelMode = .required,
-                     console: Console) throws -> Dataset {
-        let loaded = try CSVReader.read(path: path, classes: classes, labels: labels)
+    /// The options every data-reading command shares.
+    static let options: [OptionSpec] = [
+        OptionSpec(name: "--features", value: "X.npy", help: "Read features from an NPY array (rows, features) instead of DATA.csv."),
+        OptionSpec(name: "--labels", value: "Y.npy", help: "NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices."),
+        OptionSpec(name: "--classes", value: "FILE", help: "NPY: class names, one per line. Default 0, 1, ..."),
+        OptionSpec(name: "--feature-names", value: "FILE", help: "NPY: feature names, one per line. Default f0, f1, ..."),
+    ]
+
+    /// Where a data set comes from.
+    enum Source {
+        case csv(String)
+        case npy(NPYSource)
+
+        /// The file named in notes and errors about the data as a whole.
+        var name: String {
+            switch self {
+            case .csv(let path): return path
+            case .npy(let s): return s.features
+            }
+        }
+    }
+
+    /// The command's main data: DATA.csv (the one positional argument) or `--features` [`--labels`].
+    static func source(_ a: ParsedArguments, needsLabels: Bool, positional: String = "DATA.csv") throws -> Source {
+        try checkNPYOptions(a)
+        guard let features = a.string("--features") else {
+            if a.string("--labels") != nil { throw UsageError("--labels is for NPY input and needs --features X.npy") }
+            if a.string("--val-features") == nil,
+               let flag = ["--classes", "--feature-names"].first(where: { a.string($0) != nil }) {
+                throw UsageError("\(flag) is for NPY input and needs --features X.npy")
+            }
+            return .csv(try a.positionals([positional])[0])
+        }
+        if let extra = a.positionals.first {
+            throw UsageError("give \(positional) or --features X.npy, not both (unexpected argument '\(extra)')")
+        }
+        if needsLabels && a.string("--labels") == nil {
+            throw UsageError("--labels Y.npy is required with --features (\(a.command) needs labels)")
+        }
+        return .npy(NPYSource(features: features, labels: a.string("--labels"), classesFile: a.string("--classes"),
+                              featureNamesFile: a.string("--feature-names")))
+    }
+
+    /// Validation data for train: `--val FILE.csv` or `--val-features X.npy --val-labels Y.npy`; nil when neither.
+    static func validationSource(_ a: ParsedArguments) throws -> Source? {
+        let csv = a.string("--val"), features = a.string("--val-features"), labels = a.string("--val-labels")
+        if csv != nil && (features != nil || labels != nil) {
+            throw UsageError("--val and --val-features/--val-labels cannot be used together")
+        }
+        if let csv { return .csv(csv) }
+        if labels != nil && features == nil { throw UsageError("--val-labels needs --val-features X.npy") }
+        guard let features else { return nil }
+        guard let labels else { throw UsageError("--val-features needs --val-labels Y.npy (validation needs labels)") }
+        return .npy(NPYSource(features: features, labels: labels, classesFile: a.string("--classes"),
+                              featureNamesFile: a.string("--feature-names")))
+    }
+
+    private static func checkNPYOptions(_ a: ParsedArguments) throws {
+        for flag in ["--features", "--labels", "--classes", "--feature-names", "--val-features", "--val-labels"] {
+            if a.string(flag)?.isEmpty == true { throw UsageError("\(flag) expects a file name, got ''") }
+        }
+    }
+
+    /// Parses the data (all cores unless `--threads`), sends its warnings to stderr.
+    static func load(_ source: Source, classes: [String]? = nil, labels: LabelMode = .required,
+                     threads: Int = Parallel.allCores, console: Console) throws -> LoadedData {
+        let loaded: LoadedData
+        switch source {
+        case .csv(let path): loaded = try CSVReader.read(path: path, classes: classes, labels: labels, threads: threads)
+        case .npy(let s): loaded = try NPYReader.read(s, classes: classes, labels: labels)
+        }
         for w in loaded.warnings { console.err("softlabel: warning: \(w)\n") }
-        return loaded.dataset
+        return loaded
+    }
+
+    /// The command's main data in one call: the source from the command line, then `load`.
+    static func load(_ a: ParsedArguments, classes: [String]? = nil, labels: LabelMode = .required,
+                     console: Console) throws -> (data: Dataset, source: Source) {
+        let source = try source(a, needsLabels: labels == .required)
+        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
+        return (try load(source, classes: classes, labels: labels, threads: threads, console: console).dataset, source)
     }
 
     /// The data's features in the model's order, with one note when columns are ignored.
-    static func features(of data: Dataset, for model: ModelFile, file: String, console: Console) throws -> Matrix {
-        let (x, ignored) = try model.alignedFeatures(data, file: file)
+    static func features(of data: Dataset, for model: ModelFile, source: Source, console: Console) throws -> Matrix {
+        let file = source.name
+        let x: Matrix, ignored: [String]
+        do {
+            (x, ignored) = try model.alignedFeatures(data, file: file)
+        } catch var e as DataError {
+            if case .npy(let s) = source {
+                e.line = nil
+                if s.featureNamesFile == nil {
+                    e.message += " (NPY features are named f0, f1, ... unless --feature-names FILE is given)"
+                }
+            }
+            throw e
+        }
         if !ignored.isEmpty {
             let shown = ignored.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
             console.err("softlabel: note: \(file): ignoring \(ignored.count) column(s) the model does not use: \(shown)" +

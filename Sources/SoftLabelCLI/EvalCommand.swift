@@ -5,14 +5,15 @@ import SoftLabel
 enum EvalCommand: Command {
     static let spec = CommandSpec(
         name: "eval",
-        usage: ["eval --model M.json DATA.csv [--json]"],
+        usage: ["eval --model M.json DATA.csv [--json]",
+                "eval --model M.json --features X.npy --labels Y.npy [--classes FILE] [--feature-names FILE] [--json]"],
         summary: "Evaluate a model on labelled data: divergences, accuracy, calibration, per-class table.",
         positionals: [("DATA.csv", "data with the model's feature and label columns")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object instead of the text report."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
-        ],
+        ] + DataInput.options,
         notes: metricNotes)
 
     /// What the metrics mean; shared with `compare`.
@@ -31,19 +32,19 @@ enum EvalCommand: Command {
     ]
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
-        let dataPath = try a.positionals(["DATA.csv"])[0]
+        let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
         let model = try ModelFile.load(path: modelPath)
-        let data = try DataInput.load(dataPath, classes: model.classes, console: console)
-        let report = try evaluate(model, on: data, file: dataPath, parallel: Parallel(threads: threads), console: console)
+        let data = try DataInput.load(source, classes: model.classes, threads: threads, console: console).dataset
+        let report = try evaluate(model, on: data, source: source, parallel: Parallel(threads: threads), console: console)
         console.out(a.flag("--json") ? report.json.text + "\n" : report.text)
     }
 
     /// The model's predictions (with its temperature) on `data`, whose classes are in the model's order.
-    static func evaluate(_ model: ModelFile, on data: Dataset, file: String, parallel: Parallel,
+    static func evaluate(_ model: ModelFile, on data: Dataset, source: DataInput.Source, parallel: Parallel,
                          console: Console) throws -> EvaluationReport {
-        let x = try DataInput.features(of: data, for: model, file: file, console: console)
+        let x = try DataInput.features(of: data, for: model, source: source, console: console)
         let logits = model.logits(x, parallel: parallel)
         return EvaluationReport(Evaluation(logits: logits, targets: data.targets), classes: model.classes)
     }

@@ -20,14 +20,14 @@ enum GradcheckCommand: Command {
             OptionSpec(name: "--step", value: "H", help: "Finite-difference step. Default 1e-5."),
             OptionSpec(name: "--tolerance", value: "T", help: "Largest accepted relative error. Default 1e-3."),
             OptionSpec(name: "--seed", value: "S", help: "Seed for the sample and the random weights. Default 1."),
-        ],
+        ] + DataInput.options,
         notes: ["The gradients come from the training code (Float); the finite differences from an independent",
                 "Double implementation of the objective, at random weights (He initialisation for every layer).",
                 "Relative error per entry: |analytic - numeric| / max(|numeric|, 1e-3 · largest |numeric| of the tensor).",
                 "Exit status 1 when any tensor exceeds the tolerance."])
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
-        let dataPath = try a.positionals(["DATA.csv"])[0]
+        let source = try DataInput.source(a, needsLabels: true)
         var config = TrainConfig.defaults(hidden: try a.intList("--hidden") ?? [])
         if let v = try a.choice("--loss", LossKind.self) { config.loss = v }
         if let v = try a.float("--l2", min: 0) { config.l2 = Float(v) }
@@ -44,7 +44,7 @@ enum GradcheckCommand: Command {
             seed = v
         }
 
-        var data = try DataInput.load(dataPath, console: console)
+        var data = try DataInput.load(source, console: console).dataset
         var rng = SplitMix64(seed: seed)
         var rows = Array(0..<data.count)
         rng.shuffle(&rows)

@@ -7,16 +7,17 @@ enum PredictCommand: Command {
 
     static let spec = CommandSpec(
         name: "predict",
-        usage: ["predict --model M.json DATA.csv [--format csv|jsonl] [--top K] [--out FILE]"],
+        usage: ["predict --model M.json DATA.csv [--format csv|jsonl] [--top K] [--out FILE]",
+                "predict --model M.json --features X.npy [--feature-names FILE] [--format csv|jsonl] [--top K] [--out FILE]"],
         summary: "Write each example's predicted distribution (or its K most probable classes), with its id.",
-        positionals: [("DATA.csv", "data with the model's feature columns (label columns are ignored)")],
+        positionals: [("DATA.csv", "data with the model's feature columns (label columns are checked, not used)")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--format", value: "NAME", help: "csv|jsonl. Default csv."),
             OptionSpec(name: "--top", value: "K", help: "Only the K most probable classes, most probable first."),
             OptionSpec(name: "--out", value: "FILE", help: "Write here (atomically) instead of stdout."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
-        ],
+        ] + DataInput.options,
         notes: [
             "Output, one line per example, in the data's order:",
             "  csv                id,p:<class>,... (every class, in the model's order)",
@@ -27,7 +28,7 @@ enum PredictCommand: Command {
         ])
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
-        let dataPath = try a.positionals(["DATA.csv"])[0]
+        let source = try DataInput.source(a, needsLabels: false)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         let format = try a.choice("--format", Format.self) ?? .csv
         let top = try a.int("--top", min: 1)
@@ -36,8 +37,9 @@ enum PredictCommand: Command {
         if let top, top > model.classes.count {
             throw UsageError("--top \(top) is more than the model's \(model.classes.count) classes")
         }
-        let data = try DataInput.load(dataPath, labels: .ignored, console: console)
-        let x = try DataInput.features(of: data, for: model, file: dataPath, console: console)
+        // Label columns are read and checked (a malformed file is an error) but not used.
+        let data = try DataInput.load(source, labels: .optional, threads: threads, console: console).dataset
+        let x = try DataInput.features(of: data, for: model, source: source, console: console)
         let q = model.probabilities(x, parallel: Parallel(threads: threads))
         let text = render(q, ids: data.ids, classes: model.classes, format: format, top: top)
         if let out = a.string("--out") {

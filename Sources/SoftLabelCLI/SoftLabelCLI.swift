@@ -9,8 +9,8 @@ protocol Command {
 }
 
 public enum SoftLabelCLI {
-    static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self, CalibrateCommand.self,
-                                          CompareCommand.self, GradcheckCommand.self]
+    static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self, InspectCommand.self,
+                                          CalibrateCommand.self, CompareCommand.self, GradcheckCommand.self]
 
     static var help: String {
         let w = commands.map { $0.spec.name.count }.max()!

@@ -7,12 +7,15 @@ enum TrainCommand: Command {
 
     static let spec = CommandSpec(
         name: "train",
-        usage: ["train DATA.csv --model OUT.json [options]"],
+        usage: ["train DATA.csv --model OUT.json [options]",
+                "train --features X.npy --labels Y.npy --model OUT.json [options]"],
         summary: "Train a softmax classifier (optionally with hidden layers) on soft labels.",
         positionals: [("DATA.csv", "training data: features and 'label:<class>' (or 'label') columns")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "Where to write the trained model (JSON). Required."),
             OptionSpec(name: "--val", value: "FILE", help: "Validation data, reported every epoch."),
+            OptionSpec(name: "--val-features", value: "X.npy", help: "Validation features as NPY (with --val-labels), instead of --val."),
+            OptionSpec(name: "--val-labels", value: "Y.npy", help: "Validation labels as NPY (with --val-features)."),
             OptionSpec(name: "--val-fraction", value: "F", help: "Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden."),
             OptionSpec(name: "--patience", value: "P", help: "Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden."),
             OptionSpec(name: "--average", value: "E", help: "Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden."),
@@ -43,7 +46,7 @@ enum TrainCommand: Command {
             OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of train and validation loss by epoch."),
             OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot."),
             OptionSpec(name: "--quiet", value: nil, help: "Print only the final summary line (no table, chart or progress)."),
-        ],
+        ] + DataInput.options,
         notes: [
             "Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs",
             "that take over a second show a progress bar on stderr.",
@@ -80,18 +83,19 @@ enum TrainCommand: Command {
             c.seed = v
         }
         if a.flag("--no-standardize") { c.standardize = false }
-        if a.string("--val") != nil && a.string("--val-fraction") != nil {
+        if (a.string("--val") != nil || a.string("--val-features") != nil) && a.string("--val-fraction") != nil {
             throw UsageError("--val and --val-fraction cannot be used together")
         }
         return c
     }
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
-        let dataPath = try a.positionals(["DATA.csv"])[0]
+        let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required (where to save the model)") }
         let config = try config(from: a)
         let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
-        if config.patience > 0 && a.string("--val") == nil && config.valFraction == 0 {
+        let valSource = try DataInput.validationSource(a)
+        if config.patience > 0 && valSource == nil && config.valFraction == 0 {
             throw UsageError("--patience needs validation data (--val FILE or --val-fraction F)")
         }
 
@@ -112,11 +116,11 @@ enum TrainCommand: Command {
                 throw DataError(file: path, "cannot write: folder '\(dir)' does not exist")
             }
         }
-        let train = try DataInput.load(dataPath, console: console)
+        let train = try DataInput.load(source, threads: threads, console: console).dataset
         var validation: Dataset?
-        if let valPath = a.string("--val") {
-            let raw = try DataInput.load(valPath, classes: train.classNames, console: console)
-            validation = try aligned(raw, to: train, file: valPath)
+        if let valSource {
+            let raw = try DataInput.load(valSource, classes: train.classNames, threads: threads, console: console).dataset
+            validation = try aligned(raw, to: train, file: valSource.name)
         }
 
         let quiet = a.flag("--quiet")

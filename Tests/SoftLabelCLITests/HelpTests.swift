@@ -6,6 +6,7 @@ import Testing
         #expect(runInProcess(["train", "--help"]).stdout == """
         Usage:
           softlabel train DATA.csv --model OUT.json [options]
+          softlabel train --features X.npy --labels Y.npy --model OUT.json [options]
 
         Train a softmax classifier (optionally with hidden layers) on soft labels.
 
@@ -15,6 +16,8 @@ import Testing
         Options:
           --model FILE            Where to write the trained model (JSON). Required.
           --val FILE              Validation data, reported every epoch.
+          --val-features X.npy    Validation features as NPY (with --val-labels), instead of --val.
+          --val-labels Y.npy      Validation labels as NPY (with --val-features).
           --val-fraction F        Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden.
           --patience P            Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden.
           --average E             Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden.
@@ -45,6 +48,10 @@ import Testing
           --plot FILE             Write an SVG chart of train and validation loss by epoch.
           --plot-log              Log-scale loss axis in the terminal chart and --plot.
           --quiet                 Print only the final summary line (no table, chart or progress).
+          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE          NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
           --help                  Show this help and exit.
 
         Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs
@@ -57,6 +64,7 @@ import Testing
         #expect(runInProcess(["eval", "--help"]).stdout == """
         Usage:
           softlabel eval --model M.json DATA.csv [--json]
+          softlabel eval --model M.json --features X.npy --labels Y.npy [--classes FILE] [--feature-names FILE] [--json]
 
         Evaluate a model on labelled data: divergences, accuracy, calibration, per-class table.
 
@@ -64,10 +72,14 @@ import Testing
           DATA.csv  data with the model's feature and label columns
 
         Options:
-          --model FILE  The trained model. Required.
-          --json        Print one JSON object instead of the text report.
-          --threads N   Worker threads. Default: all cores.
-          --help        Show this help and exit.
+          --model FILE          The trained model. Required.
+          --json                Print one JSON object instead of the text report.
+          --threads N           Worker threads. Default: all cores.
+          --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE        NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --help                Show this help and exit.
 
         Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
           kl             KL(p‖q)
@@ -88,19 +100,24 @@ import Testing
         #expect(runInProcess(["predict", "--help"]).stdout == """
         Usage:
           softlabel predict --model M.json DATA.csv [--format csv|jsonl] [--top K] [--out FILE]
+          softlabel predict --model M.json --features X.npy [--feature-names FILE] [--format csv|jsonl] [--top K] [--out FILE]
 
         Write each example's predicted distribution (or its K most probable classes), with its id.
 
         Arguments:
-          DATA.csv  data with the model's feature columns (label columns are ignored)
+          DATA.csv  data with the model's feature columns (label columns are checked, not used)
 
         Options:
-          --model FILE   The trained model. Required.
-          --format NAME  csv|jsonl. Default csv.
-          --top K        Only the K most probable classes, most probable first.
-          --out FILE     Write here (atomically) instead of stdout.
-          --threads N    Worker threads. Default: all cores.
-          --help         Show this help and exit.
+          --model FILE          The trained model. Required.
+          --format NAME         csv|jsonl. Default csv.
+          --top K               Only the K most probable classes, most probable first.
+          --out FILE            Write here (atomically) instead of stdout.
+          --threads N           Worker threads. Default: all cores.
+          --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE        NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --help                Show this help and exit.
 
         Output, one line per example, in the data's order:
           csv                id,p:<class>,... (every class, in the model's order)
@@ -116,6 +133,7 @@ import Testing
         #expect(runInProcess(["calibrate", "--help"]).stdout == """
         Usage:
           softlabel calibrate --model M.json VAL_DATA.csv --out M2.json
+          softlabel calibrate --model M.json --features X.npy --labels Y.npy [--classes FILE] [--feature-names FILE] --out M2.json
 
         Fit one temperature T on held-out data (minimising KL) and save it in a copy of the model.
 
@@ -123,10 +141,14 @@ import Testing
           VAL_DATA.csv  held-out data with the model's feature and label columns
 
         Options:
-          --model FILE  The trained model. Required.
-          --out FILE    Where to write the calibrated model (may be the same file). Required.
-          --threads N   Worker threads. Default: all cores.
-          --help        Show this help and exit.
+          --model FILE          The trained model. Required.
+          --out FILE            Where to write the calibrated model (may be the same file). Required.
+          --threads N           Worker threads. Default: all cores.
+          --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE        NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --help                Show this help and exit.
 
         Predictions become softmax(z / T) for the logits z; T is the minimiser of the mean KL(p‖softmax(z / T))
         over 0.001...1000 (golden-section search on log T, exact to 1e-4), fitted from the model's raw
@@ -142,6 +164,7 @@ import Testing
         #expect(runInProcess(["compare", "--help"]).stdout == """
         Usage:
           softlabel compare --model A.json --model B.json [--model C.json ...] DATA.csv [--json]
+          softlabel compare --model A.json --model B.json ... --features X.npy --labels Y.npy [--classes FILE] [--json]
 
         Evaluate two or more models on the same data and show their metrics side by side.
 
@@ -149,10 +172,14 @@ import Testing
           DATA.csv  data with the models' feature and label columns
 
         Options:
-          --model FILE  A trained model; give it two or more times.
-          --json        Print one JSON object: each model's eval --json fields.
-          --threads N   Worker threads. Default: all cores.
-          --help        Show this help and exit.
+          --model FILE          A trained model; give it two or more times.
+          --json                Print one JSON object: each model's eval --json fields.
+          --threads N           Worker threads. Default: all cores.
+          --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE        NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --help                Show this help and exit.
 
         Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
           kl             KL(p‖q)
@@ -165,6 +192,68 @@ import Testing
           brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)
           ece            expected calibration error of max q against accuracy, 15 equal-width bins
         Ties in argmax p or argmax q go to the first class in the model's order.
+
+        """)
+    }
+
+    @Test func inspectHelp() {
+        #expect(runInProcess(["inspect", "--help"]).stdout == """
+        Usage:
+          softlabel inspect DATA.csv [--json]
+          softlabel inspect --features X.npy [--labels Y.npy] [--json]
+
+        Summarise a data file: sizes, class balance, label entropy, feature ranges, parse time.
+
+        Arguments:
+          DATA.csv  data in the CSV format (labels optional)
+
+        Options:
+          --json                Print one JSON object instead of the text report.
+          --threads N           Worker threads. Default: all cores.
+          --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE        NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --help                Show this help and exit.
+
+        majority: rows whose largest target probability is that class (ties go to the first class);
+        split: rows whose label is not one-hot (max p < 1); entropy in nats.
+
+        """)
+    }
+
+    @Test func gradcheckHelp() {
+        #expect(runInProcess(["gradcheck", "--help"]).stdout == """
+        Usage:
+          softlabel gradcheck DATA.csv [--hidden H1,H2] [--loss NAME] [options]
+
+        Check the analytic gradients against central finite differences in Double.
+
+        Arguments:
+          DATA.csv  data with features and labels (a sample of its rows is used)
+
+        Options:
+          --hidden H1,H2          Hidden layer widths. Default none.
+          --loss NAME             kl|ce|reverse-kl|js. Default kl.
+          --l2 L                  L2 penalty included in the objective. Default 0.001.
+          --label-smoothing E     Target smoothing, as in train. Default 0.
+          --target-temperature T  Target temperature, as in train. Default 1.
+          --class-weight NAME     none|balanced, as in train. Default none.
+          --sample N              Rows to use (the first N after a seeded shuffle). Default 16.
+          --max-entries M         Entries checked per tensor (a seeded sample). Default 300.
+          --step H                Finite-difference step. Default 1e-5.
+          --tolerance T           Largest accepted relative error. Default 1e-3.
+          --seed S                Seed for the sample and the random weights. Default 1.
+          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE          NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
+          --help                  Show this help and exit.
+
+        The gradients come from the training code (Float); the finite differences from an independent
+        Double implementation of the objective, at random weights (He initialisation for every layer).
+        Relative error per entry: |analytic - numeric| / max(|numeric|, 1e-3 · largest |numeric| of the tensor).
+        Exit status 1 when any tensor exceeds the tolerance.
 
         """)
     }

@@ -14,7 +14,14 @@ import Testing
         (["train", "a.csv", "b.csv", "--model", "m.json"], "softlabel train: unexpected argument 'b.csv'\n"),
         (["train", "x.csv", "--model", "m.json", "--hidden", "64,,2"], "softlabel train: --hidden expects comma-separated positive integers like 128,64, got '64,,2'\n"),
         (["eval", "d.csv"], "softlabel eval: --model FILE is required\n"),
-        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict, calibrate, compare, gradcheck)\n"),
+        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict, inspect, calibrate, compare, gradcheck)\n"),
+        (["train", "x.csv", "--features", "x.npy", "--labels", "y.npy", "--model", "m.json"], "softlabel train: give DATA.csv or --features X.npy, not both (unexpected argument 'x.csv')\n"),
+        (["train", "--features", "x.npy", "--model", "m.json"], "softlabel train: --labels Y.npy is required with --features (train needs labels)\n"),
+        (["eval", "d.csv", "--labels", "y.npy", "--model", "m.json"], "softlabel eval: --labels is for NPY input and needs --features X.npy\n"),
+        (["predict", "d.csv", "--classes", "c.txt", "--model", "m.json"], "softlabel predict: --classes is for NPY input and needs --features X.npy\n"),
+        (["train", "d.csv", "--model", "m.json", "--val", "v.csv", "--val-features", "v.npy"], "softlabel train: --val and --val-features/--val-labels cannot be used together\n"),
+        (["train", "d.csv", "--model", "m.json", "--val-features", "v.npy"], "softlabel train: --val-features needs --val-labels Y.npy (validation needs labels)\n"),
+        (["inspect"], "softlabel inspect: missing DATA.csv (see 'softlabel inspect --help')\n"),
         (["predict", "d.csv", "--model", "m.json", "--format", "xml"], "softlabel predict: --format expects one of csv|jsonl, got 'xml'\n"),
         (["predict", "d.csv", "--model", "m.json", "--top", "0"], "softlabel predict: --top expects an integer >= 1, got '0'\n"),
         (["calibrate", "d.csv", "--model", "m.json"], "softlabel calibrate: --out FILE is required (where to save the calibrated model)\n"),
@@ -47,7 +54,7 @@ import Testing
     }
 
     @Test func everySubcommandAnswersHelp() {
-        for command in ["train", "eval", "predict", "calibrate", "compare"] {
+        for command in ["train", "eval", "predict", "inspect", "calibrate", "compare", "gradcheck"] {
             let r = runInProcess([command, "--help"])
             #expect(r.status == 0)
             #expect(r.stdout.hasPrefix("Usage:\n  softlabel \(command) "))

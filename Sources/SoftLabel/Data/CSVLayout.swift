@@ -1,0 +1,97 @@
+/// What each column of a CSV file feeds, decided from the header row alone.
+struct CSVLayout {
+    // Column roles: a feature index j >= 0, or one of these, or `softLabelBase - c` for class position c.
+    static let skip: Int32 = -1
+    static let id: Int32 = -2
+    static let hardLabel: Int32 = -3
+    static let softLabelBase: Int32 = -4
+
+    var header: [String]
+    var roles: [Int32]             // (columns)
+    var featureNames: [String]     // (d)
+    var softClasses: [String] = [] // (k) soft-label classes in target order (the model's order when given)
+    var idColumn: Int?
+    var hardColumn: Int?           // set only when hard labels are read
+    var hasLabels: Bool            // the file has label columns (read or not)
+    var modelClasses: [String]?
+
+    var readsSoftLabels: Bool { !softClasses.isEmpty }
+
+    /// Classifies the header; every problem the header alone shows is an error here.
+    init(header: [String], file: String, classes modelClasses: [String]?, mode: LabelMode) throws {
+        self.header = header
+        self.modelClasses = modelClasses
+        var idColumn: Int?
+        var hardColumn: Int?
+        var softColumns: [(Int, String)] = []
+        var featureColumns: [Int] = []
+        var seen = Set<String>()
+        for (c, name) in header.enumerated() {
+            if name.isEmpty {
+                let hint = c == 0 ? " (a pandas index column? write with index=False or name it 'id')" : ""
+                throw DataError(file: file, line: 1, "header cell \(c + 1) is empty, expected a column name" + hint)
+            }
+            if !seen.insert(name).inserted {
+                if name.hasPrefix("label:") {
+                    throw DataError(file: file, line: 1, column: name, "duplicate class '\(name.dropFirst(6))' in label columns")
+                }
+                throw DataError(file: file, line: 1, column: name, "duplicate column name")
+            }
+            if name == "id" {
+                idColumn = c
+            } else if name == "label" {
+                hardColumn = c
+            } else if name.hasPrefix("label:") {
+                let cls = String(name.dropFirst(6))
+                if cls.isEmpty { throw DataError(file: file, line: 1, column: name, "empty class name after 'label:'") }
+                softColumns.append((c, cls))
+            } else {
+                featureColumns.append(c)
+            }
+        }
+        if hardColumn != nil && !softColumns.isEmpty {
+            throw DataError(file: file, line: 1, column: "label",
+                            "both 'label' and 'label:<class>' columns, expected one form of label")
+        }
+        hasLabels = hardColumn != nil || !softColumns.isEmpty
+        if mode == .required && !hasLabels {
+            throw DataError(file: file, line: 1, "no label columns, expected 'label' or 'label:<class>' columns")
+        }
+        if featureColumns.isEmpty { throw DataError(file: file, line: 1, "no feature columns") }
+
+        roles = [Int32](repeating: CSVLayout.skip, count: header.count)
+        for (j, c) in featureColumns.enumerated() { roles[c] = Int32(j) }
+        featureNames = featureColumns.map { header[$0] }
+        if let idColumn { roles[idColumn] = CSVLayout.id }
+        self.idColumn = idColumn
+        if mode == .ignored { return }
+
+        if let hardColumn {
+            roles[hardColumn] = CSVLayout.hardLabel
+            self.hardColumn = hardColumn
+        } else if !softColumns.isEmpty {
+            var names = softColumns.map(\.1)
+            if Set(names).count != names.count {
+                let dup = names.enumerated().first { i, n in names[..<i].contains(n) }!.1
+                throw DataError(file: file, line: 1, column: "label:" + dup, "duplicate class '\(dup)' in label columns")
+            }
+            if let modelClasses {
+                if Set(modelClasses) != Set(names) || modelClasses.count != names.count {
+                    let missing = modelClasses.filter { !names.contains($0) }
+                    let extra = names.filter { !modelClasses.contains($0) }
+                    var parts: [String] = []
+                    if !missing.isEmpty { parts.append("missing " + missing.map { "'\($0)'" }.joined(separator: ", ")) }
+                    if !extra.isEmpty { parts.append("not in the model " + extra.map { "'\($0)'" }.joined(separator: ", ")) }
+                    throw DataError(file: file, line: 1,
+                                    "label classes differ from the model's: " + parts.joined(separator: "; "))
+                }
+                names = modelClasses
+            } else if names.count == 1 {
+                throw DataError(file: file, line: 1, "only one class ('\(names[0])'), expected at least two")
+            }
+            let position = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+            for (c, cls) in softColumns { roles[c] = CSVLayout.softLabelBase - Int32(position[cls]!) }
+            softClasses = names
+        }
+    }
+}

@@ -1,0 +1,91 @@
+/// The parsed rows of a CSV file in their final buffers, before they become a `Dataset`.
+struct CSVParsed {
+    let rows: Int
+    private var features: [Float] = []   // (n, d)
+    private var targets: [Float] = []    // (n, k) soft labels
+    private var codes: [Int32] = []      // (n) hard labels: worker << 24 | class number
+    private var ids: [String] = []       // (n) when the file has an id column
+    private var tables: [ClassTable] = []
+    private var stats = LabelSumStats()
+
+    init(rows: Int, layout: CSVLayout) {
+        self.rows = rows
+        if layout.hardColumn != nil { codes = [Int32](repeating: 0, count: rows) }
+        if layout.idColumn != nil { ids = [String](repeating: "", count: rows) }
+    }
+
+    /// Allocates the feature and target buffers uninitialised (every element is written by exactly one row
+    /// parser) and calls `body` with a maker of row parsers that write into them.
+    mutating func withBuffers(layout: CSVLayout, file: String,
+                              _ body: (_ makeParser: (Int32) -> CSVRowParser) throws -> Void) throws {
+        let n = rows, d = layout.featureNames.count, k = layout.softClasses.count
+        var codes = self.codes, ids = self.ids
+        var targets: [Float] = []
+        let known = layout.hardColumn != nil ? layout.modelClasses.map(Set.init) : nil
+        let features = try [Float](unsafeUninitializedCapacity: n * d) { f, fCount in
+            fCount = n * d
+            targets = try [Float](unsafeUninitializedCapacity: n * k) { t, tCount in
+                tCount = n * k
+                try codes.withUnsafeMutableBufferPointer { c in
+                    try ids.withUnsafeMutableBufferPointer { i in
+                        try layout.roles.withUnsafeBufferPointer { roles in
+                            try body { w in
+                                CSVRowParser(file: file, layout: layout, roles: roles.baseAddress!, columns: roles.count,
+                                             features: f.baseAddress!, d: d, targets: k > 0 ? t.baseAddress : nil, k: k,
+                                             hardCodes: c.baseAddress, ids: i.baseAddress, worker: w, knownClasses: known)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.features = features
+        self.targets = targets
+        self.codes = codes
+        self.ids = ids
+    }
+
+    /// Collects what the row parsers learned: hard-label class tables and the label-sum statistics.
+    mutating func finish(_ parsers: [CSVRowParser]) {
+        tables = parsers.map(\.classes)
+        for p in parsers { stats.merge(p.stats) }
+    }
+
+    /// The dataset, with the file-level label checks (class count) and the one normalisation warning.
+    /// Moves the buffers out (no copy of the data).
+    mutating func loaded(layout: CSVLayout, file: String) throws -> LoadedData {
+        let n = rows
+        var values: [Float] = []
+        swap(&values, &features)
+        var classNames: [String] = []
+        var targets = Matrix(rows: n, cols: 0)
+        if layout.hardColumn != nil {
+            if let modelClasses = layout.modelClasses {
+                classNames = modelClasses  // eval: rows of any of the model's classes, even all of one class
+            } else {
+                classNames = orderedClassNames(Set(tables.flatMap(\.names)))
+                if classNames.count < 2 {
+                    throw DataError(file: file, column: "label",
+                                    "only one class ('\(classNames.first ?? "")'), expected at least two")
+                }
+            }
+            targets = oneHotTargets(codes: codes, tables: tables, classes: classNames)
+        } else if layout.readsSoftLabels {
+            classNames = layout.softClasses
+            var t: [Float] = []
+            swap(&t, &self.targets)
+            targets = Matrix(rows: n, cols: classNames.count, values: t)
+        }
+        let ds = Dataset(ids: layout.idColumn != nil ? ids : (0..<n).map { String($0 + 1) },
+                         featureNames: layout.featureNames, classNames: classNames,
+                         features: Matrix(rows: n, cols: layout.featureNames.count, values: values), targets: targets)
+        return LoadedData(dataset: ds, hasLabels: layout.hasLabels, warnings: stats.warning(file: file).map { [$0] } ?? [])
+    }
+}
+
+/// Class names in a stable order that does not depend on row order: numeric order when every name is an
+/// integer ("2" before "10"), otherwise Unicode order.
+public func orderedClassNames(_ names: Set<String>) -> [String] {
+    if names.allSatisfy({ Int($0) != nil }) { return names.sorted { Int($0)! < Int($1)! } }
+    return names.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
+}

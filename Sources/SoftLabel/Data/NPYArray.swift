@@ -1,0 +1,287 @@
+import Foundation
+
+/// An NPY file (format 1.0, 2.0 or 3.0) opened and checked: element type, order, shape, and where the data
+/// starts. The data itself is read on demand, in chunks or straight into the caller's buffer.
+struct NPYArray {
+    enum Kind { case float, signed, unsigned, bool }
+
+    let input: InputFile
+    var kind: Kind
+    var itemSize: Int
+    var bigEndian: Bool
+    var fortranOrder: Bool
+    var shape: [Int]
+    var descr: String
+    var dataOffset: Int
+
+    var count: Int { shape.reduce(1, *) }
+    var path: String { input.path }
+
+    /// Opens `path` and checks its header against the file size.
+    init(path: String) throws {
+        input = try InputFile(path: path)
+        let head = try input.prefix(12)
+        guard head.starts(with: [0x93] + Array("NUMPY".utf8)) else {
+            throw DataError(file: path, "is not an NPY file (bad magic bytes, expected '\\x93NUMPY')")
+        }
+        guard head.count >= 10 else { throw DataError(file: path, "is truncated inside its NPY header") }
+        let major = head[6], minor = head[7]
+        let headerLength: Int, headerStart: Int
+        switch major {
+        case 1:
+            headerLength = Int(head[8]) | Int(head[9]) << 8
+            headerStart = 10
+        case 2, 3:
+            guard head.count >= 12 else { throw DataError(file: path, "is truncated inside its NPY header") }
+            headerLength = Int(head[8]) | Int(head[9]) << 8 | Int(head[10]) << 16 | Int(head[11]) << 24
+            headerStart = 12
+        default:
+            throw DataError(file: path, "has NPY format version \(major).\(minor), expected 1.0, 2.0 or 3.0")
+        }
+        guard headerStart + headerLength <= input.size else {
+            throw DataError(file: path, "is truncated inside its NPY header")
+        }
+        let bytes = Array(try input.prefix(headerStart + headerLength)[headerStart...])
+        var parser = NPYHeaderParser(text: String(decoding: bytes, as: UTF8.self), file: path)
+        let dict = try parser.parse()
+        dataOffset = headerStart + headerLength
+
+        guard case .string(let descr)? = dict["descr"] else {
+            if dict["descr"] != nil {
+                throw DataError(file: path, "has a structured dtype (record fields), expected a plain numeric array")
+            }
+            throw DataError(file: path, "NPY header has no 'descr' (dtype)")
+        }
+        guard case .bool(let fortran)? = dict["fortran_order"] else {
+            throw DataError(file: path, "NPY header has no 'fortran_order'")
+        }
+        guard case .tuple(let shape)? = dict["shape"] else { throw DataError(file: path, "NPY header has no 'shape'") }
+        self.descr = descr
+        self.fortranOrder = fortran
+        self.shape = shape
+        (kind, itemSize, bigEndian) = try NPYArray.dtype(descr, file: path)
+
+        let (product, overflow) = shape.reduce((1, false)) { acc, n in
+            let m = acc.0.multipliedReportingOverflow(by: n)
+            return (m.partialValue, acc.1 || m.overflow)
+        }
+        let needed = product.multipliedReportingOverflow(by: itemSize)
+        let have = input.size - dataOffset
+        if overflow || needed.overflow || needed.partialValue > have {
+            throw DataError(file: path, "is truncated: its header shape \(shapeText) of \(descr) needs " +
+                            "\(overflow || needed.overflow ? "more" : String(needed.partialValue)) bytes of data, the file has \(have)")
+        }
+        if needed.partialValue < have {
+            throw DataError(file: path, "has \(have - needed.partialValue) bytes more than its header shape \(shapeText) " +
+                            "of \(descr) needs: the header disagrees with the file size")
+        }
+    }
+
+    var shapeText: String { "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")") }
+
+    /// Element kind, size and byte order from a dtype string such as `<f4`, `|u1`, `>i8`.
+    static func dtype(_ descr: String, file: String) throws -> (Kind, Int, Bool) {
+        let chars = Array(descr)
+        let expected = "expected float32, float64, an integer type or bool"
+        guard chars.count >= 2, "<>|=".contains(chars[0]) else {
+            throw DataError(file: file, "has unsupported dtype '\(descr)', \(expected)")
+        }
+        let size = Int(String(chars[2...])) ?? 0
+        let big = chars[0] == ">"
+        switch (chars[1], size) {
+        case ("f", 4), ("f", 8): return (.float, size, big)
+        case ("i", 1), ("i", 2), ("i", 4), ("i", 8): return (.signed, size, big)
+        case ("u", 1), ("u", 2), ("u", 4), ("u", 8): return (.unsigned, size, big)
+        case ("b", 1): return (.bool, 1, false)
+        case ("f", _): throw DataError(file: file, "has unsupported dtype '\(descr)' (float\(size * 8)), \(expected)")
+        case ("c", _): throw DataError(file: file, "has unsupported dtype '\(descr)' (complex), \(expected)")
+        case ("O", _): throw DataError(file: file, "has unsupported dtype '\(descr)' (Python objects), \(expected)")
+        case ("U", _), ("S", _), ("a", _):
+            throw DataError(file: file, "has unsupported dtype '\(descr)' (text), \(expected)")
+        case ("M", _), ("m", _): throw DataError(file: file, "has unsupported dtype '\(descr)' (dates/times), \(expected)")
+        default: throw DataError(file: file, "has unsupported dtype '\(descr)', \(expected)")
+        }
+    }
+
+    /// Whether the data is little-endian float32 in C order: then its bytes are the final buffer's bytes.
+    var isNativeFloat32: Bool { kind == .float && itemSize == 4 && !bigEndian && (!fortranOrder || shape.count < 2) }
+
+    /// Reads the whole array as Float into `out` (`count` elements) in C (row-major) order:
+    /// little-endian float32 in C order straight into `out`; anything else converted chunk by chunk.
+    func readFloats(into out: UnsafeMutablePointer<Float>) throws {
+        if isNativeFloat32 {
+            // Two halves read at once: the copy and the first-touch page faults run on both cores.
+            let parts = Parallel.split(count, parts: count >= 1 << 20 ? Parallel.allCores : 1, align: 1024)
+            var failures = [Error?](repeating: nil, count: parts.count)
+            failures.withUnsafeMutableBufferPointer { failed in
+                Parallel(threads: parts.count).run(tasks: parts.count) { t in
+                    let r = parts[t]
+                    do {
+                        let bytes = r.count * 4
+                        if try input.read(into: out + r.lowerBound, count: bytes, at: dataOffset + r.lowerBound * 4) != bytes {
+                            failed[t] = changed
+                        }
+                    } catch { failed[t] = error }
+                }
+            }
+            if let e = failures.compactMap({ $0 }).first { throw e }
+            return
+        }
+        let rows = shape.first ?? 1, cols = shape.count == 2 ? shape[1] : 1
+        let transpose = fortranOrder && shape.count == 2
+        try forEachChunk { first, values in
+            if transpose {
+                // Fortran order: element e of the file is (e % rows, e / rows).
+                for (o, v) in values.enumerated() {
+                    let e = first + o
+                    out[(e % rows) * cols + e / rows] = Float(v)
+                }
+            } else {
+                for (o, v) in values.enumerated() { out[first + o] = Float(v) }
+            }
+        }
+    }
+
+    /// Calls `body(first, values)` for consecutive chunks of the data in file order, each element as a Double
+    /// (exact for every supported type but 64-bit integers beyond 2^53).
+    func forEachChunk(_ body: (Int, UnsafeBufferPointer<Double>) throws -> Void) throws {
+        let perChunk = 1 << 16
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: perChunk * itemSize, alignment: 8)
+        defer { raw.deallocate() }
+        var values = [Double](repeating: 0, count: perChunk)
+        var first = 0
+        while first < count {
+            let m = min(perChunk, count - first)
+            guard try input.read(into: raw, count: m * itemSize, at: dataOffset + first * itemSize) == m * itemSize else {
+                throw changed
+            }
+            values.withUnsafeMutableBufferPointer { v in decode(raw, m, into: v.baseAddress!) }
+            try values.withUnsafeBufferPointer { try body(first, UnsafeBufferPointer(rebasing: $0[..<m])) }
+            first += m
+        }
+    }
+
+    private func decode(_ raw: UnsafeMutableRawPointer, _ m: Int, into v: UnsafeMutablePointer<Double>) {
+        func load<T: FixedWidthInteger>(_: T.Type) -> (Int) -> T {
+            { i in let x = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)
+                return bigEndian ? T(bigEndian: x) : T(littleEndian: x) }
+        }
+        switch (kind, itemSize) {
+        case (.float, 4): let l = load(UInt32.self); for i in 0..<m { v[i] = Double(Float(bitPattern: l(i))) }
+        case (.float, _): let l = load(UInt64.self); for i in 0..<m { v[i] = Double(bitPattern: l(i)) }
+        case (.signed, 1): let l = load(Int8.self); for i in 0..<m { v[i] = Double(l(i)) }
+        case (.signed, 2): let l = load(Int16.self); for i in 0..<m { v[i] = Double(l(i)) }
+        case (.signed, 4): let l = load(Int32.self); for i in 0..<m { v[i] = Double(l(i)) }
+        case (.signed, _): let l = load(Int64.self); for i in 0..<m { v[i] = Double(l(i)) }
+        case (.unsigned, 1), (.bool, _): let l = load(UInt8.self); for i in 0..<m { v[i] = Double(l(i)) }
+        case (.unsigned, 2): let l = load(UInt16.self); for i in 0..<m { v[i] = Double(l(i)) }
+        case (.unsigned, 4): let l = load(UInt32.self); for i in 0..<m { v[i] = Double(l(i)) }
+        case (.unsigned, _): let l = load(UInt64.self); for i in 0..<m { v[i] = Double(l(i)) }
+        }
+    }
+
+    /// The index of the first NaN or ±inf among `values`, if any (16 at a time: exponent bits all ones).
+    static func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
+        let n = values.count, n16 = n / 16 * 16
+        let raw = UnsafeRawPointer(values.baseAddress!)
+        var i = 0
+        while i < n16 {
+            var any = SIMDMask<SIMD16<Int32>>(repeating: false)
+            let end = min(n16, i + 4096)
+            var k = i
+            while k < end {
+                let bits = raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<UInt32>.self)
+                any .|= (bits & 0x7F80_0000) .== 0x7F80_0000
+                k += 16
+            }
+            if Swift.any(any) { return (i..<end).first { !values[$0].isFinite } }
+            i = end
+        }
+        return (n16..<n).first { !values[$0].isFinite }
+    }
+
+    private var changed: DataError { DataError(file: path, "changed while being read (it is shorter now)") }
+}
+
+/// The Python dict literal of an NPY header: `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`.
+struct NPYHeaderParser {
+    enum Value: Equatable { case string(String), bool(Bool), tuple([Int]), other }
+
+    let text: [Character]
+    let file: String
+    var i = 0
+
+    init(text: String, file: String) {
+        self.text = Array(text)
+        self.file = file
+    }
+
+    mutating func parse() throws -> [String: Value] {
+        var out: [String: Value] = [:]
+        skipSpaces()
+        try expect("{")
+        while true {
+            skipSpaces()
+            if peek == "}" { return out }
+            guard case .string(let key) = try value() else { throw bad("a quoted key") }
+            skipSpaces()
+            try expect(":")
+            skipSpaces()
+            out[key] = try value()
+            skipSpaces()
+            if peek == "," { i += 1 }
+        }
+    }
+
+    private var peek: Character? { i < text.count ? text[i] : nil }
+    private mutating func skipSpaces() { while let c = peek, c.isWhitespace { i += 1 } }
+    private mutating func expect(_ c: Character) throws {
+        guard peek == c else { throw bad("'\(c)'") }
+        i += 1
+    }
+    private func bad(_ what: String) -> DataError {
+        DataError(file: file, "has a malformed NPY header (expected \(what) at character \(i))")
+    }
+
+    private mutating func value() throws -> Value {
+        guard let c = peek else { throw bad("a value") }
+        switch c {
+        case "'", "\"":
+            i += 1
+            let start = i
+            while let d = peek, d != c { i += 1 }
+            try expect(c)
+            return .string(String(text[start..<(i - 1)]))
+        case "(":
+            i += 1
+            var items: [Int] = []
+            while true {
+                skipSpaces()
+                if peek == ")" { i += 1; return .tuple(items) }
+                let start = i
+                while let d = peek, d.isNumber { i += 1 }
+                guard let n = Int(String(text[start..<i])) else { throw bad("a non-negative integer in the shape") }
+                items.append(n)
+                if peek == "L" { i += 1 }  // Python 2 long
+                skipSpaces()
+                if peek == "," { i += 1 }
+            }
+        case "[", "{":
+            var depth = 0
+            repeat {
+                if peek == "[" || peek == "{" || peek == "(" { depth += 1 }
+                if peek == "]" || peek == "}" || peek == ")" { depth -= 1 }
+                i += 1
+            } while depth > 0 && i < text.count
+            return .other
+        default:
+            let start = i
+            while let d = peek, d.isLetter { i += 1 }
+            switch String(text[start..<i]) {
+            case "True": return .bool(true)
+            case "False": return .bool(false)
+            default: throw bad("a value")
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+
+/// The NPY form of a dataset: a features array, optionally a labels array, and text files of names.
+public struct NPYSource: Sendable, Equatable {
+    public var features: String          // (n, d) array
+    public var labels: String?           // (n, k) probabilities or counts, or (n) integer class indices
+    public var classesFile: String?      // one class name per line; default "0", "1", ...
+    public var featureNamesFile: String? // one feature name per line; default "f0", "f1", ...
+
+    public init(features: String, labels: String? = nil, classesFile: String? = nil, featureNamesFile: String? = nil) {
+        self.features = features
+        self.labels = labels
+        self.classesFile = classesFile
+        self.featureNamesFile = featureNamesFile
+    }
+}
+
+/// Reads datasets stored as NPY arrays (numpy's `np.save`): formats 1.0-3.0; float32/float64, integer and
+/// bool dtypes in either byte order; C or Fortran order. Little-endian float32 in C order (what
+/// `np.save(X.astype(np.float32))` writes) is read straight into the final buffer; other types are
+/// converted chunk by chunk, never as a second full copy. Ids are the 1-based row numbers, as for a CSV
+/// file without an id column, so the same data in both forms gives the same `Dataset`.
+public enum NPYReader {
+    public static func read(_ source: NPYSource, classes modelClasses: [String]? = nil,
+                            labels mode: LabelMode = .required) throws -> LoadedData {
+        let featureNames = try source.featureNamesFile.map { try NameList.read($0, what: "feature") }
+        let classNames = try source.classesFile.map { try NameList.read($0, what: "class") }
+        let x = try NPYArray(path: source.features)
+        guard x.shape.count == 2 else {
+            throw DataError(file: x.path, "has shape \(x.shapeText), expected 2-D features (rows, features)")
+        }
+        let n = x.shape[0], d = x.shape[1]
+        if n == 0 { throw DataError(file: x.path, "has shape \(x.shapeText): no rows") }
+        if d == 0 { throw DataError(file: x.path, "has shape \(x.shapeText): no feature columns") }
+        if let featureNames, featureNames.count != d {
+            throw DataError(file: source.featureNamesFile!,
+                            "names \(featureNames.count) features, but \(x.path) has \(d) columns")
+        }
+        let names = featureNames ?? (0..<d).map { "f\($0)" }
+
+        var labelArray: NPYArray?
+        if mode != .ignored, let path = source.labels {
+            let y = try NPYArray(path: path)
+            if y.shape.isEmpty || y.shape.count > 2 {
+                throw DataError(file: path, "has shape \(y.shapeText), expected (rows, classes) or (rows,) class indices")
+            }
+            if y.shape[0] != n {
+                throw DataError(file: path, "has \(y.shape[0]) rows, but the features file \(x.path) has \(n)")
+            }
+            labelArray = y
+        } else if mode == .required {
+            throw DataError(file: source.features, "has no labels file, expected one (rows, classes) or (rows,) array")
+        }
+
+        var firstBad: (index: Int, value: Float)?
+        let features = try [Float](unsafeUninitializedCapacity: n * d) { buf, count in
+            count = n * d
+            try x.readFloats(into: buf.baseAddress!)
+            if let i = NPYArray.firstNonFinite(UnsafeBufferPointer(buf)) { firstBad = (i, buf[i]) }
+        }
+        if let (i, v) = firstBad {
+            throw DataError(file: x.path, row: i / d, column: names[i % d],
+                            v.isNaN ? "NaN, expected a finite number" : "infinite or too large for Float, expected a finite number")
+        }
+
+        var targets = Matrix(rows: n, cols: 0)
+        var classes: [String] = []
+        var warnings: [String] = []
+        if let y = labelArray {
+            if y.shape.count == 2 {
+                (targets, classes, warnings) = try probabilities(y, names: classNames, namesFile: source.classesFile,
+                                                                 model: modelClasses)
+            } else {
+                (targets, classes) = try indices(y, names: classNames, namesFile: source.classesFile, model: modelClasses)
+            }
+        }
+        let ds = Dataset(ids: (0..<n).map { String($0 + 1) }, featureNames: names, classNames: classes,
+                         features: Matrix(rows: n, cols: d, values: features), targets: targets)
+        return LoadedData(dataset: ds, hasLabels: labelArray != nil || (mode == .ignored && source.labels != nil),
+                          warnings: warnings)
+    }
+
+    /// (n, k) probabilities or counts, each row normalised to sum 1 (as CSV `label:<class>` columns).
+    private static func probabilities(_ y: NPYArray, names: [String]?, namesFile: String?,
+                                      model: [String]?) throws -> (Matrix, [String], [String]) {
+        let n = y.shape[0], k = y.shape[1]
+        if let names, names.count != k {
+            throw DataError(file: namesFile!, "names \(names.count) classes, but \(y.path) has \(k) label columns")
+        }
+        var classes = names ?? (0..<k).map(String.init)
+        if model == nil && k < 2 {
+            throw DataError(file: y.path, "has shape \(y.shapeText): \(k) class(es), expected at least two")
+        }
+        var t = Matrix(rows: n, cols: k)
+        var stats = LabelSumStats()
+        try t.values.withUnsafeMutableBufferPointer { buf in
+            let p = buf.baseAddress!
+            try y.readFloats(into: p)
+            for i in 0..<n {
+                for c in 0..<k {
+                    let v = p[i * k + c]
+                    if v.isNaN { throw DataError(file: y.path, row: i, column: classes[c], "NaN, expected a probability or count") }
+                    if v.isInfinite { throw DataError(file: y.path, row: i, column: classes[c], "\(v), expected a finite number") }
+                    if v < 0 { throw DataError(file: y.path, row: i, column: classes[c], "negative label value \(v)") }
+                    p[i * k + c] = v + 0  // + 0 turns -0.0 into 0, as the CSV reader does
+                }
+                if !LabelRow.normalise(p + i * k, k: k, row: i, stats: &stats) {
+                    throw DataError(file: y.path, row: i, "label values sum to 0, expected a distribution or counts")
+                }
+            }
+        }
+        var data = Dataset(ids: Array(repeating: "", count: n), featureNames: [], classNames: classes,
+                           features: Matrix(rows: n, cols: 0), targets: t)
+        if let model {
+            guard let reordered = data.withClassOrder(model) else {
+                throw DataError(file: y.path, "label classes \(list(classes)) differ from the model's \(list(model))" +
+                                (namesFile == nil ? " (name them with --classes FILE)" : ""))
+            }
+            data = reordered
+            classes = model
+        }
+        return (data.targets, classes, stats.warning(file: y.path).map { [$0] } ?? [])
+    }
+
+    /// (n) integer class indices into the class names (given, or "0"..."max"), as one-hot targets.
+    private static func indices(_ y: NPYArray, names: [String]?, namesFile: String?,
+                                model: [String]?) throws -> (Matrix, [String]) {
+        let n = y.shape[0]
+        var index = [Int](repeating: 0, count: n)
+        try y.forEachChunk { first, values in
+            for (o, v) in values.enumerated() {
+                let i = first + o
+                if v.isNaN { throw DataError(file: y.path, row: i, "NaN, expected an integer class index") }
+                if v != v.rounded() || !v.isFinite {
+                    throw DataError(file: y.path, row: i, "class index \(v) is not an integer")
+                }
+                if v < 0 { throw DataError(file: y.path, row: i, "negative class index \(Int(v))") }
+                if v >= 1e9 { throw DataError(file: y.path, row: i, "class index \(Int(v)) is too large") }
+                if let names, Int(v) >= names.count {
+                    throw DataError(file: y.path, row: i,
+                                    "class index \(Int(v)), but \(namesFile!) names only \(names.count) classes (0...\(names.count - 1))")
+                }
+                index[i] = Int(v)
+            }
+        }
+        let names = names ?? (0...(index.max() ?? 0)).map(String.init)
+        var classes = names
+        if let model {
+            let known = Set(model)
+            for (i, c) in index.enumerated() where !known.contains(names[c]) {
+                throw DataError(file: y.path, row: i, "class '\(names[c])' (index \(c)) is not one of the model's classes" +
+                                (namesFile == nil ? " (name them with --classes FILE)" : ""))
+            }
+            classes = model
+        } else if names.count < 2 {
+            throw DataError(file: y.path, "only one class ('\(names[0])'), expected at least two")
+        }
+        let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        var t = Matrix(rows: n, cols: classes.count)
+        for (i, c) in index.enumerated() { t[i, position[names[c]]!] = 1 }
+        return (t, classes)
+    }
+
+    private static func list(_ names: [String]) -> String {
+        "[" + names.prefix(6).map { "'\($0)'" }.joined(separator: ", ") + (names.count > 6 ? ", ..." : "") + "]"
+    }
+}
+
+/// A text file of names, one per line (class names for `--classes`, feature names for `--feature-names`).
+public enum NameList {
+    /// The names in file order. A final line break, CRLF and a UTF-8 BOM are fine; blank lines at the end
+    /// are ignored; an empty name elsewhere, a duplicate or non-UTF-8 text is an error naming the line.
+    public static func read(_ path: String, what: String) throws -> [String] {
+        let input = try InputFile(path: path)
+        if input.size > 256 << 20 { throw DataError(file: path, "is \(input.size) bytes, too large for a list of names") }
+        var bytes = try input.prefix(input.size)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        if bytes.contains(0) { throw DataError(file: path, "contains NUL bytes: binary data, expected one \(what) name per line") }
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw DataError(file: path, "is not valid UTF-8 text, expected one \(what) name per line")
+        }
+        // Split bytes, not Characters: Swift treats "\r\n" as one Character.
+        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map {
+            String(decoding: $0.last == 0x0D ? $0.dropLast() : $0, as: UTF8.self)
+        }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        if lines.isEmpty { throw DataError(file: path, "is empty, expected one \(what) name per line") }
+        var seen: [String: Int] = [:]
+        for (i, name) in lines.enumerated() {
+            if name.isEmpty { throw DataError(file: path, line: i + 1, "empty \(what) name") }
+            if let first = seen[name] {
+                throw DataError(file: path, line: i + 1, "duplicate \(what) name '\(name)' (also on line \(first))")
+            }
+            seen[name] = i + 1
+        }
+        return lines
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+@testable import SoftLabel
+
+/// NPY arrays written by numpy (Scripts/make_fixtures.py) read back exactly; malformed ones give their message.
+@Suite struct NPYReaderTests {
+    let good = "npy/good/", bad = "npy/bad/"
+
+    func read(_ x: String, _ y: String? = nil, classes: String? = nil, names: String? = nil,
+              model: [String]? = nil) throws -> LoadedData {
+        try NPYReader.read(NPYSource(features: fixture(x), labels: y.map(fixture), classesFile: classes.map(fixture),
+                                     featureNamesFile: names.map(fixture)),
+                           classes: model, labels: y == nil ? .optional : .required)
+    }
+
+    func message(_ x: String, _ y: String? = nil, classes: String? = nil, names: String? = nil) -> String {
+        do {
+            _ = try read(x, y, classes: classes, names: names)
+            return "no error"
+        } catch let e as DataError {
+            return (e.row.map { "row \($0) " } ?? "") + (e.line.map { "line \($0) " } ?? "") +
+                (e.column.map { "column \($0): " } ?? "") + e.message
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func everyDtypeOrderAndVersionReadsBack() throws {
+        let floats = (0..<12).map { Float($0) / 4 - 1.5 }
+        for name in ["x_f4", "x_f8", "x_f4_fortran", "x_f8_fortran", "x_f4_big_endian", "x_f4_v2", "x_f4_v3"] {
+            let d = try read(good + name + ".npy", good + "y_prob_f4.npy").dataset
+            #expect(d.features.values == floats, "\(name)")
+            #expect(d.features.rows == 4 && d.featureNames == ["f0", "f1", "f2"], "\(name)")
+        }
+        for name in ["x_i1", "x_i2", "x_i4", "x_i8", "x_i4_big_endian"] {
+            #expect(try read(good + name + ".npy").dataset.features.values == (0..<12).map { Float($0 - 4) }, "\(name)")
+        }
+        for name in ["x_u1", "x_u2", "x_u4", "x_u8"] {
+            #expect(try read(good + name + ".npy").dataset.features.values == (0..<12).map { Float($0) }, "\(name)")
+        }
+    }
+
+    @Test func labelForms() throws {
+        let probs: [Float] = [0.25, 0.75, 1, 0, 0.5, 0.5, 0, 1]
+        for name in ["y_prob_f4", "y_prob_f8"] {
+            let d = try read(good + "x_f4.npy", good + name + ".npy").dataset
+            #expect(d.targets.values == probs && d.classNames == ["0", "1"], "\(name)")
+            #expect(d.ids == ["1", "2", "3", "4"])
+        }
+        let counts = try read(good + "x_f4.npy", good + "y_counts_i4.npy").dataset
+        #expect(counts.targets.values == [0.25, 0.75, 1, 0, 0.5, 0.5, 0, 1])
+        #expect(try read(good + "x_f4.npy", good + "y_onehot_bool.npy").dataset.targets.values == [0, 1, 1, 0, 1, 0, 0, 1])
+        let oneHot: [Float] = [0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0]  // indices 1, 0, 2, 1
+        for name in ["y_index_i8", "y_index_u1", "y_index_f8"] {
+            let d = try read(good + "x_f4.npy", good + name + ".npy").dataset
+            #expect(d.targets.values == oneHot && d.classNames == ["0", "1", "2"], "\(name)")
+        }
+        let named = try read(good + "x_f4.npy", good + "y_index_i8.npy", classes: good + "classes3.txt",
+                             names: good + "features3.txt").dataset
+        #expect(named.classNames == ["cat", "dog", "chat noir"] && named.featureNames == ["width", "height", "depth"])
+        // For a model, targets come out in the model's class order.
+        let reordered = try read(good + "x_f4.npy", good + "y_index_i8.npy", classes: good + "classes3.txt",
+                                 model: ["chat noir", "dog", "cat"]).dataset
+        #expect(reordered.targets.row(0) == [0, 1, 0] && reordered.targets.row(2) == [1, 0, 0])
+    }
+
+    @Test func malformedFilesHaveTheirMessages() {
+        let x = good + "x_f4.npy", y = good + "y_prob_f4.npy"
+        let cases: [(String, String)] = [
+            (message(bad + "bad_magic.npy", y), "is not an NPY file (bad magic bytes, expected '\\x93NUMPY')"),
+            (message(bad + "bad_version.npy", y), "has NPY format version 7.0, expected 1.0, 2.0 or 3.0"),
+            (message(bad + "truncated_header.npy", y), "is truncated inside its NPY header"),
+            (message(bad + "truncated.npy", y), "is truncated: its header shape (4, 3) of <f4 needs 48 bytes of data, the file has 43"),
+            (message(bad + "extra_bytes.npy", y), "has 8 bytes more than its header shape (4, 3) of <f4 needs: the header disagrees with the file size"),
+            (message(bad + "x_complex.npy", y), "has unsupported dtype '<c8' (complex), expected float32, float64, an integer type or bool"),
+            (message(bad + "x_object.npy", y), "has unsupported dtype '|O' (Python objects), expected float32, float64, an integer type or bool"),
+            (message(bad + "x_text.npy", y), "has unsupported dtype '<U1' (text), expected float32, float64, an integer type or bool"),
+            (message(bad + "x_f2.npy", y), "has unsupported dtype '<f2' (float16), expected float32, float64, an integer type or bool"),
+            (message(bad + "x_structured.npy", y), "has a structured dtype (record fields), expected a plain numeric array"),
+            (message(bad + "x_3d.npy", y), "has shape (2, 2, 2), expected 2-D features (rows, features)"),
+            (message(bad + "x_1d.npy", y), "has shape (4,), expected 2-D features (rows, features)"),
+            (message(bad + "x_nan.npy", y), "row 2 column f1: NaN, expected a finite number"),
+            (message(bad + "x_f8_overflow.npy", y), "row 1 column f2: infinite or too large for Float, expected a finite number"),
+            (message(bad + "rows5_f4.npy", y), "has 4 rows, but the features file \(fixture(bad + "rows5_f4.npy")) has 5"),
+            (message(x, bad + "y_rows3.npy"), "has 3 rows, but the features file \(fixture(x)) has 4"),
+            (message(x, bad + "y_3d.npy"), "has shape (4, 2, 1), expected (rows, classes) or (rows,) class indices"),
+            (message(x, bad + "y_negative.npy"), "row 2 column 0: negative label value -0.25"),
+            (message(x, bad + "y_nan.npy"), "row 1 column 0: NaN, expected a probability or count"),
+            (message(x, bad + "y_sum_zero.npy"), "row 2 label values sum to 0, expected a distribution or counts"),
+            (message(x, bad + "y_one_class.npy"), "has shape (4, 1): 1 class(es), expected at least two"),
+            (message(x, bad + "y_index_negative.npy"), "row 2 negative class index -1"),
+            (message(x, bad + "y_index_fraction.npy"), "row 2 class index 0.5 is not an integer"),
+            (message(x, bad + "y_index_big.npy", classes: good + "classes3.txt"),
+             "row 2 class index 7, but \(fixture(good + "classes3.txt")) names only 3 classes (0...2)"),
+            (message(x, good + "y_index_i8.npy", classes: bad + "classes_duplicate.txt"), "line 3 duplicate class name 'cat' (also on line 1)"),
+            (message(x, good + "y_index_i8.npy", classes: bad + "classes_blank_line.txt"), "line 2 empty class name"),
+            (message(x, y, classes: good + "classes3.txt"), "names 3 classes, but \(fixture(y)) has 2 label columns"),
+            (message(x, y, names: bad + "features2.txt"), "names 2 features, but \(fixture(x)) has 3 columns"),
+            (message(bad + "nope.npy", y), "no such file"),
+        ]
+        for (got, expected) in cases { #expect(got == expected) }
+    }
+
+    /// The same float32 data as CSV (shortest round-trip text) and as NPY gives bit-identical Datasets.
+    @Test func npyAndCSVGiveIdenticalDatasets() throws {
+        var g = TestData(seed: 11)
+        let n = 500, d = 7, k = 3
+        let x = g.matrix(n, d, scale: 100)
+        let raw = (0..<(n * k)).map { _ in Float(g.rng.nextUnit()) }  // unnormalised: both readers normalise
+        var csv = (0..<d).map { "f\($0)" }.joined(separator: ",") + "," + (0..<k).map { "label:\($0)" }.joined(separator: ",") + "\n"
+        for i in 0..<n {
+            csv += (x.row(i).map { "\($0)" } + raw[(i * k)..<((i + 1) * k)].map { "\($0)" }).joined(separator: ",") + "\n"
+        }
+        let csvPath = temporaryFile(csv)
+        let dir = (csvPath as NSString).deletingLastPathComponent
+        try writeNPY(x.values, shape: [n, d], to: dir + "/x.npy")
+        try writeNPY(raw, shape: [n, k], to: dir + "/y.npy")
+        let a = try CSVReader.read(path: csvPath)
+        let b = try NPYReader.read(NPYSource(features: dir + "/x.npy", labels: dir + "/y.npy"))
+        #expect(a.dataset.features.values.map(\.bitPattern) == b.dataset.features.values.map(\.bitPattern))
+        #expect(a.dataset.targets.values.map(\.bitPattern) == b.dataset.targets.values.map(\.bitPattern))
+        #expect(a.dataset.ids == b.dataset.ids && a.dataset.featureNames == b.dataset.featureNames)
+        #expect(a.dataset.classNames == b.dataset.classNames)
+        #expect(a.warnings.count == 1 && b.warnings.count == 1)
+    }
+}
+
+/// A little-endian float32 C-order NPY file (format 1.0), as `np.save` writes it.
+func writeNPY(_ values: [Float], shape: [Int], to path: String) throws {
+    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
+    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+    data += Data(header.utf8)
+    values.withUnsafeBytes { data += Data($0) }
+    try data.write(to: URL(fileURLWithPath: path))
+}

@@ -4,7 +4,10 @@ import Testing
 /// The three batch products against plain Double loops, on shapes that exercise every remainder path
 /// (rows not a multiple of 4, outputs not a multiple of 5, inputs not a multiple of 16 or 64).
 @Suite struct KernelTests {
-    static let shapes: [(n: Int, d: Int, o: Int)] = [(1, 1, 1), (7, 13, 3), (9, 64, 10), (13, 100, 11), (5, 131, 7)]
+    /// Also wide inputs (d > 512: the blocked forward, with a tail in the last block) and batches longer
+    /// than one 32-row chunk of the weight gradient.
+    static let shapes: [(n: Int, d: Int, o: Int)] = [(1, 1, 1), (7, 13, 3), (9, 64, 10), (13, 100, 11), (5, 131, 7),
+                                                     (17, 512, 12), (9, 1100, 7), (70, 130, 12)]
 
     @Test(arguments: shapes.indices)
     func forwardMatchesNaive(_ s: Int) {
@@ -116,8 +119,34 @@ import Testing
         }
         #expect(forward([0..<n]) == forward([0..<1, 1..<10, 10..<23]))
         #expect(forward([0..<n]) == forward(Parallel.split(n, parts: 3, align: 4)))
+        #expect(forward([0..<n]) == forward([0..<8, 8..<16, 16..<23]))
         #expect(weightGrad([0..<d]) == weightGrad([0..<17, 17..<64, 64..<150]))
         #expect(weightGrad([0..<d]) == weightGrad(Parallel.split(d, parts: 2, align: 64)))
+    }
+
+    /// The blocked forward for wide inputs gives the same bits for any split of the rows.
+    @Test func wideForwardSplitsGiveIdenticalBits() {
+        let n = 13, d = 1100, o = 12
+        var gen = TestData(seed: 9)
+        let x = gen.matrix(n, d), w = gen.matrix(o, d), b = gen.matrix(1, o)
+        func forward(_ parts: [Range<Int>]) -> [Float] {
+            var z = [Float](repeating: 0, count: n * o)
+            x.values.withUnsafeBufferPointer { xp in
+                w.values.withUnsafeBufferPointer { wp in
+                    b.values.withUnsafeBufferPointer { bp in
+                        z.withUnsafeMutableBufferPointer { zp in
+                            for rows in parts {
+                                gemmNT(x: Rows(base: xp.baseAddress!, stride: d), rows: rows, w: wp.baseAddress!,
+                                       bias: bp.baseAddress!, outputs: o, inputs: d, z: zp.baseAddress!, ldz: o)
+                            }
+                        }
+                    }
+                }
+            }
+            return z
+        }
+        #expect(forward([0..<n]) == forward([0..<3, 3..<4, 4..<13]))
+        #expect(forward([0..<n]) == forward((0..<n).map { $0..<($0 + 1) }))
     }
 
     @Test func splitCoversRangeWithAlignedBounds() {

@@ -6,11 +6,12 @@ public enum ReLU {
         var j = 0
         let zero = Vec()
         while j + vecWidth <= count {
-            storeVec(pointwiseMax(loadVec(a + j), zero), a + j)
+            let v = loadVec(a + j)
+            storeVec(v.replacing(with: zero, where: v .< zero), a + j)  // NaN stays NaN: divergence stays visible
             j += vecWidth
         }
         while j < count {
-            a[j] = max(a[j], 0)
+            if a[j] < 0 { a[j] = 0 }
             j += 1
         }
     }

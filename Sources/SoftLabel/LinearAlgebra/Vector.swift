@@ -26,13 +26,21 @@ func hsum(_ v: Vec) -> Float {
     return c[0] + c[1]
 }
 
+/// Lane-wise max by a select (the stdlib's pointwiseMax compiles to a generic call here).
+@inline(__always)
+func vmax(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .> a) }
+
 /// max of the 16 lanes, by the same tree.
 @inline(__always)
 func hmax(_ v: Vec) -> Float {
-    let a = pointwiseMax(v.lowHalf, v.highHalf)
-    let b = pointwiseMax(a.lowHalf, a.highHalf)
-    let c = pointwiseMax(b.lowHalf, b.highHalf)
-    return max(c[0], c[1])
+    // Selects rather than the stdlib's pointwiseMax, which stays a generic call for the half-width types.
+    var a = v.lowHalf
+    a.replace(with: v.highHalf, where: v.highHalf .> a)
+    var b = a.lowHalf
+    b.replace(with: a.highHalf, where: a.highHalf .> b)
+    var c = b.lowHalf
+    c.replace(with: b.highHalf, where: b.highHalf .> c)
+    return c[1] > c[0] ? c[1] : c[0]
 }
 
 @inline(__always)

@@ -21,12 +21,14 @@ public let reverseKLFloor: Float = 1e-8
 /// Per-example targets and the precomputed terms the losses need, all indexed by stored row.
 struct LossTargets {
     var p: Rows  // (n, kp) rows summing to 1, zero-padded to whole vectors (kp = paddedWidth(k))
+    /// Batch row r is stored row index[r] of the arrays below (nil: the same row).
+    var index: UnsafePointer<Int>?
     /// Σ_j p_j log p_j per row (= -H(p)), for KL's value.   (n)
     var negEntropy: UnsafePointer<Float>
     /// Example weights (class weighting), nil for all ones.   (n)
     var weight: UnsafePointer<Float>?
 
-    @inline(__always) func stored(_ r: Int) -> Int { p.index?[r] ?? r }
+    @inline(__always) func stored(_ r: Int) -> Int { index?[r] ?? r }
 }
 
 extension LossKind {

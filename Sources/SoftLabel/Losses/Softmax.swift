@@ -17,8 +17,8 @@ public enum Softmax {
         // Row max.
         var mv = Vec(repeating: -.infinity)
         var j = 0
-        while j < kMain { mv = pointwiseMax(mv, loadVec(z + j)); j += vecWidth }
-        if j < k { mv = pointwiseMax(mv, loadPartialVec(z + j, k - j, fill: -.infinity)) }
+        while j < kMain { mv = vmax(mv, loadVec(z + j)); j += vecWidth }
+        if j < k { mv = vmax(mv, loadPartialVec(z + j, k - j, fill: -.infinity)) }
         let m = hmax(mv)
         // Σ exp(z - m); exp(z - m) parked in q.
         let mvec = Vec(repeating: m)
@@ -68,7 +68,7 @@ public enum Softmax {
         }
         var mv = Vec(repeating: -.infinity)
         var j = 0
-        while j < kp { mv = pointwiseMax(mv, logits(j)); j += vecWidth }
+        while j < kp { mv = vmax(mv, logits(j)); j += vecWidth }
         let m = Vec(repeating: hmax(mv))
         var sv = Vec()
         j = 0

@@ -58,12 +58,24 @@ public final class SGD: Optimizer {
     public func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
                      lr: Float, l2: Float, decay: Bool) {
         let v = self.v[tensor]
-        let mu = momentum
         let penalty = decay ? l2 : 0
-        for e in range {
+        // Whole vectors, then single elements, by the same operations (a range's split between the two
+        // depends on the thread count, the result must not).
+        var e = range.lowerBound
+        let mu = Vec(repeating: momentum), pv = Vec(repeating: penalty), rate = Vec(repeating: lr)
+        while e + vecWidth <= range.upperBound {
+            let th = loadVec(theta + e)
+            let g = loadVec(grad + e) + pv * th
+            let ve = mu * loadVec(v + e) + g
+            storeVec(ve, v + e)
+            storeVec(th - rate * (nesterov ? g + mu * ve : ve), theta + e)
+            e += vecWidth
+        }
+        while e < range.upperBound {
             let g = grad[e] + penalty * theta[e]
-            v[e] = mu * v[e] + g
-            theta[e] -= lr * (nesterov ? g + mu * v[e] : v[e])
+            v[e] = momentum * v[e] + g
+            theta[e] = theta[e] - lr * (nesterov ? g + momentum * v[e] : v[e])
+            e += 1
         }
     }
 }
@@ -102,13 +114,30 @@ public final class Adam: Optimizer {
         let c1 = correction1, c2 = correction2
         let penalty = decay ? l2 : 0
         let shrink = decay ? 1 - lr * weightDecay : 1
-        for e in range {
+        // Whole vectors, then single elements, by the same operations (see SGD.step).
+        var e = range.lowerBound
+        let vb1 = Vec(repeating: b1), vb2 = Vec(repeating: b2), one = Vec(repeating: 1)
+        let vc1 = Vec(repeating: c1), vc2 = Vec(repeating: c2), veps = Vec(repeating: eps)
+        let vpen = Vec(repeating: penalty), vshrink = Vec(repeating: shrink), rate = Vec(repeating: lr)
+        while e + vecWidth <= range.upperBound {
+            let th = loadVec(theta + e)
+            let g = loadVec(grad + e) + vpen * th
+            let me = vb1 * loadVec(m + e) + (one - vb1) * g
+            let ve = vb2 * loadVec(v + e) + (one - vb2) * g * g
+            storeVec(me, m + e)
+            storeVec(ve, v + e)
+            let mHat = me / vc1, vHat = ve / vc2
+            storeVec(th * vshrink - rate * mHat / (vHat.squareRoot() + veps), theta + e)
+            e += vecWidth
+        }
+        while e < range.upperBound {
             let g = grad[e] + penalty * theta[e]
             m[e] = b1 * m[e] + (1 - b1) * g
             v[e] = b2 * v[e] + (1 - b2) * g * g
             let mHat = m[e] / c1
             let vHat = v[e] / c2
             theta[e] = theta[e] * shrink - lr * mHat / (vHat.squareRoot() + eps)
+            e += 1
         }
     }
 }

@@ -131,7 +131,7 @@ struct TrainingPointers {
                     func pin(_ w: UnsafePointer<Float>?) -> R {
                         body(TrainingPointers(
                             x: x.baseAddress!,
-                            targets: LossTargets(p: Rows(base: p.baseAddress!, stride: prepared.padded.cols),
+                            targets: LossTargets(p: Rows(base: p.baseAddress!, stride: prepared.padded.cols), index: nil,
                                                  negEntropy: h.baseAddress!, weight: w),
                             n: features.rows, d: features.cols, k: prepared.p.cols))
                     }
@@ -197,6 +197,7 @@ final class MinibatchDriver: EpochDriver {
                 let idx = orderBuf.baseAddress! + start
                 var targets = data.targets
                 targets.p = Rows(base: targets.p.base, stride: targets.p.stride, index: idx)
+                targets.index = idx
                 let x = Rows(base: data.x, stride: data.d, index: idx)
                 let batchLoss = stepper.run(x: x, targets: targets, m: m, params: params, work: work,
                                             update: (optimizer, lr))

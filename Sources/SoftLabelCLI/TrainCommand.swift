@@ -127,7 +127,9 @@ enum TrainCommand: Command {
         let table = EpochTable()
         if !quiet { console.out(table.header) }
         var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal)
-        let run = TrainModel.run(train: train, validation: validation, config: config, parallel: Parallel(threads: threads),
+        // `consume`: the run standardises the features in place, with no second copy of the data.
+        let run = TrainModel.run(train: consume train, validation: consume validation, config: config,
+                                 parallel: Parallel(threads: threads),
                                  onEpoch: { record in
                                      progress.finishEpoch()
                                      if !quiet { console.out(table.row(record)) }

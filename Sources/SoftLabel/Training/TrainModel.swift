@@ -9,15 +9,17 @@ public struct TrainingRun {
 
 public enum TrainModel {
     /// - Parameters:
-    ///   - train: the training examples (raw features).
+    ///   - train: the training examples (raw features), consumed: standardisation rewrites them in place, so a
+    ///     caller that passes its only copy (`consume`) keeps one copy of the data in memory, not two.
     ///   - validation: a validation set with the same features and classes, or nil to split
     ///     `config.valFraction` of `train` off (seeded), or to train without validation.
     public static func run(
-        train rawTrain: Dataset, validation rawValidation: Dataset?, config: TrainConfig, parallel: Parallel,
+        train rawTrain: consuming Dataset, validation rawValidation: consuming Dataset?, config: TrainConfig,
+        parallel: Parallel,
         onEpoch: (EpochRecord) -> Void = { _ in }, onBatch: ((Int, Int) -> Void)? = nil
     ) -> TrainingRun {
-        var train = rawTrain
-        var validation = rawValidation
+        var train = consume rawTrain
+        var validation = consume rawValidation
         if validation == nil && config.valFraction > 0 && train.count >= 2 {
             var rng = SplitMix64(seed: config.seed).derived(3)
             (train, validation) = train.split(fraction: config.valFraction, rng: &rng)

@@ -7,61 +7,42 @@ public func gemmTN(
     dw: UnsafeMutablePointer<Float>, ldw: Int
 ) {
     var j = cols.lowerBound
-    // 64 columns (4 vectors) x 5 outputs: 20 accumulators, 9 loads per 20 fused multiply-adds. Rows go in
-    // chunks of 32 whose 64-column slice (8 KB) stays in L1 across the output blocks; the accumulators are
-    // carried between chunks through dW, which keeps every element's sum in plain row order.
-    let rowChunk = 32
+    // 64 columns (4 vectors) x 5 outputs: 20 accumulators, 9 loads per 20 fused multiply-adds.
     while j + 4 * vecWidth <= cols.upperBound {
-        var r0 = 0
-        let outputBlocks = outputs - outputs % 5
-        while r0 < n || (n == 0 && r0 == 0) {
-            let r1 = min(n, r0 + rowChunk)
-            var o = 0
-            while o < outputBlocks {
-                var p = dw + o * ldw + j
-                var a00 = Vec(), a01 = Vec(), a02 = Vec(), a03 = Vec()
-                var a10 = Vec(), a11 = Vec(), a12 = Vec(), a13 = Vec()
-                var a20 = Vec(), a21 = Vec(), a22 = Vec(), a23 = Vec()
-                var a30 = Vec(), a31 = Vec(), a32 = Vec(), a33 = Vec()
-                var a40 = Vec(), a41 = Vec(), a42 = Vec(), a43 = Vec()
-                if r0 > 0 {
-                    a00 = loadVec(p); a01 = loadVec(p + 16); a02 = loadVec(p + 32); a03 = loadVec(p + 48)
-                    a10 = loadVec(p + ldw); a11 = loadVec(p + ldw + 16); a12 = loadVec(p + ldw + 32); a13 = loadVec(p + ldw + 48)
-                    let p2 = p + 2 * ldw, p3 = p + 3 * ldw, p4 = p + 4 * ldw
-                    a20 = loadVec(p2); a21 = loadVec(p2 + 16); a22 = loadVec(p2 + 32); a23 = loadVec(p2 + 48)
-                    a30 = loadVec(p3); a31 = loadVec(p3 + 16); a32 = loadVec(p3 + 32); a33 = loadVec(p3 + 48)
-                    a40 = loadVec(p4); a41 = loadVec(p4 + 16); a42 = loadVec(p4 + 32); a43 = loadVec(p4 + 48)
-                }
-                for r in r0..<r1 {
-                    let xr = x.row(r) + j
-                    let v0 = loadVec(xr), v1 = loadVec(xr + 16), v2 = loadVec(xr + 32), v3 = loadVec(xr + 48)
-                    let gr = g + r * ldg + o
-                    var s = gr[0]
-                    fma(&a00, s, v0); fma(&a01, s, v1); fma(&a02, s, v2); fma(&a03, s, v3)
-                    s = gr[1]
-                    fma(&a10, s, v0); fma(&a11, s, v1); fma(&a12, s, v2); fma(&a13, s, v3)
-                    s = gr[2]
-                    fma(&a20, s, v0); fma(&a21, s, v1); fma(&a22, s, v2); fma(&a23, s, v3)
-                    s = gr[3]
-                    fma(&a30, s, v0); fma(&a31, s, v1); fma(&a32, s, v2); fma(&a33, s, v3)
-                    s = gr[4]
-                    fma(&a40, s, v0); fma(&a41, s, v1); fma(&a42, s, v2); fma(&a43, s, v3)
-                }
-                storeVec(a00, p); storeVec(a01, p + 16); storeVec(a02, p + 32); storeVec(a03, p + 48)
-                p += ldw
-                storeVec(a10, p); storeVec(a11, p + 16); storeVec(a12, p + 32); storeVec(a13, p + 48)
-                p += ldw
-                storeVec(a20, p); storeVec(a21, p + 16); storeVec(a22, p + 32); storeVec(a23, p + 48)
-                p += ldw
-                storeVec(a30, p); storeVec(a31, p + 16); storeVec(a32, p + 32); storeVec(a33, p + 48)
-                p += ldw
-                storeVec(a40, p); storeVec(a41, p + 16); storeVec(a42, p + 32); storeVec(a43, p + 48)
-                o += 5
+        var o = 0
+        while o + 5 <= outputs {
+            var a00 = Vec(), a01 = Vec(), a02 = Vec(), a03 = Vec()
+            var a10 = Vec(), a11 = Vec(), a12 = Vec(), a13 = Vec()
+            var a20 = Vec(), a21 = Vec(), a22 = Vec(), a23 = Vec()
+            var a30 = Vec(), a31 = Vec(), a32 = Vec(), a33 = Vec()
+            var a40 = Vec(), a41 = Vec(), a42 = Vec(), a43 = Vec()
+            for r in 0..<n {
+                let xr = x.row(r) + j
+                let v0 = loadVec(xr), v1 = loadVec(xr + 16), v2 = loadVec(xr + 32), v3 = loadVec(xr + 48)
+                let gr = g + r * ldg + o
+                var s = gr[0]
+                fma(&a00, s, v0); fma(&a01, s, v1); fma(&a02, s, v2); fma(&a03, s, v3)
+                s = gr[1]
+                fma(&a10, s, v0); fma(&a11, s, v1); fma(&a12, s, v2); fma(&a13, s, v3)
+                s = gr[2]
+                fma(&a20, s, v0); fma(&a21, s, v1); fma(&a22, s, v2); fma(&a23, s, v3)
+                s = gr[3]
+                fma(&a30, s, v0); fma(&a31, s, v1); fma(&a32, s, v2); fma(&a33, s, v3)
+                s = gr[4]
+                fma(&a40, s, v0); fma(&a41, s, v1); fma(&a42, s, v2); fma(&a43, s, v3)
             }
-            if r1 == n { break }
-            r0 = r1
+            var p = dw + o * ldw + j
+            storeVec(a00, p); storeVec(a01, p + 16); storeVec(a02, p + 32); storeVec(a03, p + 48)
+            p += ldw
+            storeVec(a10, p); storeVec(a11, p + 16); storeVec(a12, p + 32); storeVec(a13, p + 48)
+            p += ldw
+            storeVec(a20, p); storeVec(a21, p + 16); storeVec(a22, p + 32); storeVec(a23, p + 48)
+            p += ldw
+            storeVec(a30, p); storeVec(a31, p + 16); storeVec(a32, p + 32); storeVec(a33, p + 48)
+            p += ldw
+            storeVec(a40, p); storeVec(a41, p + 16); storeVec(a42, p + 32); storeVec(a43, p + 48)
+            o += 5
         }
-        let o = outputBlocks
         for oo in o..<outputs {
             for jj in stride(from: j, to: j + 4 * vecWidth, by: vecWidth) {
                 columnTN(g: g, ldg: ldg, x: x, n: n, o: oo, j: jj, count: vecWidth, dw: dw, ldw: ldw)

@@ -57,19 +57,7 @@ import Testing
         config.epochs = 600
         config.l2 = 0.05
         let outcome = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
-        let reference = ReferenceObjective(data: data, targets: PreparedTargets(data.targets, config: config), config: config)
-        var theta = outcome.network.layers.map { (w: $0.weight.map(Double.init), b: $0.bias.map(Double.init)) }
-        let h = 1e-5
-        var maxGrad = 0.0
-        for e in theta[0].w.indices {
-            let saved = theta[0].w[e]
-            theta[0].w[e] = saved + h
-            let up = reference.value(theta)
-            theta[0].w[e] = saved - h
-            let down = reference.value(theta)
-            theta[0].w[e] = saved
-            maxGrad = max(maxGrad, abs(up - down) / (2 * h))
-        }
+        let maxGrad = largestWeightGradient(outcome.network, data: data, config: config)
         #expect(maxGrad < 1e-4, "gradient norm at the end: \(maxGrad)")
     }
 
@@ -84,19 +72,7 @@ import Testing
         let outcome = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
         #expect(outcome.converged)
         #expect(outcome.history.count < 200)
-        let reference = ReferenceObjective(data: data, targets: PreparedTargets(data.targets, config: config), config: config)
-        var theta = outcome.network.layers.map { (w: $0.weight.map(Double.init), b: $0.bias.map(Double.init)) }
-        let h = 1e-5
-        var maxGrad = 0.0
-        for e in theta[0].w.indices {
-            let saved = theta[0].w[e]
-            theta[0].w[e] = saved + h
-            let up = reference.value(theta)
-            theta[0].w[e] = saved - h
-            let down = reference.value(theta)
-            theta[0].w[e] = saved
-            maxGrad = max(maxGrad, abs(up - down) / (2 * h))
-        }
+        let maxGrad = largestWeightGradient(outcome.network, data: data, config: config)
         #expect(maxGrad < 1e-4, "gradient at the end: \(maxGrad)")
         let two = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run()
         #expect(two.network == outcome.network)
@@ -155,4 +131,22 @@ import Testing
         let z = outcome.network.logits(val.features)
         #expect(close(Evaluation(logits: z, targets: val.targets).kl, best.valKL!, 1e-9))
     }
+}
+
+/// max |∂J/∂W| over the first layer's weights, by central differences of the Double reference objective.
+private func largestWeightGradient(_ network: Network, data: Dataset, config: TrainConfig) -> Double {
+    let reference = ReferenceObjective(data: data, targets: PreparedTargets(data.targets, config: config), config: config)
+    var theta = network.layers.map { (w: $0.weight.map(Double.init), b: $0.bias.map(Double.init)) }
+    let h = 1e-5
+    var largest = 0.0
+    for e in theta[0].w.indices {
+        let saved = theta[0].w[e]
+        theta[0].w[e] = saved + h
+        let up = reference.value(theta)
+        theta[0].w[e] = saved - h
+        let down = reference.value(theta)
+        theta[0].w[e] = saved
+        largest = max(largest, abs(up - down) / (2 * h))
+    }
+    return largest
 }

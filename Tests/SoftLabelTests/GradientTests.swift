@@ -4,7 +4,7 @@ import Testing
 /// Finite-difference checks of every layer gradient (weights and biases of each Dense layer, through the
 /// ReLU and the input gradient dX = dZ W of hidden layers), for every loss, as used in training.
 @Suite struct GradientTests {
-    @Test(arguments: LossKind.allCases, [[Int](), [6], [7, 5]])
+    @Test(arguments: LossKind.allCases, [[Int](), [6], [7, 5], [64]])  // 64: a layer that runs its forward from Wᵀ
     func networkGradientsMatchFiniteDifferences(_ kind: LossKind, _ hidden: [Int]) {
         var g = TestData(seed: 11 + UInt64(hidden.count))
         let data = g.dataset(n: 9, d: 5, k: 4, zeros: true)

@@ -69,7 +69,7 @@ import Testing
         w.values.withUnsafeBufferPointer { wp in
             g.values.withUnsafeBufferPointer { gp in
                 dx.values.withUnsafeMutableBufferPointer { dp in
-                    gemmNN(g: gp.baseAddress!, ldg: o, rows: 0..<n, w: wp.baseAddress!, outputs: o, inputs: d,
+                    gemmNN(g: Rows(base: gp.baseAddress!, stride: o), rows: 0..<n, w: wp.baseAddress!, outputs: o, inputs: d,
                            dx: dp.baseAddress!, ldx: d)
                 }
             }

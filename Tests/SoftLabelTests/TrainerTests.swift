@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct TrainerTests {
     /// Same seed → bit-identical weights, whatever the thread count (hidden layers included).
-    @Test(arguments: [[Int](), [9, 5]])
+    @Test(arguments: [[Int](), [9, 5], [64]])  // 64: forward from Wᵀ, refreshed by the update
     func deterministicAcrossThreadCounts(_ hidden: [Int]) {
         var g = TestData(seed: 21)
         let data = g.dataset(n: 203, d: 70, k: 6)

@@ -1,9 +1,10 @@
-// The input gradient of a dense layer, dX = dZ W: dZ (n, o), W (o, d), dX (n, d).
+// The input gradient of a dense layer, dX = dZ W: dZ (n, o), W (o, d), dX (n, d). Also the forward of a
+// wide layer from its transposed weights, Z = X Wᵀ (see Dense.forwardTransposed).
 
 /// dX[r, j] = Σ_o G[r, o] W[o, j] for r in `rows`, j in 0..<d, summing o = 0..<outputs in order.
-/// G is (n, ldg), W is (outputs, d), dX has row stride `ldx`.
+/// G rows come from `g` (`outputs` values each), W is (outputs, d), dX has row stride `ldx`.
 public func gemmNN(
-    g: UnsafePointer<Float>, ldg: Int, rows: Range<Int>, w: UnsafePointer<Float>, outputs: Int, inputs d: Int,
+    g: Rows, rows: Range<Int>, w: UnsafePointer<Float>, outputs: Int, inputs d: Int,
     dx: UnsafeMutablePointer<Float>, ldx: Int
 ) {
     var r = rows.lowerBound
@@ -15,7 +16,7 @@ public func gemmNN(
             var a10 = Vec(), a11 = Vec(), a12 = Vec(), a13 = Vec()
             var a20 = Vec(), a21 = Vec(), a22 = Vec(), a23 = Vec()
             var a30 = Vec(), a31 = Vec(), a32 = Vec(), a33 = Vec()
-            let g0 = g + r * ldg, g1 = g0 + ldg, g2 = g1 + ldg, g3 = g2 + ldg
+            let g0 = g.row(r), g1 = g.row(r + 1), g2 = g.row(r + 2), g3 = g.row(r + 3)
             for o in 0..<outputs {
                 let wr = w + o * d + j
                 let v0 = loadVec(wr), v1 = loadVec(wr + 16), v2 = loadVec(wr + 32), v3 = loadVec(wr + 48)
@@ -38,11 +39,11 @@ public func gemmNN(
             storeVec(a30, p); storeVec(a31, p + 16); storeVec(a32, p + 32); storeVec(a33, p + 48)
             j += 4 * vecWidth
         }
-        for rr in r..<(r + 4) { rowNN(g: g + rr * ldg, w: w, outputs: outputs, d: d, from: j, dx: dx + rr * ldx) }
+        for rr in r..<(r + 4) { rowNN(g: g.row(rr), w: w, outputs: outputs, d: d, from: j, dx: dx + rr * ldx) }
         r += 4
     }
     while r < rows.upperBound {
-        rowNN(g: g + r * ldg, w: w, outputs: outputs, d: d, from: 0, dx: dx + r * ldx)
+        rowNN(g: g.row(r), w: w, outputs: outputs, d: d, from: 0, dx: dx + r * ldx)
         r += 1
     }
 }

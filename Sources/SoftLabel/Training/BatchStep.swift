@@ -33,6 +33,17 @@ struct BatchStep {
         let chunkRows = Self.chunkRows
         let chunks = (m + chunkRows - 1) / chunkRows
 
+        // Layers that run their forward from Wᵀ: transpose the current weights first, rows of Wᵀ split
+        // across threads (unless the previous training step's update already wrote Wᵀ: see phase B).
+        for l in 0..<layers where !(update != nil && work.transposedCurrent[l]) {
+            guard let wt = work.transposed[l] else { continue }
+            let s = params.shapes[l]
+            let parts = Parallel.split(s.inputs, parts: parallel.threads, align: 16)
+            parallel.run(tasks: parts.count) { t in
+                Dense.transpose(params.weight(l), inputs: s.inputs, outputs: s.outputs, rows: parts[t], into: wt)
+            }
+        }
+
         // Phase A: chunks of rows.
         let chunkParts = Parallel.split(chunks, parts: parallel.threads)
         parallel.run(tasks: chunkParts.count) { t in
@@ -41,8 +52,13 @@ struct BatchStep {
                 var input = x
                 for l in 0..<layers {
                     let s = params.shapes[l], ld = work.stride[l]
-                    Dense.forward(x: input, rows: rows, w: params.weight(l), b: params.bias(l), inputs: s.inputs,
-                                  outputs: s.outputs, z: work.act[l], ldz: ld)
+                    if let wt = work.transposed[l] {
+                        Dense.forwardTransposed(x: input, rows: rows, wt: wt, b: params.bias(l), inputs: s.inputs,
+                                                outputs: s.outputs, z: work.act[l], ldz: ld)
+                    } else {
+                        Dense.forward(x: input, rows: rows, w: params.weight(l), b: params.bias(l), inputs: s.inputs,
+                                      outputs: s.outputs, z: work.act[l], ldz: ld)
+                    }
                     if l < layers - 1 {
                         ReLU.forward(work.act[l] + lower * ld, count: count * ld)
                         input = Rows(base: work.act[l], stride: ld)
@@ -116,6 +132,10 @@ struct BatchStep {
                                 optimizer.step(tensor: 2 * l, range: (base + cols.lowerBound)..<(base + cols.upperBound),
                                                theta: params.weight(l), grad: params.dWeight(l), lr: lr, l2: l2, decay: true)
                             }
+                            // The columns just updated are these rows of Wᵀ: refresh them while they are in cache.
+                            if let wt = work.transposed[l] {
+                                Dense.transpose(params.weight(l), inputs: s.inputs, outputs: s.outputs, rows: cols, into: wt)
+                            }
                         }
                     }
                 }
@@ -133,6 +153,7 @@ struct BatchStep {
                 }
             }
         }
+        if update != nil { for l in 0..<layers where work.transposed[l] != nil { work.transposedCurrent[l] = true } }
         return total
     }
 }
@@ -170,6 +191,9 @@ final class Workspace {
     let act: [UnsafeMutablePointer<Float>]  // layer l output (batch, stride[l]); the last holds the logits
     let dz: [UnsafeMutablePointer<Float>]   // ∂L/∂Z_l (batch, stride[l])
     let chunked: [Bool]                     // layer l sums dW per chunk (BatchStep.chunkedGradientOutputs)
+    let transposed: [UnsafeMutablePointer<Float>?]  // Wᵀ (inputs_l, outputs_l) for layers that prefer it
+    /// Wᵀ already matches W: set by a training step's update, which rewrites Wᵀ with the new weights.
+    var transposedCurrent: [Bool]
     let partialWeight: [UnsafeMutablePointer<Float>]  // (chunks, outputs_l, inputs_l) when chunked
     let partialBias: [UnsafeMutablePointer<Float>]    // (chunks, outputs_l) when chunked
     let rowLoss: UnsafeMutablePointer<Float>  // (batch)
@@ -188,6 +212,8 @@ final class Workspace {
         self.chunked = chunked
         partialWeight = shapes.indices.map { chunked[$0] ? zeroed(chunks * shapes[$0].inputs * shapes[$0].outputs) : zeroed(0) }
         partialBias = shapes.indices.map { chunked[$0] ? zeroed(chunks * shapes[$0].outputs) : zeroed(0) }
+        transposed = shapes.map { Dense.prefersTransposedForward(outputs: $0.outputs) ? zeroed($0.inputs * $0.outputs) : nil }
+        transposedCurrent = shapes.map { _ in false }
         let stride = self.stride
         act = stride.map { zeroed(batch * $0) }
         dz = stride.map { zeroed(batch * $0) }
@@ -199,7 +225,7 @@ final class Workspace {
     }
 
     deinit {
-        (act + dz + partialWeight + partialBias).forEach { $0.deallocate() }
+        (act + dz + partialWeight + partialBias + transposed.compactMap { $0 }).forEach { $0.deallocate() }
         rowLoss.deallocate()
         targets.deallocate()
         q.deallocate()

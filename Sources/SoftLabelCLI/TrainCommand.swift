@@ -119,8 +119,16 @@ enum TrainCommand: Command {
         let train = try DataInput.load(source, threads: threads, console: console).dataset
         var validation: Dataset?
         if let valSource {
-            let raw = try DataInput.load(valSource, classes: train.classNames, threads: threads, console: console).dataset
-            validation = try aligned(raw, to: train, file: valSource.name)
+            do {
+                let raw = try DataInput.load(valSource, classes: train.classNames, threads: threads, console: console).dataset
+                validation = try aligned(raw, to: train, file: valSource.name)
+            } catch var e as DataError {
+                // The reader checks classes and features against "the model"; here that is the training data.
+                e.message = e.message.replacingOccurrences(of: "the model's", with: "the training data's")
+                    .replacingOccurrences(of: "not in the model", with: "not in the training data")
+                    .replacingOccurrences(of: "the model needs", with: "the training data has")
+                throw e
+            }
         }
 
         let quiet = a.flag("--quiet")

@@ -44,6 +44,17 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/m.json"))
     }
 
+    /// Validation data is checked against the training data, and the message says so.
+    @Test func validationClassesMustBeTheTrainingClasses() throws {
+        let dir = scratchFolder()
+        let r = try runBinary(["train", packagePath("Data/digits/train_votes.csv"), "--model", dir + "/m.json",
+                               "--val", packagePath("Data/catdog/test.csv")])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("label classes differ from the training data's: missing '0'"))
+        #expect(r.stderr.contains("not in the training data 'cat', 'dog'"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/m.json"))
+    }
+
     @Test func badCellNamesFileLineAndColumn() throws {
         let dir = scratchFolder()
         write("id,a,b,label:x,label:y\nr1,1,2,1,0\nr2,1,oops,0,1\n", to: dir + "/bad.csv")

@@ -39,9 +39,6 @@ public struct Standardizer: Codable, Equatable, Sendable {
         self.std = (0..<d).map { j in lo[j] == hi[j] || n == 0 ? 0 : Float((sq[j] / Double(n)).squareRoot()) }
     }
 
-    /// Features constant in the fitted data.
-    public var constantFeatures: [Int] { std.indices.filter { std[$0] == 0 } }
-
     /// Applies the z-score to every row of `x` in place.
     public func apply(to x: inout Matrix) {
         let d = x.cols

@@ -153,5 +153,12 @@ import Testing
         #expect(parts == [0..<64, 64..<128, 128..<150])
         #expect(Parallel.split(10, parts: 4, align: 4) == [0..<4, 4..<8, 8..<10])
         #expect(Parallel.split(0, parts: 2) == [])
+        // part(i) is the i-th range of split, without building the array.
+        for (count, parts, align) in [(150, 3, 64), (10, 4, 4), (7, 2, 1), (1000, 3, 16), (5, 8, 1)] {
+            let ranges = Parallel.split(count, parts: parts, align: align)
+            #expect(ranges.count == Parallel.partCount(count, parts: parts, align: align))
+            #expect(ranges == ranges.indices.map { Parallel.part($0, of: parts, count: count, align: align) })
+            #expect(Parallel.part(ranges.count, of: parts, count: count, align: align).isEmpty)
+        }
     }
 }

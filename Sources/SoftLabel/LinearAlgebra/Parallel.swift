@@ -20,17 +20,23 @@ public struct Parallel: Sendable {
     /// Splits 0..<count into at most `parts` contiguous ranges whose bounds are multiples of `align`
     /// (but the end), as even as that allows. Empty ranges are dropped.
     public static func split(_ count: Int, parts: Int, align: Int = 1) -> [Range<Int>] {
+        (0..<partCount(count, parts: parts, align: align)).map { part($0, of: parts, count: count, align: align) }
+    }
+
+    /// How many non-empty ranges `split` makes.
+    @inline(__always)
+    public static func partCount(_ count: Int, parts: Int, align: Int = 1) -> Int {
+        min(parts, (count + align - 1) / align)
+    }
+
+    /// Range `index` of `split(count, parts:, align:)`, computed without building the array (the
+    /// minibatch step asks for its ranges every batch); empty when index >= partCount.
+    @inline(__always)
+    public static func part(_ index: Int, of parts: Int, count: Int, align: Int = 1) -> Range<Int> {
         let blocks = (count + align - 1) / align
         let p = max(1, min(parts, blocks))
-        var out: [Range<Int>] = []
-        var start = 0
-        for i in 0..<p {
-            let endBlock = blocks * (i + 1) / p
-            let end = min(count, endBlock * align)
-            if end > start { out.append(start..<end) }
-            start = end
-        }
-        return out
+        guard index < p else { return count..<count }
+        return min(count, blocks * index / p * align)..<min(count, blocks * (index + 1) / p * align)
     }
 }
 

@@ -38,16 +38,17 @@ struct BatchStep {
         for l in 0..<layers where !(update != nil && work.transposedCurrent[l]) {
             guard let wt = work.transposed[l] else { continue }
             let s = params.shapes[l]
-            let parts = Parallel.split(s.inputs, parts: parallel.threads, align: 16)
-            parallel.run(tasks: parts.count) { t in
-                Dense.transpose(params.weight(l), inputs: s.inputs, outputs: s.outputs, rows: parts[t], into: wt)
+            let tasks = Parallel.partCount(s.inputs, parts: parallel.threads, align: 16)
+            parallel.run(tasks: tasks) { t in
+                Dense.transpose(params.weight(l), inputs: s.inputs, outputs: s.outputs,
+                                rows: Parallel.part(t, of: tasks, count: s.inputs, align: 16), into: wt)
             }
         }
 
         // Phase A: chunks of rows.
-        let chunkParts = Parallel.split(chunks, parts: parallel.threads)
-        parallel.run(tasks: chunkParts.count) { t in
-            for c in chunkParts[t] {
+        let chunkTasks = Parallel.partCount(chunks, parts: parallel.threads)
+        parallel.run(tasks: chunkTasks) { t in
+            for c in Parallel.part(t, of: chunkTasks, count: chunks) {
                 let lower = c * chunkRows, rows = lower..<min(m, lower + chunkRows), count = rows.count
                 var input = x
                 for l in 0..<layers {
@@ -112,18 +113,16 @@ struct BatchStep {
                 let s = params.shapes[l], ld = work.stride[l]
                 let size = s.inputs * s.outputs
                 if work.chunked[l] {
-                    let parts = Parallel.split(size, parts: tasks, align: vecWidth)
-                    if t < parts.count {
-                        let range = parts[t]
+                    let range = Parallel.part(t, of: tasks, count: size, align: vecWidth)
+                    if !range.isEmpty {
                         sumChunks(work.partialWeight[l], stride: size, chunks: chunks, range: range, into: params.dWeight(l))
                         update?.optimizer.step(tensor: 2 * l, range: range, theta: params.weight(l),
                                                grad: params.dWeight(l), lr: update!.lr, l2: l2, decay: true)
                     }
                 } else {
                     let input = l == 0 ? x : Rows(base: work.act[l - 1], stride: work.stride[l - 1])
-                    let parts = Parallel.split(s.inputs, parts: tasks, align: 4 * vecWidth)
-                    if t < parts.count {
-                        let cols = parts[t]
+                    let cols = Parallel.part(t, of: tasks, count: s.inputs, align: 4 * vecWidth)
+                    if !cols.isEmpty {
                         Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: input, n: m, inputs: s.inputs,
                                              outputs: s.outputs, cols: cols, dw: params.dWeight(l))
                         if let (optimizer, lr) = update {

@@ -26,8 +26,9 @@ let package = Package(
         .target(name: "SoftLabel", swiftSettings: vectorSettings + [.swiftLanguageMode(.v5)]),
         .target(name: "SoftLabelCLI", dependencies: ["SoftLabel"], swiftSettings: vectorSettings + [.swiftLanguageMode(.v5)]),
         .executableTarget(name: "softlabel", dependencies: ["SoftLabelCLI"], swiftSettings: vectorSettings + [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "SoftLabelTests", dependencies: ["SoftLabel"], swiftSettings: vectorSettings + [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "SoftLabelCLITests", dependencies: ["SoftLabelCLI", "SoftLabel"],
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SoftLabelTests", dependencies: ["SoftLabel", "TestSupport"], swiftSettings: vectorSettings + [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "SoftLabelCLITests", dependencies: ["SoftLabelCLI", "SoftLabel", "TestSupport"],
                     swiftSettings: vectorSettings + [.swiftLanguageMode(.v5)]),
     ]
 )

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SoftLabel
 
-func fixture(_ relative: String) -> String { packagePath("Tests/Fixtures/" + relative) }
 
 /// The built binary on the fixture corpus (Tests/Fixtures, from Scripts/make_fixtures.py): malformed input
 /// never crashes, always says what is wrong in one line, exits 2 and writes nothing; odd but valid input trains.
@@ -133,15 +133,4 @@ func fixture(_ relative: String) -> String { packagePath("Tests/Fixtures/" + rel
         #expect(features[0]["min"] as? Double == 0 && features[0]["max"] as? Double == 9)
         #expect(json["split_share"] as? Double == 0 && json["parse_seconds"] is Double)
     }
-}
-
-/// A little-endian float32 C-order NPY file (format 1.0), as `np.save` writes it.
-func writeNPY(_ values: [Float], shape: [Int], to path: String) throws {
-    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))), }"
-    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-    header += "\n"
-    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
-    data += Data(header.utf8)
-    values.withUnsafeBytes { data += Data($0) }
-    try data.write(to: URL(fileURLWithPath: path))
 }

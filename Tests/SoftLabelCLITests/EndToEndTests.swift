@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The built binary on the digits data in Data/: train, evaluate held-out rows, predict.
 @Suite struct EndToEndTests {

@@ -1,6 +1,7 @@
 import Foundation
 import SoftLabel
 import Testing
+import TestSupport
 
 /// Where two JSON trees differ: numbers by more than `tol`, anything else at all. Paths like `per_class[3].recall`.
 func jsonDifferences(_ got: Any, _ want: Any, tol: Double, path: String = "") -> [String] {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct GradcheckTests {
     let data = packagePath("Data/digits/train_votes.csv")

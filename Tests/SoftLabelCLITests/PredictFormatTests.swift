@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `predict --format jsonl` and `--top K`, ids carried through.
 @Suite struct PredictFormatTests {

@@ -43,11 +43,6 @@ func runInProcess(_ args: [String]) -> RunResult {
     return RunResult(status: status, stdout: out, stderr: err)
 }
 
-func packagePath(_ relative: String) -> String {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.appendingPathComponent(relative).path
-}
 
 /// A new empty folder for a test's output files.
 func scratchFolder() -> String {
@@ -57,5 +52,5 @@ func scratchFolder() -> String {
 }
 
 func write(_ text: String, to path: String) {
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
 }

@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
+import TestSupport
 
 /// What `train` prints and writes besides the model: the table and chart, --quiet, --log, --plot.
 @Suite struct TrainOutputTests {

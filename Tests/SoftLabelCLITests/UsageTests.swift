@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Bad command lines: one line on stderr naming the flag, exit status 2, nothing written.
 @Suite struct UsageTests {

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SoftLabel
 
-func fixture(_ relative: String) -> String { packagePath("Tests/Fixtures/" + relative) }
 
 /// "line L column C: message" for the error reading `path` raises ("-" where a part is absent).
 func readError(_ path: String, labels: LabelMode = .required, classes: [String]? = nil) -> String {

@@ -32,11 +32,5 @@ struct TestData {
 /// |a - b| <= tol · max(1, |b|)
 func close(_ a: Double, _ b: Double, _ tol: Double) -> Bool { abs(a - b) <= tol * max(1, abs(b)) }
 
-/// Path of a file in the package, from this source file's location.
-func packagePath(_ relative: String) -> String {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.appendingPathComponent(relative).path
-}
 
 import Foundation

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SoftLabel
 
 /// Logits and soft labels from Tests/Fixtures/metrics/small.csv, with the metrics numpy computed from their

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SoftLabel
 
 /// NPY arrays written by numpy (Scripts/make_fixtures.py) read back exactly; malformed ones give their message.
@@ -123,15 +124,4 @@ import Testing
         #expect(a.dataset.classNames == b.dataset.classNames)
         #expect(a.warnings.count == 1 && b.warnings.count == 1)
     }
-}
-
-/// A little-endian float32 C-order NPY file (format 1.0), as `np.save` writes it.
-func writeNPY(_ values: [Float], shape: [Int], to path: String) throws {
-    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"
-    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-    header += "\n"
-    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
-    data += Data(header.utf8)
-    values.withUnsafeBytes { data += Data($0) }
-    try data.write(to: URL(fileURLWithPath: path))
 }

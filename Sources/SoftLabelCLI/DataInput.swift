@@ -68,12 +68,15 @@ enum DataInput {
     }
 
     /// Parses the data (all cores unless `--threads`), sends its warnings to stderr.
-    static func load(_ source: Source, classes: [String]? = nil, labels: LabelMode = .required,
-                     threads: Int = Parallel.allCores, console: Console) throws -> LoadedData {
+    static func load(_ source: Source, classes: [String]? = nil, classesOf: String = "the model",
+                     labels: LabelMode = .required, threads: Int = Parallel.allCores,
+                     console: Console) throws -> LoadedData {
         let loaded: LoadedData
         switch source {
-        case .csv(let path): loaded = try CSVReader.read(path: path, classes: classes, labels: labels, threads: threads)
-        case .npy(let s): loaded = try NPYReader.read(s, classes: classes, labels: labels)
+        case .csv(let path):
+            loaded = try CSVReader.read(path: path, classes: classes, classesOf: classesOf, labels: labels, threads: threads)
+        case .npy(let s):
+            loaded = try NPYReader.read(s, classes: classes, classesOf: classesOf, labels: labels)
         }
         for w in loaded.warnings { console.err("softlabel: warning: \(w)\n") }
         return loaded

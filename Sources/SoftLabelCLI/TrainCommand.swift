@@ -119,16 +119,9 @@ enum TrainCommand: Command {
         let train = try DataInput.load(source, threads: threads, console: console).dataset
         var validation: Dataset?
         if let valSource {
-            do {
-                let raw = try DataInput.load(valSource, classes: train.classNames, threads: threads, console: console).dataset
-                validation = try aligned(raw, to: train, file: valSource.name)
-            } catch var e as DataError {
-                // The reader checks classes and features against "the model"; here that is the training data.
-                e.message = e.message.replacingOccurrences(of: "the model's", with: "the training data's")
-                    .replacingOccurrences(of: "not in the model", with: "not in the training data")
-                    .replacingOccurrences(of: "the model needs", with: "the training data has")
-                throw e
-            }
+            let raw = try DataInput.load(valSource, classes: train.classNames, classesOf: "the training data",
+                                         threads: threads, console: console).dataset
+            validation = try aligned(raw, to: train, file: valSource.name)
         }
 
         let quiet = a.flag("--quiet")
@@ -175,7 +168,7 @@ enum TrainCommand: Command {
     /// A validation set with the training set's feature columns in the training order.
     static func aligned(_ data: Dataset, to train: Dataset, file: String) throws -> Dataset {
         var out = data
-        out.features = try data.features(orderedAs: train.featureNames, file: file).features
+        out.features = try data.features(orderedAs: train.featureNames, of: "the training data", file: file).features
         out.featureNames = train.featureNames
         return out
     }

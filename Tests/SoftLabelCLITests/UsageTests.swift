@@ -54,6 +54,12 @@ import TestSupport
         #expect(r.stderr.contains("label classes differ from the training data's: missing '0'"))
         #expect(r.stderr.contains("not in the training data 'cat', 'dog'"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/m.json"))
+        // Missing feature columns too.
+        write("a,label:x,label:y\n1,1,0\n2,0,1\n", to: dir + "/train.csv")
+        write("b,label:x,label:y\n1,1,0\n", to: dir + "/val.csv")
+        let f = try runBinary(["train", dir + "/train.csv", "--model", dir + "/m.json", "--val", dir + "/val.csv"])
+        #expect(f.status == 2)
+        #expect(f.stderr == "softlabel train: \(dir)/val.csv:1: missing 1 feature column(s) of the training data: 'a'\n")
     }
 
     @Test func badCellNamesFileLineAndColumn() throws {

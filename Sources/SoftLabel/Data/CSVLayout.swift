@@ -14,11 +14,14 @@ struct CSVLayout {
     var hardColumn: Int?           // set only when hard labels are read
     var hasLabels: Bool            // the file has label columns (read or not)
     var modelClasses: [String]?
+    var classesOf: String  // whose classes `modelClasses` are, for messages ("the model")
 
     var readsSoftLabels: Bool { !softClasses.isEmpty }
 
     /// Classifies the header; every problem the header alone shows is an error here.
-    init(header: [String], file: String, classes modelClasses: [String]?, mode: LabelMode) throws {
+    init(header: [String], file: String, classes modelClasses: [String]?, classesOf: String = "the model",
+         mode: LabelMode) throws {
+        self.classesOf = classesOf
         self.header = header
         self.modelClasses = modelClasses
         var idColumn: Int?
@@ -81,9 +84,9 @@ struct CSVLayout {
                     let extra = names.filter { !modelClasses.contains($0) }
                     var parts: [String] = []
                     if !missing.isEmpty { parts.append("missing " + missing.map { "'\($0)'" }.joined(separator: ", ")) }
-                    if !extra.isEmpty { parts.append("not in the model " + extra.map { "'\($0)'" }.joined(separator: ", ")) }
+                    if !extra.isEmpty { parts.append("not in \(classesOf) " + extra.map { "'\($0)'" }.joined(separator: ", ")) }
                     throw DataError(file: file, line: 1,
-                                    "label classes differ from the model's: " + parts.joined(separator: "; "))
+                                    "label classes differ from \(classesOf)'s: " + parts.joined(separator: "; "))
                 }
                 names = modelClasses
             } else if names.count == 1 {

@@ -34,18 +34,21 @@ public enum LabelMode: Sendable {
 /// read by the sequential RFC 4180 reader, also streaming. Neither holds the file in memory.
 public enum CSVReader {
     /// - Parameters:
-    ///   - classes: the model's classes when reading for eval/predict: label columns must name exactly these
-    ///     (hard labels: a subset), and targets come out in this order.
+    ///   - classes: the classes the data must have when reading for eval/predict (the model's) or a validation
+    ///     file (the training data's): label columns must name exactly these (hard labels: a subset), and
+    ///     targets come out in this order.
+    ///   - classesOf: whose classes they are, as errors name them ("the model", "the training data").
     ///   - labels: `.required` for train and eval; `.optional` or `.ignored` for predict.
     ///   - threads: parsing threads (the result does not depend on it).
-    public static func read(path: String, classes: [String]? = nil, labels: LabelMode = .required,
-                            threads: Int = Parallel.allCores) throws -> LoadedData {
-        try read(path: path, classes: classes, labels: labels, threads: threads, chunkBytes: 1 << 19, chunkRows: 4096)
+    public static func read(path: String, classes: [String]? = nil, classesOf: String = "the model",
+                            labels: LabelMode = .required, threads: Int = Parallel.allCores) throws -> LoadedData {
+        try read(path: path, classes: classes, classesOf: classesOf, labels: labels, threads: threads,
+                 chunkBytes: 1 << 19, chunkRows: 4096)
     }
 
     /// `chunkBytes`, `chunkRows`: the size of the parallel work units (small ones exercise the seams in tests).
-    static func read(path: String, classes: [String]?, labels: LabelMode, threads: Int,
-                     chunkBytes: Int, chunkRows: Int) throws -> LoadedData {
+    static func read(path: String, classes: [String]?, classesOf: String = "the model", labels: LabelMode,
+                     threads: Int, chunkBytes: Int, chunkRows: Int) throws -> LoadedData {
         let input = try InputFile(path: path)
         let head = try input.prefix(4096)
         if let e = sniffNonCSV(head, whole: head.count == input.size, file: path) { throw e }
@@ -61,7 +64,7 @@ public enum CSVReader {
             }
             header.append(name)
         }
-        let layout = try CSVLayout(header: header, file: path, classes: classes, mode: labels)
+        let layout = try CSVLayout(header: header, file: path, classes: classes, classesOf: classesOf, mode: labels)
         let dataStart = reader.nextOffset, dataLine = reader.line
 
         var parsed: CSVParsed

@@ -79,7 +79,7 @@ struct CSVRowParser {
             }
             if let knownClasses, !knownClasses.contains(classes.names[Int(i)]) {
                 throw DataError(file: file, line: line, column: "label",
-                                "class '\(classes.names[Int(i)])' is not one of the model's classes")
+                                "class '\(classes.names[Int(i)])' is not one of \(layout.classesOf)'s classes")
             }
             if i >= 1 << 24 { throw DataError(file: file, line: line, column: "label", "more than 16 million classes") }
             hardCodes![row] = worker << 24 | i

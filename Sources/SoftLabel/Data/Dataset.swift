@@ -51,13 +51,15 @@ public struct Dataset: Sendable {
 
     /// The feature matrix with its columns in `names` order, matched by name. Extra columns are dropped (their
     /// names are returned so the caller can say so); missing ones are an error naming them.
-    public func features(orderedAs names: [String], file: String) throws -> (features: Matrix, ignored: [String]) {
+    /// `namesOf` says whose feature names they are in the error ("the model", "the training data").
+    public func features(orderedAs names: [String], of namesOf: String = "the model", file: String) throws
+        -> (features: Matrix, ignored: [String]) {
         if featureNames == names { return (features, []) }
         let position = Dictionary(featureNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         let missing = names.filter { position[$0] == nil }
         if !missing.isEmpty {
             let shown = missing.prefix(10).map { "'\($0)'" }.joined(separator: ", ")
-            throw DataError(file: file, line: 1, "missing \(missing.count) feature column(s) the model needs: \(shown)" +
+            throw DataError(file: file, line: 1, "missing \(missing.count) feature column(s) of \(namesOf): \(shown)" +
                             (missing.count > 10 ? ", ..." : ""))
         }
         let used = Set(names)

@@ -21,7 +21,8 @@ public struct NPYSource: Sendable, Equatable {
 /// converted chunk by chunk, never as a second full copy. Ids are the 1-based row numbers, as for a CSV
 /// file without an id column, so the same data in both forms gives the same `Dataset`.
 public enum NPYReader {
-    public static func read(_ source: NPYSource, classes modelClasses: [String]? = nil,
+    /// `classes`/`classesOf`: the classes the labels must have, and whose they are (see `CSVReader.read`).
+    public static func read(_ source: NPYSource, classes modelClasses: [String]? = nil, classesOf: String = "the model",
                             labels mode: LabelMode = .required) throws -> LoadedData {
         let featureNames = try source.featureNamesFile.map { try NameList.read($0, what: "feature") }
         let classNames = try source.classesFile.map { try NameList.read($0, what: "class") }
@@ -69,9 +70,10 @@ public enum NPYReader {
         if let y = labelArray {
             if y.shape.count == 2 {
                 (targets, classes, warnings) = try probabilities(y, names: classNames, namesFile: source.classesFile,
-                                                                 model: modelClasses)
+                                                                 model: modelClasses, modelName: classesOf)
             } else {
-                (targets, classes) = try indices(y, names: classNames, namesFile: source.classesFile, model: modelClasses)
+                (targets, classes) = try indices(y, names: classNames, namesFile: source.classesFile, model: modelClasses,
+                                                modelName: classesOf)
             }
         }
         let ds = Dataset(ids: (0..<n).map { String($0 + 1) }, featureNames: names, classNames: classes,
@@ -82,7 +84,7 @@ public enum NPYReader {
 
     /// (n, k) probabilities or counts, each row normalised to sum 1 (as CSV `label:<class>` columns).
     private static func probabilities(_ y: NPYArray, names: [String]?, namesFile: String?,
-                                      model: [String]?) throws -> (Matrix, [String], [String]) {
+                                      model: [String]?, modelName: String) throws -> (Matrix, [String], [String]) {
         let n = y.shape[0], k = y.shape[1]
         if let names, names.count != k {
             throw DataError(file: namesFile!, "names \(names.count) classes, but \(y.path) has \(k) label columns")
@@ -113,7 +115,7 @@ public enum NPYReader {
                            features: Matrix(rows: n, cols: 0), targets: t)
         if let model {
             guard let reordered = data.withClassOrder(model) else {
-                throw DataError(file: y.path, "label classes \(list(classes)) differ from the model's \(list(model))" +
+                throw DataError(file: y.path, "label classes \(list(classes)) differ from \(modelName)'s \(list(model))" +
                                 (namesFile == nil ? " (name them with --classes FILE)" : ""))
             }
             data = reordered
@@ -124,7 +126,7 @@ public enum NPYReader {
 
     /// (n) integer class indices into the class names (given, or "0"..."max"), as one-hot targets.
     private static func indices(_ y: NPYArray, names: [String]?, namesFile: String?,
-                                model: [String]?) throws -> (Matrix, [String]) {
+                                model: [String]?, modelName: String) throws -> (Matrix, [String]) {
         let n = y.shape[0]
         var index = [Int](repeating: 0, count: n)
         try y.forEachChunk { first, values in
@@ -148,7 +150,7 @@ public enum NPYReader {
         if let model {
             let known = Set(model)
             for (i, c) in index.enumerated() where !known.contains(names[c]) {
-                throw DataError(file: y.path, row: i, "class '\(names[c])' (index \(c)) is not one of the model's classes" +
+                throw DataError(file: y.path, row: i, "class '\(names[c])' (index \(c)) is not one of \(modelName)'s classes" +
                                 (namesFile == nil ? " (name them with --classes FILE)" : ""))
             }
             classes = model

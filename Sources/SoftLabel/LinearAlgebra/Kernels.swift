@@ -24,4 +24,11 @@ public struct Rows {
         if let index { return base + index[r] * stride }
         return base + r * stride
     }
+
+    /// The same rows from logical row `r0` on: row r of the result is row r0 + r of these.
+    @inline(__always)
+    public func dropping(_ r0: Int) -> Rows {
+        if let index { return Rows(base: base, stride: stride, index: index + r0) }
+        return Rows(base: base + r0 * stride, stride: stride)
+    }
 }

@@ -29,6 +29,20 @@ struct LossTargets {
     var weight: UnsafePointer<Float>?
 
     @inline(__always) func stored(_ r: Int) -> Int { index?[r] ?? r }
+
+    /// The same targets from batch row `r0` on (row r of the result is row r0 + r of these).
+    @inline(__always)
+    func dropping(_ r0: Int) -> LossTargets {
+        var t = self
+        t.p = p.dropping(r0)
+        if let index {
+            t.index = index + r0
+        } else {
+            t.negEntropy = negEntropy + r0
+            t.weight = weight.map { $0 + r0 }
+        }
+        return t
+    }
 }
 
 extension LossKind {

@@ -72,9 +72,8 @@ struct BatchStep {
                     var j = 0
                     while j < kp { storeVec(loadVec(src + j), dst + j); j += vecWidth }
                 }
-                let chunkTargets = LossTargets(p: Rows(base: pChunk, stride: kp), index: targets.index.map { $0 + lower },
-                                               negEntropy: targets.index == nil ? targets.negEntropy + lower : targets.negEntropy,
-                                               weight: targets.index == nil ? targets.weight.map { $0 + lower } : targets.weight)
+                var chunkTargets = targets.dropping(lower)
+                chunkTargets.p = Rows(base: pChunk, stride: kp)
                 kind.forwardBackward(z: work.act[layers - 1] + lower * kp, ldz: kp, targets: chunkTargets,
                                      rows: 0..<count, k: k, n: divisor ?? m, dz: work.dz[layers - 1] + lower * kp,
                                      loss: work.rowLoss + lower, q: work.q + t * kp, logq: work.logq + t * kp)
@@ -88,10 +87,7 @@ struct BatchStep {
                 for l in 0..<layers where work.chunked[l] {
                     let s = params.shapes[l], ld = work.stride[l]
                     let layerInput = l == 0 ? x : Rows(base: work.act[l - 1], stride: work.stride[l - 1])
-                    let chunkInput = Rows(base: layerInput.index == nil ? layerInput.base + lower * layerInput.stride
-                                                                         : layerInput.base,
-                                          stride: layerInput.stride, index: layerInput.index.map { $0 + lower })
-                    Dense.backwardWeight(dz: work.dz[l] + lower * ld, ldz: ld, x: chunkInput, n: count,
+                    Dense.backwardWeight(dz: work.dz[l] + lower * ld, ldz: ld, x: layerInput.dropping(lower), n: count,
                                          inputs: s.inputs, outputs: s.outputs, cols: 0..<s.inputs,
                                          dw: work.partialWeight[l] + c * s.inputs * s.outputs)
                     Dense.backwardBias(dz: work.dz[l] + lower * ld, ldz: ld, n: count, outputs: s.outputs,

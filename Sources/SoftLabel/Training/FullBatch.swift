@@ -25,12 +25,8 @@ final class FullBatchObjective {
         var start = 0
         while start < data.n {
             let m = min(chunk, data.n - start)
-            var targets = data.targets
-            targets.p = Rows(base: targets.p.base + start * targets.p.stride, stride: targets.p.stride)
-            targets.negEntropy += start
-            if let w = targets.weight { targets.weight = w + start }
-            total += stepper.run(x: Rows(base: data.x + start * data.d, stride: data.d), targets: targets, m: m,
-                                 divisor: data.n, params: params, work: work, update: nil)
+            total += stepper.run(x: Rows(base: data.x, stride: data.d).dropping(start), targets: data.targets.dropping(start),
+                                 m: m, divisor: data.n, params: params, work: work, update: nil)
             var offset = 0
             for (t, size) in params.sizes.enumerated() {
                 let g = params.grads[t]

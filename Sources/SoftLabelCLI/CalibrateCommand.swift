@@ -12,7 +12,7 @@ enum CalibrateCommand: Command {
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--out", value: "FILE", help: "Where to write the calibrated model (may be the same file). Required."),
-            OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
+            Common.threads,
         ] + DataInput.options,
         notes: [
             "Predictions become softmax(z / T) for the logits z; T is the minimiser of the mean KL(p‖softmax(z / T))",
@@ -29,10 +29,9 @@ enum CalibrateCommand: Command {
         let source = try DataInput.source(a, needsLabels: true, positional: "VAL_DATA.csv")
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         guard let outPath = a.string("--out") else { throw UsageError("--out FILE is required (where to save the calibrated model)") }
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
-        let parallel = Parallel(threads: threads)
+        let parallel = try Common.parallel(a)
         let model = try ModelFile.load(path: modelPath)
-        let data = try DataInput.load(source, classes: model.classes, threads: threads, console: console).dataset
+        let data = try DataInput.load(source, classes: model.classes, parallel: parallel, console: console).dataset
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
 
         var raw = model

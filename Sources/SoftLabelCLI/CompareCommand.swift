@@ -12,7 +12,7 @@ enum CompareCommand: Command {
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "A trained model; give it two or more times.", repeatable: true),
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object: each model's eval --json fields."),
-            OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
+            Common.threads,
         ] + DataInput.options,
         notes: EvalCommand.metricNotes)
 
@@ -23,11 +23,10 @@ enum CompareCommand: Command {
         guard paths.count >= 2 else {
             throw UsageError("give two or more models to compare (--model A.json --model B.json), got \(paths.count)")
         }
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
-        let parallel = Parallel(threads: threads)
+        let parallel = try Common.parallel(a)
         let models = try paths.map { try ModelFile.load(path: $0) }
         // Read the data once, in the first model's class order; reorder the label columns for the others.
-        let data = try DataInput.load(source, classes: models[0].classes, threads: threads, console: console).dataset
+        let data = try DataInput.load(source, classes: models[0].classes, parallel: parallel, console: console).dataset
         var reports: [(name: String, report: EvaluationReport)] = []
         for (path, model) in zip(paths, models) {
             guard let own = data.withClassOrder(model.classes) else {

@@ -67,27 +67,19 @@ enum DataInput {
         }
     }
 
-    /// Parses the data (all cores unless `--threads`), sends its warnings to stderr.
+    /// Parses the data, sends its warnings to stderr.
     static func load(_ source: Source, classes: [String]? = nil, classesOf: String = "the model",
-                     labels: LabelMode = .required, threads: Int = Parallel.allCores,
-                     console: Console) throws -> LoadedData {
+                     labels: LabelMode = .required, parallel: Parallel, console: Console) throws -> LoadedData {
         let loaded: LoadedData
         switch source {
         case .csv(let path):
-            loaded = try CSVReader.read(path: path, classes: classes, classesOf: classesOf, labels: labels, threads: threads)
+            loaded = try CSVReader.read(path: path, classes: classes, classesOf: classesOf, labels: labels,
+                                        threads: parallel.threads)
         case .npy(let s):
             loaded = try NPYReader.read(s, classes: classes, classesOf: classesOf, labels: labels)
         }
         for w in loaded.warnings { console.err("softlabel: warning: \(w)\n") }
         return loaded
-    }
-
-    /// The command's main data in one call: the source from the command line, then `load`.
-    static func load(_ a: ParsedArguments, classes: [String]? = nil, labels: LabelMode = .required,
-                     console: Console) throws -> (data: Dataset, source: Source) {
-        let source = try source(a, needsLabels: labels == .required)
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
-        return (try load(source, classes: classes, labels: labels, threads: threads, console: console).dataset, source)
     }
 
     /// The data's features in the model's order, with one note when columns are ignored.

@@ -12,7 +12,7 @@ enum EvalCommand: Command {
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object instead of the text report."),
-            OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
+            Common.threads,
         ] + DataInput.options,
         notes: metricNotes)
 
@@ -34,10 +34,10 @@ enum EvalCommand: Command {
     static func run(_ a: ParsedArguments, _ console: Console) throws {
         let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
+        let parallel = try Common.parallel(a)
         let model = try ModelFile.load(path: modelPath)
-        let data = try DataInput.load(source, classes: model.classes, threads: threads, console: console).dataset
-        let report = try evaluate(model, on: data, source: source, parallel: Parallel(threads: threads), console: console)
+        let data = try DataInput.load(source, classes: model.classes, parallel: parallel, console: console).dataset
+        let report = try evaluate(model, on: data, source: source, parallel: parallel, console: console)
         console.out(a.flag("--json") ? report.json.text + "\n" : report.text)
     }
 

@@ -30,9 +30,9 @@ func parseJSON(_ text: String) throws -> Any {
 /// A model made over-confident on purpose: its last layer times `factor`, so every logit is `factor` times larger.
 func overConfidentCopy(of path: String, factor: Float, to out: String) throws {
     var model = try ModelFile.load(path: path)
-    let last = model.network.layers.count - 1
-    model.network.layers[last].weight = model.network.layers[last].weight.map { $0 * factor }
-    model.network.layers[last].bias = model.network.layers[last].bias.map { $0 * factor }
+    let last = model.network.denseCount - 1
+    model.network[dense: last].weight = model.network[dense: last].weight.map { $0 * factor }
+    model.network[dense: last].bias = model.network[dense: last].bias.map { $0 * factor }
     try model.write(to: out)
 }
 

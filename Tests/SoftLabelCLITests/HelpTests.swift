@@ -36,12 +36,14 @@ import Testing
           --warmup E              Epochs of linear learning-rate warm-up. Default 0.
           --step-every N          Step schedule: decay every N epochs. Default 30.
           --step-gamma G          Step schedule: multiply the rate by G. Default 0.1.
-          --hidden H1,H2          Hidden layer widths (Dense+ReLU), e.g. 128,64. Default none.
+          --hidden H1,H2          Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
+          --activation NAME       relu|tanh after each hidden layer. Default relu.
+          --dropout P             Drop probability after each hidden activation (training only). Default 0.
           --loss NAME             kl|ce|reverse-kl|js. Default kl.
-          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.0.
-          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.0.
+          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.
+          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.
           --class-weight NAME     none|balanced. Default none.
-          --seed S                Seed for shuffling, splitting and initialisation. Default 1.
+          --seed S                Seed for shuffling, splitting, initialisation and dropout. Default 1.
           --no-standardize        Use raw features (default: z-score with the training data's mean/std).
           --threads N             Worker threads (results do not depend on it). Default: all cores.
           --log FILE              Write the per-epoch table as CSV (empty cells without validation).
@@ -74,7 +76,7 @@ import Testing
         Options:
           --model FILE          The trained model. Required.
           --json                Print one JSON object instead of the text report.
-          --threads N           Worker threads. Default: all cores.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
@@ -112,7 +114,7 @@ import Testing
           --format NAME         csv|jsonl. Default csv.
           --top K               Only the K most probable classes, most probable first.
           --out FILE            Write here (atomically) instead of stdout.
-          --threads N           Worker threads. Default: all cores.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
@@ -143,7 +145,7 @@ import Testing
         Options:
           --model FILE          The trained model. Required.
           --out FILE            Where to write the calibrated model (may be the same file). Required.
-          --threads N           Worker threads. Default: all cores.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
@@ -174,7 +176,7 @@ import Testing
         Options:
           --model FILE          A trained model; give it two or more times.
           --json                Print one JSON object: each model's eval --json fields.
-          --threads N           Worker threads. Default: all cores.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
@@ -209,7 +211,7 @@ import Testing
 
         Options:
           --json                Print one JSON object instead of the text report.
-          --threads N           Worker threads. Default: all cores.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
@@ -233,17 +235,19 @@ import Testing
           DATA.csv  data with features and labels (a sample of its rows is used)
 
         Options:
-          --hidden H1,H2          Hidden layer widths. Default none.
+          --hidden H1,H2          Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
+          --activation NAME       relu|tanh after each hidden layer. Default relu.
+          --dropout P             Drop probability after each hidden activation (training only). Default 0.
           --loss NAME             kl|ce|reverse-kl|js. Default kl.
-          --l2 L                  L2 penalty included in the objective. Default 0.001.
-          --label-smoothing E     Target smoothing, as in train. Default 0.
-          --target-temperature T  Target temperature, as in train. Default 1.
-          --class-weight NAME     none|balanced, as in train. Default none.
+          --l2 L                  L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.
+          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.
+          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.
+          --class-weight NAME     none|balanced. Default none.
+          --seed S                Seed for shuffling, splitting, initialisation and dropout. Default 1.
           --sample N              Rows to use (the first N after a seeded shuffle). Default 16.
           --max-entries M         Entries checked per tensor (a seeded sample). Default 300.
           --step H                Finite-difference step. Default 1e-5.
           --tolerance T           Largest accepted relative error. Default 1e-3.
-          --seed S                Seed for the sample and the random weights. Default 1.
           --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...

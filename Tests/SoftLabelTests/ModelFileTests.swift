@@ -13,7 +13,7 @@ import Testing
         weights[3] = -0.0
         weights[4] = 1 / 3
         weights[5] = .ulpOfOne
-        let network = Network(layers: [Dense(inputs: 4, outputs: 3, weight: weights, bias: [1e-38, -7.5e-8, 3])])
+        let network = Network(layers: [.dense(Dense(inputs: 4, outputs: 3, weight: weights, bias: [1e-38, -7.5e-8, 3]))])
         let model = ModelFile(classes: ["a", "b", "c"], features: ["w", "x", "y", "z"],
                               standardization: Standardizer(mean: [0.1, 0.2, 0.3, 1e10], std: [1, 0, 0.5, 3]),
                               temperature: 1.25, network: network, config: TrainConfig(),
@@ -22,7 +22,7 @@ import Testing
                                                         validationKL: nil, validationAccuracy: nil, history: []))
         let back = try ModelFile.decode(try model.encoded(), file: "m.json")
         #expect(back == model)
-        #expect(back.network.layers[0].weight.map(\.bitPattern) == weights.map(\.bitPattern))
+        #expect(back.network[dense: 0].weight.map(\.bitPattern) == weights.map(\.bitPattern))
         // The same model always gives the same bytes.
         #expect(try model.encoded() == back.encoded())
     }
@@ -39,7 +39,7 @@ import Testing
         #expect(message("not json") == "m.json: is not a JSON model file")
         #expect(message("{\"format\": \"other\"}") == "m.json: is not a softlabel model (format is 'other')")
         #expect(message("{\"format\": \"softlabel-model\", \"version\": 99}")
-                == "m.json: model format version 99 is newer than this softlabel reads (1)")
+                == "m.json: model format version 99 is newer than this softlabel reads (2)")
         #expect(message("{\"format\": \"softlabel-model\", \"version\": 1}").hasPrefix("m.json: malformed model file: missing key"))
     }
 

@@ -37,7 +37,7 @@ import Testing
           --step-every N          Step schedule: decay every N epochs. Default 30.
           --step-gamma G          Step schedule: multiply the rate by G. Default 0.1.
           --hidden H1,H2          Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
-          --activation NAME       relu|tanh after each hidden layer. Default relu.
+          --activation NAME       relu|gelu|tanh after each hidden layer. Default relu.
           --dropout P             Drop probability after each hidden activation (training only). Default 0.
           --loss NAME             kl|ce|reverse-kl|js. Default kl.
           --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.
@@ -236,7 +236,7 @@ import Testing
 
         Options:
           --hidden H1,H2          Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
-          --activation NAME       relu|tanh after each hidden layer. Default relu.
+          --activation NAME       relu|gelu|tanh after each hidden layer. Default relu.
           --dropout P             Drop probability after each hidden activation (training only). Default 0.
           --loss NAME             kl|ce|reverse-kl|js. Default kl.
           --l2 L                  L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.

@@ -6,6 +6,8 @@ import Foundation
 public enum Activation: String, Codable, CaseIterable, Sendable {
     /// max(0, z).
     case relu
+    /// z Φ(z) = ½ z (1 + erf(z / √2)), the exact GELU of Hendrycks & Gimpel (2016) (PyTorch's default form).
+    case gelu
     /// tanh(z).
     case tanh
 
@@ -41,6 +43,8 @@ public enum Activation: String, Codable, CaseIterable, Sendable {
         switch self {
         case .relu:
             return z.replacing(with: Vec(), where: z .< Vec())  // NaN stays NaN: divergence stays visible
+        case .gelu:
+            return 0.5 * z * (1 + erfVec(z * Vec(repeating: 0.707_106_781_186_547_5)))
         case .tanh:
             return tanhVec(z)
         }
@@ -53,6 +57,11 @@ public enum Activation: String, Codable, CaseIterable, Sendable {
         case .relu:
             // d/dz max(0, z) = 1 for z > 0, and we take 0 at z = 0.
             return Vec().replacing(with: da, where: a .> Vec())
+        case .gelu:
+            // d/dz z Φ(z) = Φ(z) + z φ(z), φ(z) = e^{-z²/2} / √(2π).
+            let cdf = 0.5 * (1 + erfVec(z * Vec(repeating: 0.707_106_781_186_547_5)))
+            let pdf = expVec(-0.5 * z * z) * Vec(repeating: 0.398_942_280_401_432_7)
+            return da * (cdf + z * pdf)
         case .tanh:
             // d/dz tanh z = 1 - tanh² z.
             return da * (1 - a * a)
@@ -64,9 +73,25 @@ public enum Activation: String, Codable, CaseIterable, Sendable {
     func reference(_ z: Double) -> Double {
         switch self {
         case .relu: return max(z, 0)
+        case .gelu: return 0.5 * z * (1 + erf(z / 2.0.squareRoot()))
         case .tanh: return Foundation.tanh(z)
         }
     }
+}
+
+/// erf on 16 lanes: Abramowitz & Stegun 7.1.26, erf |x| = 1 - (a1 t + ... + a5 t⁵) e^{-x²}, t = 1 / (1 + p|x|),
+/// absolute error below 1.5e-7 (about one Float ulp of 1), odd symmetry for x < 0.
+@inline(__always)
+func erfVec(_ x: Vec) -> Vec {
+    let ax = x.replacing(with: -x, where: x .< Vec())
+    let t = 1 / (1 + Vec(repeating: 0.327_591_1) * ax)
+    var p = Vec(repeating: 1.061_405_429)
+    p = p * t + Vec(repeating: -1.453_152_027)
+    p = p * t + Vec(repeating: 1.421_413_741)
+    p = p * t + Vec(repeating: -0.284_496_736)
+    p = p * t + Vec(repeating: 0.254_829_592)
+    let y = 1 - p * t * expVec(-ax * ax)
+    return y.replacing(with: -y, where: x .< Vec())
 }
 
 /// tanh on 16 lanes (Cephes `tanhf`): x + x³ P(x²) for |x| < 0.625, where 1 - 2 / (e^{2x} + 1) would lose

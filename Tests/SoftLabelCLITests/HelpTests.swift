@@ -45,8 +45,8 @@ import Testing
           --no-standardize        Use raw features (default: z-score with the training data's mean/std).
           --threads N             Worker threads (results do not depend on it). Default: all cores.
           --log FILE              Write the per-epoch table as CSV (empty cells without validation).
-          --plot FILE             Write an SVG chart of train and validation loss by epoch.
-          --plot-log              Log-scale loss axis in the terminal chart and --plot.
+          --plot FILE             Write an SVG chart of the losses (and validation accuracy), the kept epoch marked.
+          --plot-log              Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade).
           --quiet                 Print only the final summary line (no table, chart or progress).
           --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
@@ -74,6 +74,8 @@ import Testing
         Options:
           --model FILE          The trained model. Required.
           --json                Print one JSON object instead of the text report.
+          --ordinal             The classes are an ordered scale (in the model's order): add wasserstein.
+          --plot FILE           Write reliability diagrams (top class and soft labels) as SVG.
           --threads N           Worker threads. Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
@@ -91,6 +93,9 @@ import Testing
           top2_accuracy  the majority class is one of the two most probable predicted classes
           brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)
           ece            expected calibration error of max q against accuracy, 15 equal-width bins
+          manhattan      Σ_j |p_j - q_j| (= 2 tv)
+          entropy_correlation  Pearson correlation of H(p) and H(q) across examples (n/a if either is constant)
+          wasserstein    with --ordinal: Σ_j |P_j - Q_j|, P and Q cumulative over the classes in the model's order
         Ties in argmax p or argmax q go to the first class in the model's order.
 
         """)
@@ -173,7 +178,11 @@ import Testing
 
         Options:
           --model FILE          A trained model; give it two or more times.
-          --json                Print one JSON object: each model's eval --json fields.
+          --json                Print one JSON object: each model's eval --json fields, the differences.
+          --bootstrap N         Resamples for the 95% intervals of the differences to the first model; 0 = none. Default 1000.
+          --seed S              Seed of the bootstrap resamples. Default 1.
+          --ordinal             The classes are an ordered scale (in the first model's order): add wasserstein.
+          --plot FILE           Write the models' reliability diagrams overlaid, as SVG.
           --threads N           Worker threads. Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
@@ -191,6 +200,9 @@ import Testing
           top2_accuracy  the majority class is one of the two most probable predicted classes
           brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)
           ece            expected calibration error of max q against accuracy, 15 equal-width bins
+          manhattan      Σ_j |p_j - q_j| (= 2 tv)
+          entropy_correlation  Pearson correlation of H(p) and H(q) across examples (n/a if either is constant)
+          wasserstein    with --ordinal: Σ_j |P_j - Q_j|, P and Q cumulative over the classes in the model's order
         Ties in argmax p or argmax q go to the first class in the model's order.
 
         """)

@@ -52,6 +52,7 @@ import Testing
           --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C           CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                  Show this help and exit.
 
         Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs
@@ -81,6 +82,7 @@ import Testing
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
@@ -122,6 +124,7 @@ import Testing
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Output, one line per example, in the data's order:
@@ -153,6 +156,7 @@ import Testing
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Predictions become softmax(z / T) for the logits z; T is the minimiser of the mean KL(p‖softmax(z / T))
@@ -188,6 +192,7 @@ import Testing
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
@@ -226,6 +231,7 @@ import Testing
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         majority: rows whose largest target probability is that class (ties go to the first class);
@@ -260,6 +266,7 @@ import Testing
           --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C           CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                  Show this help and exit.
 
         The gradients come from the training code (Float); the finite differences from an independent

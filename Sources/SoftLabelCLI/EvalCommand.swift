@@ -12,6 +12,8 @@ enum EvalCommand: Command {
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object instead of the text report."),
+            OptionSpec(name: "--ordinal", value: nil, help: "The classes are an ordered scale (in the model's order): add wasserstein."),
+            OptionSpec(name: "--plot", value: "FILE", help: "Write reliability diagrams (top class and soft labels) as SVG."),
             Common.threads,
         ] + DataInput.options,
         notes: metricNotes)
@@ -28,6 +30,9 @@ enum EvalCommand: Command {
         "  top2_accuracy  the majority class is one of the two most probable predicted classes",
         "  brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)",
         "  ece            expected calibration error of max q against accuracy, 15 equal-width bins",
+        "  manhattan      Σ_j |p_j - q_j| (= 2 tv)",
+        "  entropy_correlation  Pearson correlation of H(p) and H(q) across examples (n/a if either is constant)",
+        "  wasserstein    with --ordinal: Σ_j |P_j - Q_j|, P and Q cumulative over the classes in the model's order",
         "Ties in argmax p or argmax q go to the first class in the model's order.",
     ]
 
@@ -37,15 +42,21 @@ enum EvalCommand: Command {
         let parallel = try Common.parallel(a)
         let model = try ModelFile.load(path: modelPath)
         let data = try DataInput.load(source, classes: model.classes, parallel: parallel, console: console).dataset
-        let report = try evaluate(model, on: data, source: source, parallel: parallel, console: console)
+        let report = try evaluate(model, on: data, source: source, parallel: parallel, console: console,
+                                  ordinal: a.flag("--ordinal"))
+        if let path = a.string("--plot") {
+            let title = URL(fileURLWithPath: modelPath).lastPathComponent + " on " + URL(fileURLWithPath: source.name).lastPathComponent
+            try AtomicFile.write(Data(ReliabilityChart(models: [(title, report.evaluation)]).svg.utf8), to: path)
+        }
         console.out(a.flag("--json") ? report.json.text + "\n" : report.text)
     }
 
     /// The model's predictions (with its temperature) on `data`, whose classes are in the model's order.
     static func evaluate(_ model: ModelFile, on data: Dataset, source: DataInput.Source, parallel: Parallel,
-                         console: Console) throws -> EvaluationReport {
+                         console: Console, ordinal: Bool = false, keepExamples: Bool = false) throws -> EvaluationReport {
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
         let logits = model.logits(x, parallel: parallel)
-        return EvaluationReport(Evaluation(logits: logits, targets: data.targets), classes: model.classes)
+        return EvaluationReport(Evaluation(logits: logits, targets: data.targets, keepExamples: keepExamples),
+                                classes: model.classes, ordinal: ordinal)
     }
 }

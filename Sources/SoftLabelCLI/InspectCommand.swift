@@ -34,7 +34,7 @@ enum InspectCommand: Command {
     private static func fileBytes(_ source: DataInput.Source) -> Int {
         let paths: [String]
         switch source {
-        case .csv(let p): paths = [p]
+        case .csv(let p, _): paths = [p]
         case .npy(let s): paths = [s.features] + (s.labels.map { [$0] } ?? [])
         }
         return paths.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }

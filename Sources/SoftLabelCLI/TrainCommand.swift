@@ -17,8 +17,8 @@ enum TrainCommand: Command {
         ] + ConfigOption.all.map(\.spec) + [
             Common.threads,
             OptionSpec(name: "--log", value: "FILE", help: "Write the per-epoch table as CSV (empty cells without validation)."),
-            OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of train and validation loss by epoch."),
-            OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot."),
+            OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of the losses (and validation accuracy), the kept epoch marked."),
+            OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade)."),
             OptionSpec(name: "--quiet", value: nil, help: "Print only the final summary line (no table, chart or progress)."),
         ] + DataInput.options,
         notes: [
@@ -82,7 +82,7 @@ enum TrainCommand: Command {
         let quiet = a.flag("--quiet")
         let table = EpochTable()
         if !quiet { console.out(table.header) }
-        var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal)
+        var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal, epochs: config.epochs)
         // `consume`: the run standardises the features in place, with no second copy of the data.
         let run = TrainModel.run(train: consume train, validation: consume validation, config: config,
                                  parallel: parallel,
@@ -90,17 +90,24 @@ enum TrainCommand: Command {
                                      progress.finishEpoch()
                                      if !quiet { console.out(table.row(record)) }
                                  },
-                                 onBatch: progress.enabled ? { progress.update(done: $0, total: $1) } : nil)
+                                 onBatch: progress.enabled ? { progress.update(done: $0, total: $1, loss: $2) } : nil)
         let history = run.outcome.history
         if !quiet && !history.isEmpty {
-            console.out("\n" + TerminalChart.losses(history, logScale: a.flag("--plot-log")).text + "\n")
+            var chart = TerminalChart.losses(history, logScale: a.flag("--plot-log"),
+                                             kept: KeptEpoch(outcome: run.outcome, config: config),
+                                             iterations: config.optimizer == .lbfgs)
+            if let lines = TerminalSize.lines() { chart.plotHeight = TerminalChart.rows(forTerminalHeight: lines) }
+            console.out("\n" + chart.text + "\n")
         }
         if let path = a.string("--log") {
             try AtomicFile.write(Data(EpochLog.csv(history).utf8), to: path)
         }
         if let path = a.string("--plot") {
             let title = "Loss by epoch: " + URL(fileURLWithPath: modelPath).lastPathComponent
-            try AtomicFile.write(Data(SVGChart.losses(history, title: title, logY: a.flag("--plot-log")).svg.utf8), to: path)
+            let chart = SVGChart.losses(history, title: title, logY: a.flag("--plot-log"), loss: config.loss,
+                                        iterations: config.optimizer == .lbfgs,
+                                        kept: KeptEpoch(outcome: run.outcome, config: config))
+            try AtomicFile.write(Data(chart.svg.utf8), to: path)
         }
         if let message = run.outcome.divergence {
             if run.outcome.keptEpoch > 0 {
@@ -114,6 +121,9 @@ enum TrainCommand: Command {
         var summary = "kept epoch \(o.keptEpoch) of \(o.history.count)"
         if o.stoppedEarly { summary += " (stopped early: no better validation loss for \(config.patience) epochs)" }
         if o.converged { summary += " (converged)" }
+        if KeptEpoch(outcome: o, config: config).reason == .notConverged {
+            summary += " (not converged: reached --epochs \(config.epochs))"
+        }
         summary += "; \(run.trainCount) training examples"
         if run.validationCount > 0 { summary += ", \(run.validationCount) validation" }
         summary += "; \(run.model.network.parameterCount) parameters; model written to \(modelPath)\n"
@@ -134,20 +144,23 @@ enum TrainCommand: Command {
 struct Progress {
     let console: Console
     let enabled: Bool
+    let epochs: Int
     private var epoch = 1
     private var started: UInt64 = DispatchTime.now().uptimeNanoseconds
     private var lastDrawn: UInt64 = 0
     private var shown = false
 
-    init(console: Console, enabled: Bool) {
+    init(console: Console, enabled: Bool, epochs: Int) {
         self.console = console
         self.enabled = enabled
+        self.epochs = epochs
     }
 
-    mutating func update(done: Int, total: Int) {
+    mutating func update(done: Int, total: Int, loss: Double) {
         let now = DispatchTime.now().uptimeNanoseconds
         guard now - started >= 1_000_000_000, now - lastDrawn >= 100_000_000 else { return }
-        console.err(ProgressBar.line(epoch: epoch, done: done, total: total))
+        console.err(ProgressBar.line(epoch: epoch, of: epochs, done: done, total: total,
+                                     seconds: Double(now - started) / 1e9, loss: loss))
         lastDrawn = now
         shown = true
     }

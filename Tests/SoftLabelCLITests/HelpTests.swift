@@ -47,13 +47,14 @@ import Testing
           --no-standardize        Use raw features (default: z-score with the training data's mean/std).
           --threads N             Worker threads (results do not depend on it). Default: all cores.
           --log FILE              Write the per-epoch table as CSV (empty cells without validation).
-          --plot FILE             Write an SVG chart of train and validation loss by epoch.
-          --plot-log              Log-scale loss axis in the terminal chart and --plot.
+          --plot FILE             Write an SVG chart of the losses (and validation accuracy), the kept epoch marked.
+          --plot-log              Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade).
           --quiet                 Print only the final summary line (no table, chart or progress).
           --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C           CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                  Show this help and exit.
 
         Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs
@@ -76,11 +77,14 @@ import Testing
         Options:
           --model FILE          The trained model. Required.
           --json                Print one JSON object instead of the text report.
+          --ordinal             The classes are an ordered scale (in the model's order): add wasserstein.
+          --plot FILE           Write reliability diagrams (top class and soft labels) as SVG.
           --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
@@ -93,6 +97,9 @@ import Testing
           top2_accuracy  the majority class is one of the two most probable predicted classes
           brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)
           ece            expected calibration error of max q against accuracy, 15 equal-width bins
+          manhattan      Σ_j |p_j - q_j| (= 2 tv)
+          entropy_correlation  Pearson correlation of H(p) and H(q) across examples (n/a if either is constant)
+          wasserstein    with --ordinal: Σ_j |P_j - Q_j|, P and Q cumulative over the classes in the model's order
         Ties in argmax p or argmax q go to the first class in the model's order.
 
         """)
@@ -119,6 +126,7 @@ import Testing
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Output, one line per example, in the data's order:
@@ -150,6 +158,7 @@ import Testing
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Predictions become softmax(z / T) for the logits z; T is the minimiser of the mean KL(p‖softmax(z / T))
@@ -175,12 +184,17 @@ import Testing
 
         Options:
           --model FILE          A trained model; give it two or more times.
-          --json                Print one JSON object: each model's eval --json fields.
+          --json                Print one JSON object: each model's eval --json fields, the differences.
+          --bootstrap N         Resamples for the 95% intervals of the differences to the first model; 0 = none. Default 1000.
+          --seed S              Seed of the bootstrap resamples. Default 1.
+          --ordinal             The classes are an ordered scale (in the first model's order): add wasserstein.
+          --plot FILE           Write the models' reliability diagrams overlaid, as SVG.
           --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
@@ -193,6 +207,9 @@ import Testing
           top2_accuracy  the majority class is one of the two most probable predicted classes
           brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)
           ece            expected calibration error of max q against accuracy, 15 equal-width bins
+          manhattan      Σ_j |p_j - q_j| (= 2 tv)
+          entropy_correlation  Pearson correlation of H(p) and H(q) across examples (n/a if either is constant)
+          wasserstein    with --ordinal: Σ_j |P_j - Q_j|, P and Q cumulative over the classes in the model's order
         Ties in argmax p or argmax q go to the first class in the model's order.
 
         """)
@@ -216,6 +233,7 @@ import Testing
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         majority: rows whose largest target probability is that class (ties go to the first class);
@@ -252,6 +270,7 @@ import Testing
           --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C           CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                  Show this help and exit.
 
         The gradients come from the training code (Float); the finite differences from an independent

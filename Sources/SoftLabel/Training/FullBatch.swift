@@ -57,7 +57,7 @@ final class FullBatchDriver: EpochDriver {
 
     var network: Network { params.network }
 
-    func runEpoch(_ epoch: Int, onBatch: ((Int, Int) -> Void)?) -> EpochResult {
+    func runEpoch(_ epoch: Int, onBatch: ((Int, Int, Double) -> Void)?) -> EpochResult {
         if current == nil {
             theta = params.flat
             current = objective.evaluate()
@@ -82,7 +82,7 @@ final class FullBatchDriver: EpochDriver {
             trial = (alpha, self.params.flat, v)  // θ as stored (rounded to Float)
             return (v.objective, dot(v.gradient, direction))
         }, f0: f, slope0: slope, initial: initial)
-        onBatch?(objective.data.n, objective.data.n)
+        onBatch?(objective.data.n, objective.data.n, trial?.value.loss ?? current!.loss)
         guard let found, found.f < f else {
             params.setFlat(theta)  // no decrease at the precision of the objective: we are at the optimum
             return EpochResult(loss: current!.loss, rate: 0, converged: true)

@@ -31,9 +31,10 @@ public final class Trainer {
     }
 
     /// Trains for the configured epochs. `onEpoch` gets each finished epoch's record; `onBatch`, when
-    /// given, gets (examples done, examples per epoch) after every minibatch (for progress bars).
+    /// given, gets (examples done, examples per epoch, mean loss of the epoch so far) after every minibatch
+    /// (for progress bars).
     public func run(onEpoch: (EpochRecord) -> Void = { _ in },
-                    onBatch: ((Int, Int) -> Void)? = nil) -> TrainingOutcome {
+                    onBatch: ((Int, Int, Double) -> Void)? = nil) -> TrainingOutcome {
         var initRNG = SplitMix64(seed: config.seed).derived(1)
         let initial = Network.make(inputs: train.featureCount, hidden: config.hidden, classes: train.classCount,
                                    activation: config.activation, dropout: config.dropout, rng: &initRNG)
@@ -51,7 +52,7 @@ public final class Trainer {
 
     /// The epochs: bookkeeping shared by every optimizer.
     private func loop(driver: EpochDriver, params: Parameters, initial: Network, validator: Validator?,
-                      onEpoch: (EpochRecord) -> Void, onBatch: ((Int, Int) -> Void)?) -> TrainingOutcome {
+                      onEpoch: (EpochRecord) -> Void, onBatch: ((Int, Int, Double) -> Void)?) -> TrainingOutcome {
         var history: [EpochRecord] = []
         var lastGood = initial, lastGoodEpoch = 0
         var best: (loss: Double, network: Network, epoch: Int)?
@@ -115,7 +116,7 @@ struct EpochResult {
 }
 
 protocol EpochDriver: AnyObject {
-    func runEpoch(_ epoch: Int, onBatch: ((Int, Int) -> Void)?) -> EpochResult
+    func runEpoch(_ epoch: Int, onBatch: ((Int, Int, Double) -> Void)?) -> EpochResult
     /// The weights to validate and keep after an epoch.
     var network: Network { get }
 }
@@ -190,7 +191,7 @@ final class MinibatchDriver: EpochDriver {
 
     var network: Network { average?.network ?? params.network }
 
-    func runEpoch(_ epoch: Int, onBatch: ((Int, Int) -> Void)?) -> EpochResult {
+    func runEpoch(_ epoch: Int, onBatch: ((Int, Int, Double) -> Void)?) -> EpochResult {
         let n = data.n
         let lr = schedule.rate(epoch: epoch)
         shuffleRNG.shuffle(&order)
@@ -210,7 +211,7 @@ final class MinibatchDriver: EpochDriver {
                 if !batchLoss.isFinite { return }
                 average?.accumulate()
                 start += m
-                onBatch?(start, n)
+                onBatch?(start, n, total / Double(start))
             }
         }
         return EpochResult(loss: total / Double(n), rate: lr)

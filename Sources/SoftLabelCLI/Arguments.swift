@@ -170,18 +170,20 @@ func closest(to word: String, among candidates: [String]) -> String? {
     return best.name
 }
 
-/// Levenshtein distance (insertions, deletions, substitutions, each 1).
+/// Edit distance counting insertions, deletions, substitutions and swaps of neighbours as 1 each (optimal
+/// string alignment: "adma" is one swap from "adam").
 private func editDistance(_ a: [Character], _ b: [Character]) -> Int {
     if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
-    var prev = Array(0...b.count)
+    var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+    for i in 0...a.count { d[i][0] = i }
+    for j in 0...b.count { d[0][j] = j }
     for i in 1...a.count {
-        var cur = [i] + [Int](repeating: 0, count: b.count)
         for j in 1...b.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
         }
-        prev = cur
     }
-    return prev[b.count]
+    return d[a.count][b.count]
 }
 
 private func rangeText(_ lo: Int, _ hi: Int) -> String {

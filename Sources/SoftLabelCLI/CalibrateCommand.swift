@@ -36,7 +36,10 @@ enum CalibrateCommand: Command {
 
         var raw = model
         raw.temperature = 1
-        let fit = TemperatureScaling.fit(logits: raw.logits(x, parallel: parallel), targets: data.targets)
+        let predict = { (m: ModelFile) in try DataInput.predicting(data, source: source, model: modelPath) { () throws(NonFinitePrediction) in
+            try m.logits(x, parallel: parallel)
+        } }
+        let fit = TemperatureScaling.fit(logits: try predict(raw), targets: data.targets)
         if !fit.verified {
             throw RuntimeFailure(message: "the temperature search did not converge (T \(fit.temperature)); model not written")
         }
@@ -46,8 +49,8 @@ enum CalibrateCommand: Command {
         }
         var calibrated = model
         calibrated.temperature = Float(fit.temperature)
-        let before = Evaluation(logits: model.logits(x, parallel: parallel), targets: data.targets)
-        let after = Evaluation(logits: calibrated.logits(x, parallel: parallel), targets: data.targets)
+        let before = Evaluation(logits: try predict(model), targets: data.targets)
+        let after = Evaluation(logits: try predict(calibrated), targets: data.targets)
         try calibrated.write(to: outPath)
 
         let t0 = String(format: "%.6g", Double(model.temperature)), t1 = String(format: "%.6g", Double(calibrated.temperature))

@@ -41,7 +41,7 @@ enum CompareCommand: Command {
             guard let own = data.withClassOrder(model.classes) else {
                 throw DataError(file: path, "classes \(model.classes) differ from those of \(paths[0]) \(models[0].classes)")
             }
-            reports.append((path, try EvalCommand.evaluate(model, on: own, source: source, parallel: parallel, console: console,
+            reports.append((path, try EvalCommand.evaluate(model, named: path, on: own, source: source, parallel: parallel, console: console,
                                                            ordinal: a.flag("--ordinal"), keepExamples: resamples > 0)))
         }
         let names = columnNames(paths)

@@ -3,10 +3,10 @@ import SoftLabel
 /// A `train` option that sets a `TrainConfig` setting: its name, value placeholder, help, parser and the
 /// default its help shows, declared once in `ConfigOption.all`. The default is read from `TrainConfig` (for
 /// settings whose default depends on the model shape, from `TrainConfig.defaults`), never retyped.
-struct ConfigOption {
+struct ConfigOption: Sendable {
     let spec: OptionSpec
     /// Sets the setting from the command line when the option is given.
-    let apply: (ParsedArguments, inout TrainConfig) throws -> Void
+    let apply: @Sendable (ParsedArguments, inout TrainConfig) throws -> Void
 
     /// The defaults for a linear model, a network, and an explicitly chosen SGD or Adam linear model: what the
     /// shape-dependent help texts are written from.
@@ -65,14 +65,14 @@ struct ConfigOption {
 
     /// A Float or Double setting in `range` (exclusive at the bottom with `exclusiveMin`).
     static func number<T: BinaryFloatingPoint & LosslessStringConvertible>(
-        _ name: String, _ path: WritableKeyPath<TrainConfig, T>, _ placeholder: String, _ range: PartialRangeFrom<Double>,
+        _ name: String, _ path: WritableKeyPath<TrainConfig, T> & Sendable, _ placeholder: String, _ range: PartialRangeFrom<Double>,
         exclusiveMin: Bool = false, _ help: String, shown: String? = nil
     ) -> ConfigOption {
         number(name, path, placeholder, range.lowerBound...Double.infinity, exclusiveMin: exclusiveMin, help, shown: shown)
     }
 
     static func number<T: BinaryFloatingPoint & LosslessStringConvertible>(
-        _ name: String, _ path: WritableKeyPath<TrainConfig, T>, _ placeholder: String, _ range: ClosedRange<Double>,
+        _ name: String, _ path: WritableKeyPath<TrainConfig, T> & Sendable, _ placeholder: String, _ range: ClosedRange<Double>,
         exclusiveMin: Bool = false, _ help: String, shown: String? = nil
     ) -> ConfigOption {
         ConfigOption(spec: OptionSpec(name: name, value: placeholder,
@@ -84,7 +84,7 @@ struct ConfigOption {
                      })
     }
 
-    static func integer(_ name: String, _ path: WritableKeyPath<TrainConfig, Int>, _ placeholder: String,
+    static func integer(_ name: String, _ path: WritableKeyPath<TrainConfig, Int> & Sendable, _ placeholder: String,
                         _ range: PartialRangeFrom<Int>, _ help: String, shown: String? = nil) -> ConfigOption {
         ConfigOption(spec: OptionSpec(name: name, value: placeholder,
                                       help: help + defaultText(shown ?? String(TrainConfig()[keyPath: path]))),
@@ -93,7 +93,7 @@ struct ConfigOption {
 
     /// One of an enumeration's cases; the help lists them all ("sgd|adam|adamw|lbfgs").
     static func choice<T: RawRepresentable & CaseIterable>(
-        _ name: String, _ path: WritableKeyPath<TrainConfig, T>, _ what: String, shown: String? = nil
+        _ name: String, _ path: WritableKeyPath<TrainConfig, T> & Sendable, _ what: String, shown: String? = nil
     ) -> ConfigOption where T.RawValue == String {
         let cases = T.allCases.map(\.rawValue).joined(separator: "|")
         return ConfigOption(spec: OptionSpec(name: name, value: "NAME",
@@ -103,17 +103,17 @@ struct ConfigOption {
     }
 
     /// A flag that sets a Bool setting to `value`.
-    static func flag(_ name: String, _ path: WritableKeyPath<TrainConfig, Bool>, _ value: Bool, _ help: String) -> ConfigOption {
+    static func flag(_ name: String, _ path: WritableKeyPath<TrainConfig, Bool> & Sendable, _ value: Bool, _ help: String) -> ConfigOption {
         ConfigOption(spec: OptionSpec(name: name, value: nil, help: help),
                      apply: { a, c in if a.flag(name) { c[keyPath: path] = value } })
     }
 
-    static func widths(_ name: String, _ path: WritableKeyPath<TrainConfig, [Int]>, _ help: String) -> ConfigOption {
+    static func widths(_ name: String, _ path: WritableKeyPath<TrainConfig, [Int]> & Sendable, _ help: String) -> ConfigOption {
         ConfigOption(spec: OptionSpec(name: name, value: "H1,H2", help: help + " Default none."),
                      apply: { a, c in if let v = try a.intList(name) { c[keyPath: path] = v } })
     }
 
-    static func seed(_ name: String, _ path: WritableKeyPath<TrainConfig, UInt64>, _ help: String) -> ConfigOption {
+    static func seed(_ name: String, _ path: WritableKeyPath<TrainConfig, UInt64> & Sendable, _ help: String) -> ConfigOption {
         ConfigOption(spec: OptionSpec(name: name, value: "S", help: help + defaultText(String(TrainConfig()[keyPath: path]))),
                      apply: { a, c in
                          guard let s = a.string(name) else { return }

@@ -94,6 +94,20 @@ enum DataInput {
         return loaded
     }
 
+    /// Runs a prediction on `data`, turning a non-finite one into an input error naming the row (1-based, as
+    /// in a CSV file without ids) and its id.
+    static func predicting<T>(_ data: Dataset, source: Source, model: String,
+                              _ body: () throws(NonFinitePrediction) -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            let id = data.ids[error.row]
+            throw DataError(file: source.name, "row \(error.row + 1)" + (id == String(error.row + 1) ? "" : " (id '\(id)')") +
+                            ": the prediction of \(model) is not finite (NaN or infinite logits): a feature value far " +
+                            "outside the training data's range, or a model whose numbers overflow")
+        }
+    }
+
     /// The data's features in the model's order, with one note when columns are ignored.
     static func features(of data: Dataset, for model: ModelFile, source: Source, console: Console) throws -> Matrix {
         let file = source.name

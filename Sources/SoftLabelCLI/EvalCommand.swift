@@ -42,7 +42,7 @@ enum EvalCommand: Command {
         let parallel = try Common.parallel(a)
         let model = try ModelFile.load(path: modelPath)
         let data = try DataInput.load(source, classes: model.classes, parallel: parallel, console: console).dataset
-        let report = try evaluate(model, on: data, source: source, parallel: parallel, console: console,
+        let report = try evaluate(model, named: modelPath, on: data, source: source, parallel: parallel, console: console,
                                   ordinal: a.flag("--ordinal"))
         if let path = a.string("--plot") {
             let title = URL(fileURLWithPath: modelPath).lastPathComponent + " on " + URL(fileURLWithPath: source.name).lastPathComponent
@@ -52,10 +52,13 @@ enum EvalCommand: Command {
     }
 
     /// The model's predictions (with its temperature) on `data`, whose classes are in the model's order.
-    static func evaluate(_ model: ModelFile, on data: Dataset, source: DataInput.Source, parallel: Parallel,
-                         console: Console, ordinal: Bool = false, keepExamples: Bool = false) throws -> EvaluationReport {
+    static func evaluate(_ model: ModelFile, named modelName: String, on data: Dataset, source: DataInput.Source,
+                         parallel: Parallel, console: Console, ordinal: Bool = false,
+                         keepExamples: Bool = false) throws -> EvaluationReport {
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
-        let logits = model.logits(x, parallel: parallel)
+        let logits = try DataInput.predicting(data, source: source, model: modelName) { () throws(NonFinitePrediction) in
+            try model.logits(x, parallel: parallel)
+        }
         return EvaluationReport(Evaluation(logits: logits, targets: data.targets, keepExamples: keepExamples),
                                 classes: model.classes, ordinal: ordinal)
     }

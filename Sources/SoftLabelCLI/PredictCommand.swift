@@ -40,7 +40,9 @@ enum PredictCommand: Command {
         // Label columns are read and checked (a malformed file is an error) but not used.
         let data = try DataInput.load(source, labels: .optional, parallel: parallel, console: console).dataset
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
-        let q = model.probabilities(x, parallel: parallel)
+        let q = try DataInput.predicting(data, source: source, model: modelPath) { () throws(NonFinitePrediction) in
+            try model.probabilities(x, parallel: parallel)
+        }
         let text = render(q, ids: data.ids, classes: model.classes, format: format, top: top)
         if let out = a.string("--out") {
             try AtomicFile.write(Data(text.utf8), to: out)

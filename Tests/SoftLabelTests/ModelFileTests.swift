@@ -43,6 +43,48 @@ import Testing
         #expect(message("{\"format\": \"softlabel-model\", \"version\": 1}").hasPrefix("m.json: malformed model file: missing key"))
     }
 
+    /// Files that decode but cannot be a usable model are refused with what is wrong, never trapped on.
+    @Test func rejectsUnusableModels() throws {
+        var rng = SplitMix64(seed: 1)
+        let base = ModelFile(classes: ["a", "b"], features: ["x", "y"], standardization: Standardizer(mean: [0, 0], std: [1, 2]),
+                             network: Network.make(inputs: 2, hidden: [3], classes: 2, rng: &rng), config: TrainConfig(),
+                             training: TrainingSummary(examples: 1, validationExamples: 0, epochsRun: 0, keptEpoch: 0, stoppedEarly: false,
+                                                       converged: false, finalTrainLoss: nil, validationLoss: nil, validationKL: nil,
+                                                       validationAccuracy: nil, history: []))
+        func message(_ edit: (inout [String: Any]) -> Void) throws -> String {
+            var json = try JSONSerialization.jsonObject(with: try base.encoded()) as! [String: Any]
+            edit(&json)
+            do {
+                _ = try ModelFile.decode(try JSONSerialization.data(withJSONObject: json), file: "m.json")
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(try message { _ in } == "accepted")
+        #expect(try message { $0["version"] = 0 } == "m.json: model format version 0 is not a valid version (1...2)")
+        #expect(try message { $0["version"] = -1 } == "m.json: model format version -1 is not a valid version (1...2)")
+        #expect(try message { $0["features"] = ["x", "x"] } == "m.json: duplicate feature name 'x' in the model")
+        #expect(try message { $0["classes"] = ["a", "a"] } == "m.json: duplicate class name 'a' in the model")
+        #expect(try message { $0["temperature"] = 1e-45 } == "m.json: temperature 1e-45 is not a positive normal number")
+        #expect(try message { json in
+            var layers = json["layers"] as! [[String: Any]]
+            layers[0]["inputs"] = 1 << 62
+            layers[0]["outputs"] = 4
+            json["layers"] = layers
+        }.hasPrefix("m.json: malformed model file:"))
+        #expect(try message { json in
+            var layers = json["layers"] as! [[String: Any]]
+            layers[2]["inputs"] = 1 << 62
+            layers[2]["outputs"] = 1 << 2
+            layers[0]["outputs"] = 1 << 62
+            json["layers"] = layers
+        }.contains("inconsistent shapes"))
+        #expect(try message { json in
+            json["standardization"] = ["mean": [0, 0], "std": [1, 1e-45]]
+        }.hasPrefix("m.json: standardisation of feature 'y' is unusable"))
+    }
+
     @Test func atomicWriteLeavesNoTemporaryFile() throws {
         let path = temporaryFile("old", name: "m.json")
         try AtomicFile.write(Data("new".utf8), to: path)

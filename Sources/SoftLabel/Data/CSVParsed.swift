@@ -81,7 +81,7 @@ struct CSVParsed {
         let ds = Dataset(ids: layout.idColumn != nil ? ids : (0..<n).map { String($0 + 1) },
                          featureNames: layout.featureNames, classNames: classNames,
                          features: Matrix(rows: n, cols: layout.featureNames.count, values: values), targets: targets)
-        return LoadedData(dataset: ds, hasLabels: layout.hasLabels, warnings: warnings + (stats.warning(file: file).map { [$0] } ?? []))
+        return LoadedData(dataset: ds, warnings: warnings + (stats.warning(file: file).map { [$0] } ?? []))
     }
 }
 

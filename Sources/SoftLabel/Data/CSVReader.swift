@@ -1,14 +1,12 @@
 import Foundation
 
-/// What a data file held: the examples, whether it had labels, and notes for the user (stderr).
+/// What a data file held: the examples, and notes for the user (stderr).
 public struct LoadedData: Sendable {
     public var dataset: Dataset
-    public var hasLabels: Bool
     public var warnings: [String]
 
-    public init(dataset: Dataset, hasLabels: Bool, warnings: [String]) {
+    public init(dataset: Dataset, warnings: [String]) {
         self.dataset = dataset
-        self.hasLabels = hasLabels
         self.warnings = warnings
     }
 }

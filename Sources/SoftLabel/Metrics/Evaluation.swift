@@ -147,17 +147,25 @@ public struct Evaluation: Sendable {
     }
 }
 
-/// log q_j = z_j - m - log Σ_l exp(z_l - m), m = max_l z_l (every exponent <= 0: no overflow, and the sum
-/// is at least 1: no log 0), and q_j = exp(log q_j). z, q, logq: (k).
-func logSoftmax(_ z: [Double], q: inout [Double], logq: inout [Double]) {
-    let m = z.max() ?? 0
+/// The Double log-softmax every metric, the calibration search and the gradient check's reference use
+/// (the training code's Float form is `Softmax.forwardPadded`): for the k logits at z divided by T,
+///   log q_j = z_j/T - m - log Σ_l exp(z_l/T - m),   m = max_l z_l/T
+/// (every exponent <= 0: no overflow, and the sum is at least 1: no log 0). Writes log q (k).
+func logSoftmax(_ z: UnsafePointer<Double>, count k: Int, temperature t: Double = 1, logq: UnsafeMutablePointer<Double>) {
+    var m = -Double.infinity
+    for j in 0..<k { m = max(m, z[j] / t) }
     var s = 0.0
-    for v in z { s += exp(v - m) }
+    for j in 0..<k { s += exp(z[j] / t - m) }
     let shift = m + log(s)
-    for j in z.indices {
-        logq[j] = z[j] - shift
-        q[j] = exp(logq[j])
+    for j in 0..<k { logq[j] = z[j] / t - shift }
+}
+
+/// The same for arrays, with q_j = exp(log q_j) too. z, q, logq: (k).
+func logSoftmax(_ z: [Double], q: inout [Double], logq: inout [Double]) {
+    z.withUnsafeBufferPointer { zb in
+        logq.withUnsafeMutableBufferPointer { logSoftmax(zb.baseAddress!, count: z.count, logq: $0.baseAddress!) }
     }
+    for j in z.indices { q[j] = exp(logq[j]) }
 }
 
 /// The index of the largest value; ties go to the first (lowest index).

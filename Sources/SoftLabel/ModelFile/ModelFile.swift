@@ -207,10 +207,19 @@ extension ModelFile {
             }
         }
         guard network.isFinite else { throw DataError(file: file, "model weights contain NaN or infinity") }
-        if let s = standardization, s.mean.count != features.count || s.std.count != features.count {
-            throw DataError(file: file, "standardisation has the wrong number of features")
+        if let s = standardization {
+            guard s.mean.count == features.count, s.std.count == features.count else {
+                throw DataError(file: file, "standardisation has the wrong number of features")
+            }
+            // A std of 0 marks a constant feature; any other must have a finite reciprocal (1 / 1e-45 overflows).
+            if let j = features.indices.first(where: { !s.mean[$0].isFinite || !(s.std[$0] >= 0) || !(s.std[$0] == 0 || (1 / s.std[$0]).isFinite) }) {
+                throw DataError(file: file, "standardisation of feature '\(features[j])' is unusable (mean \(s.mean[j]), std \(s.std[j])): " +
+                                "expected a finite mean and a std of 0 or at least \(1 / Float.greatestFiniteMagnitude)")
+            }
         }
-        guard temperature > 0, temperature.isFinite else { throw DataError(file: file, "temperature must be positive") }
+        guard temperature.isNormal, temperature > 0 else {
+            throw DataError(file: file, "temperature \(temperature) is not a positive normal number")
+        }
     }
 
     /// Writes the model atomically: a temporary file in the same folder, then rename.

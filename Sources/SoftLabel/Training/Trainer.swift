@@ -42,9 +42,23 @@ public final class Trainer {
         let targets = PreparedTargets(train.targets, config: config)
         let validator = validation.map { Validator(data: $0, structure: initial, loss: config.loss, parallel: parallel) }
         return TrainingPointers.with(train.features, targets) { data in
-            let driver: EpochDriver = config.optimizer == .lbfgs
-                ? FullBatchDriver(config: config, data: data, params: params, parallel: parallel)
-                : MinibatchDriver(config: config, data: data, params: params, parallel: parallel)
+            let sizes = params.sizes
+            let driver: EpochDriver
+            switch config.optimizer {
+            case .lbfgs:
+                driver = FullBatchDriver(config: config, data: data, params: params, parallel: parallel)
+            case .sgd:
+                driver = MinibatchDriver(config: config, data: data, params: params, parallel: parallel,
+                                         optimizer: SGD(sizes: sizes, momentum: config.momentum, nesterov: config.nesterov))
+            case .adam:
+                driver = MinibatchDriver(config: config, data: data, params: params, parallel: parallel,
+                                         optimizer: Adam(sizes: sizes, beta1: config.beta1, beta2: config.beta2,
+                                                         epsilon: config.epsilon))
+            case .adamw:
+                driver = MinibatchDriver(config: config, data: data, params: params, parallel: parallel,
+                                         optimizer: Adam(sizes: sizes, beta1: config.beta1, beta2: config.beta2,
+                                                         epsilon: config.epsilon, weightDecay: config.weightDecay))
+            }
             return loop(driver: driver, params: params, initial: initial, validator: validator, onEpoch: onEpoch,
                         onBatch: onBatch)
         }
@@ -161,21 +175,11 @@ final class MinibatchDriver: EpochDriver {
     var shuffleRNG: SplitMix64
     let average: WeightAverage?
 
-    init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel) {
+    init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel, optimizer: Optimizer) {
         self.config = config
         self.data = data
         self.params = params
-        switch config.optimizer {
-        case .sgd:
-            optimizer = SGD(sizes: params.sizes, momentum: config.momentum, nesterov: config.nesterov)
-        case .adam:
-            optimizer = Adam(sizes: params.sizes, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon)
-        case .adamw:
-            optimizer = Adam(sizes: params.sizes, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon,
-                             weightDecay: config.weightDecay)
-        case .lbfgs:
-            preconditionFailure("L-BFGS runs full-batch (FullBatchDriver)")
-        }
+        self.optimizer = optimizer
         schedule = Schedule(kind: config.schedule, baseRate: config.learningRate, epochs: config.epochs,
                             warmup: config.warmup, stepEvery: config.stepEvery, stepGamma: config.stepGamma)
         stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)

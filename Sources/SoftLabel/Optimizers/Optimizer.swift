@@ -64,20 +64,22 @@ public final class SGD: Optimizer {
         while e + vecWidth <= range.upperBound {
             let th = loadVec(theta + e)
             let g = loadVec(grad + e)
-            let ve = mu * loadVec(v + e) + g
+            let ve = flushSubnormals(mu * loadVec(v + e) + g)
             storeVec(ve, v + e)
-            storeVec(th - rate * (nesterov ? g + mu * ve : ve), theta + e)
+            storeVec(flushSubnormals(th - rate * (nesterov ? g + mu * ve : ve)), theta + e)
             e += vecWidth
         }
         while e < range.upperBound {
             let g = grad[e]
-            v[e] = momentum * v[e] + g
-            theta[e] = theta[e] - lr * (nesterov ? g + momentum * v[e] : v[e])
+            v[e] = flushSubnormal(momentum * v[e] + g)
+            theta[e] = flushSubnormal(theta[e] - lr * (nesterov ? g + momentum * v[e] : v[e]))
             e += 1
         }
     }
 }
 
+/// (Both optimizers flush subnormal results to 0: see `flushSubnormals`.)
+///
 /// Adam (Kingma & Ba 2015), and AdamW (Loshchilov & Hutter 2019) when `weightDecay` > 0:
 ///   t ← t + 1
 ///   m ← β1 m + (1 - β1) g;      v ← β2 v + (1 - β2) g²
@@ -119,21 +121,21 @@ public final class Adam: Optimizer {
         while e + vecWidth <= range.upperBound {
             let th = loadVec(theta + e)
             let g = loadVec(grad + e)
-            let me = vb1 * loadVec(m + e) + (one - vb1) * g
-            let ve = vb2 * loadVec(v + e) + (one - vb2) * g * g
+            let me = flushSubnormals(vb1 * loadVec(m + e) + (one - vb1) * g)
+            let ve = flushSubnormals(vb2 * loadVec(v + e) + (one - vb2) * g * g)
             storeVec(me, m + e)
             storeVec(ve, v + e)
             let mHat = me / vc1, vHat = ve / vc2
-            storeVec(th * vshrink - rate * mHat / (vHat.squareRoot() + veps), theta + e)
+            storeVec(flushSubnormals(th * vshrink - rate * mHat / (vHat.squareRoot() + veps)), theta + e)
             e += vecWidth
         }
         while e < range.upperBound {
             let g = grad[e]
-            m[e] = b1 * m[e] + (1 - b1) * g
-            v[e] = b2 * v[e] + (1 - b2) * g * g
+            m[e] = flushSubnormal(b1 * m[e] + (1 - b1) * g)
+            v[e] = flushSubnormal(b2 * v[e] + (1 - b2) * g * g)
             let mHat = m[e] / c1
             let vHat = v[e] / c2
-            theta[e] = theta[e] * shrink - lr * mHat / (vHat.squareRoot() + eps)
+            theta[e] = flushSubnormal(theta[e] * shrink - lr * mHat / (vHat.squareRoot() + eps))
             e += 1
         }
     }

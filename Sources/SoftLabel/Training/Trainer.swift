@@ -241,7 +241,7 @@ final class WeightAverage {
         let b = decay, c = 1 - decay
         for (t, n) in params.sizes.enumerated() {
             let a = sums[t], theta = params.tensors[t]
-            for e in 0..<n { a[e] = b * a[e] + c * theta[e] }
+            for e in 0..<n { a[e] = flushSubnormal(b * a[e] + c * theta[e]) }  // see flushSubnormals
         }
     }
 

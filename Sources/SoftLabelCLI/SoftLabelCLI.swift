@@ -34,6 +34,7 @@ public enum SoftLabelCLI {
 
     /// Runs the process: exits 0 on success, 1 on a runtime failure, 2 on a usage or input error.
     public static func main(_ arguments: [String]) -> Never {
+        Signals.install()
         exit(run(Array(arguments.dropFirst()), console: .standard))
     }
 
@@ -75,6 +76,8 @@ public enum SoftLabelCLI {
         } catch let e as DataError {
             console.err("softlabel \(name): \(e.description)\n")
             return 2
+        } catch let e as ExitStatus {
+            return e.code
         } catch let e as RuntimeFailure {
             console.err("softlabel \(name): \(e.message)\n")
             return 1

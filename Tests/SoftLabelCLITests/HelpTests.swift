@@ -18,6 +18,9 @@ import Testing
           --val FILE              Validation data, reported every epoch.
           --val-features X.npy    Validation features as NPY (with --val-labels), instead of --val.
           --val-labels Y.npy      Validation labels as NPY (with --val-features).
+          --checkpoint FILE       Save the training state here at every epoch end and on Ctrl-C/SIGTERM.
+          --resume FILE           Continue from a --checkpoint file (same data and options); ends as an uninterrupted run would.
+          --init MODEL            Start from a trained model's network and standardisation (fine-tuning).
           --val-fraction F        Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden.
           --patience P            Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden.
           --average E             Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden.

@@ -47,6 +47,14 @@ public enum Layer: Equatable, Sendable {
         }
     }
 
+    /// The layer with its parameter tensors replaced by arrays (as many as `parameterShapes`, of their sizes).
+    func with(arrays: [[Float]]) -> Layer {
+        switch self {
+        case .dense(let d): return .dense(Dense(inputs: d.inputs, outputs: d.outputs, weight: arrays[0], bias: arrays[1]))
+        case .activation, .dropout: return self
+        }
+    }
+
     /// The layer's parameter tensors as arrays (as many as `parameterShapes`).
     var tensors: [[Float]] {
         switch self {

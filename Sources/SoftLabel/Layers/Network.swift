@@ -48,6 +48,15 @@ public struct Network: Equatable, Sendable {
         return Network(layers: layers)
     }
 
+    /// The settings `make` would build this network from: hidden widths, the (first) activation and the
+    /// (first) dropout rate.
+    public var shape: (hidden: [Int], activation: Activation, dropout: Float) {
+        var activation = Activation.relu, dropout: Float = 0
+        if let f = layers.lazy.compactMap({ if case .activation(let f) = $0 { return f } else { return nil } }).first { activation = f }
+        if let p = layers.lazy.compactMap({ if case .dropout(let p) = $0 { return p } else { return nil } }).first { dropout = p }
+        return (denseLayers.dropLast().map(\.outputs), activation, dropout)
+    }
+
     /// The dense layers, in order.
     public var denseLayers: [Dense] { layers.compactMap { if case .dense(let d) = $0 { return d } else { return nil } } }
     /// The dense layer number `i` (0-based, counting dense layers only), to read or replace in place.

@@ -75,6 +75,25 @@ final class Parameters {
 
     var network: Network { network(from: tensors.map { UnsafePointer($0) }) }
 
+    /// Copies of every tensor, in tensor order (for a checkpoint).
+    var tensorArrays: [[Float]] { zip(tensors, shapes).map { Array(UnsafeBufferPointer(start: $0, count: $1.count)) } }
+
+    /// Sets every tensor from copies; false (nothing changed) when their sizes are not this network's.
+    func load(tensors arrays: [[Float]]) -> Bool {
+        guard arrays.map(\.count) == shapes.map(\.count) else { return false }
+        for (t, a) in arrays.enumerated() { a.withUnsafeBufferPointer { tensors[t].update(from: $0.baseAddress!, count: $0.count) } }
+        for l in transposedCurrent.indices { transposedCurrent[l] = false }
+        return true
+    }
+
+    /// The network with these layers and tensors given as arrays (sizes as `tensorArrays`).
+    func network(from arrays: [[Float]]) -> Network {
+        Network(layers: layers.enumerated().map { l, layer in
+            let count = layer.parameterShapes.count
+            return count == 0 ? layer : layer.with(arrays: Array(arrays[first[l]..<(first[l] + count)]))
+        })
+    }
+
     /// The network with these layers and the given tensors (e.g. averaged weights), in tensor order.
     func network(from values: [UnsafePointer<Float>]) -> Network {
         Network(layers: layers.enumerated().map { l, layer in

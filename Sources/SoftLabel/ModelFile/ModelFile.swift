@@ -78,6 +78,9 @@ public struct ModelFile: Equatable, Sendable {
     public var network: Network
     public var config: TrainConfig
     public var training: TrainingSummary
+    /// Set when training was stopped by a signal before its end: where (the model holds the weights of that
+    /// moment, or the best validated ones under early stopping). Absent from the file otherwise.
+    public var interrupted: Interruption?
 
     public init(classes: [String], features: [String], standardization: Standardizer?, temperature: Float = 1,
                 network: Network, config: TrainConfig, training: TrainingSummary) {
@@ -94,6 +97,7 @@ public struct ModelFile: Equatable, Sendable {
 extension ModelFile: Codable {
     private enum CodingKeys: String, CodingKey {
         case format, version, classes, features, standardization, temperature, layers, network, config, training
+        case interrupted
     }
     private struct Version1Network: Decodable { var layers: [Dense] }
 
@@ -121,6 +125,7 @@ extension ModelFile: Codable {
         }
         config = try TrainConfig(from: DefaultingDecoder(base: try c.superDecoder(forKey: .config), defaults: TrainConfig()))
         training = try c.decode(TrainingSummary.self, forKey: .training)
+        interrupted = try c.decodeIfPresent(Interruption.self, forKey: .interrupted)
     }
 
     /// Always the current version's layout (a version-1 file read and written again becomes version 2).
@@ -135,6 +140,7 @@ extension ModelFile: Codable {
         try c.encode(network, forKey: .layers)
         try c.encode(config, forKey: .config)
         try c.encode(training, forKey: .training)
+        try c.encodeIfPresent(interrupted, forKey: .interrupted)
     }
 }
 
@@ -243,25 +249,4 @@ private func describe(_ error: Error) -> String {
 
 private func path(_ keys: [CodingKey]) -> String {
     keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-}
-
-/// Whole-file writes that never leave a partial file behind.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw DataError(file: path, "cannot write: folder '\(dir)' does not exist")
-        }
-        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw DataError(file: path, "cannot write (permission denied or disk full?)")
-        }
-        if rename(tmp, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw DataError(file: path, "cannot write: \(reason)")
-        }
-    }
 }

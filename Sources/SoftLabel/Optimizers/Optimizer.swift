@@ -19,13 +19,19 @@ public protocol Optimizer: AnyObject {
     /// `L2Penalty`). `decay` says whether this tensor takes decoupled weight decay (weights do, biases do not).
     func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
               lr: Float, decay: Bool)
+    /// The moments and step count, for a checkpoint; `restore` puts back what `state` gave (false when the
+    /// buffers do not fit this optimizer's tensors).
+    var state: OptimizerState { get }
+    func restore(_ state: OptimizerState) -> Bool
 }
 
 /// Optimizer state buffers, one per parameter tensor, zero-initialised.
 final class StateBuffers {
     private(set) var buffers: [UnsafeMutablePointer<Float>]
+    let sizes: [Int]
 
     init(sizes: [Int]) {
+        self.sizes = sizes
         buffers = sizes.map { n in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
@@ -34,6 +40,16 @@ final class StateBuffers {
     }
 
     subscript(tensor: Int) -> UnsafeMutablePointer<Float> { buffers[tensor] }
+
+    /// Copies of the buffers (for a checkpoint).
+    var arrays: [[Float]] { zip(buffers, sizes).map { Array(UnsafeBufferPointer(start: $0, count: $1)) } }
+
+    /// Sets the buffers from copies; false when the shapes differ.
+    func load(_ arrays: ArraySlice<[Float]>) -> Bool {
+        guard arrays.count == sizes.count, zip(arrays, sizes).allSatisfy({ $0.count == $1 }) else { return false }
+        for (b, a) in zip(buffers, arrays) { a.withUnsafeBufferPointer { b.update(from: $0.baseAddress!, count: $0.count) } }
+        return true
+    }
 
     deinit { buffers.forEach { $0.deallocate() } }
 }
@@ -53,6 +69,9 @@ public final class SGD: Optimizer {
     }
 
     public func beginStep() {}
+
+    public var state: OptimizerState { OptimizerState(buffers: v.arrays, step: 0) }
+    public func restore(_ state: OptimizerState) -> Bool { v.load(state.buffers[...]) }
 
     public func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
                      lr: Float, decay: Bool) {
@@ -99,6 +118,19 @@ public final class Adam: Optimizer {
         self.weightDecay = weightDecay
         m = StateBuffers(sizes: sizes)
         v = StateBuffers(sizes: sizes)
+    }
+
+    public var state: OptimizerState { OptimizerState(buffers: m.arrays + v.arrays, step: t) }
+
+    public func restore(_ state: OptimizerState) -> Bool {
+        let n = m.sizes.count
+        guard state.buffers.count == 2 * n, state.step >= 0, m.load(state.buffers[..<n]), v.load(state.buffers[n...]) else {
+            return false
+        }
+        t = state.step
+        correction1 = Float(1 - pow(Double(beta1), Double(t)))
+        correction2 = Float(1 - pow(Double(beta2), Double(t)))
+        return true
     }
 
     public func beginStep() {

@@ -8,8 +8,8 @@ struct PreparedTargets {
     var weight: [Float]?     // (n) class-balancing example weights, nil = all 1
 
     /// Applies, in this order: target temperature p^(1/T) / Σ p^(1/T); label smoothing (1 - ε) p + ε / k;
-    /// then class weights from the resulting targets.
-    init(_ raw: Matrix, config: TrainConfig) {
+    /// then class weights from the resulting targets of the training rows `rows` (nil: every row).
+    init(_ raw: Matrix, config: TrainConfig, rows: [Int]? = nil) {
         var p = raw
         let n = p.rows, k = p.cols
         if config.targetTemperature != 1 {
@@ -41,8 +41,9 @@ struct PreparedTargets {
         }
         if config.classWeight == .balanced {
             var mass = [Double](repeating: 0, count: k)
-            for i in 0..<n { for j in 0..<k { mass[j] += Double(p[i, j]) } }
-            let classWeight = mass.map { $0 > 0 ? Double(n) / (Double(k) * $0) : 0 }
+            for i in rows ?? Array(0..<n) { for j in 0..<k { mass[j] += Double(p[i, j]) } }
+            let trained = Double(rows?.count ?? n)
+            let classWeight = mass.map { $0 > 0 ? trained / (Double(k) * $0) : 0 }
             self.weight = (0..<n).map { i in
                 Float((0..<k).reduce(0.0) { $0 + classWeight[$1] * Double(p[i, $1]) })
             }

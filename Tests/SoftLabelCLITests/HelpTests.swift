@@ -283,4 +283,46 @@ import Testing
 
         """)
     }
+
+    @Test func exportHelp() {
+        #expect(runInProcess(["export", "--help"]).stdout == """
+        Usage:
+          softlabel export --model M.json --onnx M.onnx
+
+        Write the model as an ONNX graph of core operators (opset 13) computing predict's probabilities.
+
+        Options:
+          --model FILE  The trained model. Required.
+          --onnx FILE   Where to write the ONNX model (atomically). Required.
+          --help        Show this help and exit.
+
+        Input 'features': (N, d) float32, raw features in the model's order (N: any batch size). Output
+        'probabilities': (N, k) in the model's class order. Metadata: 'classes' and 'features' (JSON arrays).
+        Standardisation is folded into the first Gemm (the mean goes in a Sub node instead when a feature's
+        mean is more than 4 standard deviations from 0: folding it would lose float32 digits); the
+        temperature into the last Gemm. GELU is Div, Erf, Add, Mul; dropout (the identity at inference) is left out.
+
+        """)
+    }
+
+    @Test func topLevelHelp() {
+        #expect(runInProcess(["--help"]).stdout == """
+        softlabel: train softmax classifiers on soft labels (probabilities or annotator counts).
+
+        Usage: softlabel <command> [options]
+
+        Commands:
+          train      Train a softmax classifier (optionally with hidden layers) on soft labels.
+          eval       Evaluate a model on labelled data: divergences, accuracy, calibration, per-class table.
+          predict    Write each example's predicted distribution (or its K most probable classes), with its id.
+          inspect    Summarise a data file: sizes, class balance, label entropy, feature ranges, parse time.
+          calibrate  Fit one temperature T on held-out data (minimising KL) and save it in a copy of the model.
+          compare    Evaluate two or more models on the same data and show their metrics side by side.
+          gradcheck  Check the analytic gradients against central finite differences in Double.
+          export     Write the model as an ONNX graph of core operators (opset 13) computing predict's probabilities.
+
+        Run 'softlabel <command> --help' for a command's options.
+
+        """)
+    }
 }

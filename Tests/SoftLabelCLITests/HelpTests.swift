@@ -14,48 +14,50 @@ import Testing
           DATA.csv  training data: features and 'label:<class>' (or 'label') columns
 
         Options:
-          --model FILE            Where to write the trained model (JSON). Required.
-          --val FILE              Validation data, reported every epoch.
-          --val-features X.npy    Validation features as NPY (with --val-labels), instead of --val.
-          --val-labels Y.npy      Validation labels as NPY (with --val-features).
-          --val-fraction F        Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden.
-          --patience P            Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden.
-          --average E             Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden.
-          --epochs N              Passes over the data (L-BFGS: iterations), at most. Default 1000 for lbfgs, 200 otherwise.
-          --batch-size B          Examples per minibatch. Default 128.
-          --optimizer NAME        sgd|adam|adamw|lbfgs. Default lbfgs (full batch, exact optimum), or adam with --hidden.
-          --lr X                  Learning rate (minibatch optimizers). Default: sgd 0.1; adam 0.01, or 0.002 with --hidden.
-          --momentum M            SGD momentum. Default 0.9.
-          --nesterov              SGD: Nesterov momentum.
-          --beta1 B1              Adam first-moment decay. Default 0.9.
-          --beta2 B2              Adam second-moment decay. Default 0.999.
-          --eps E                 Adam epsilon. Default 1e-08.
-          --weight-decay W        AdamW decoupled weight decay. Default 0.01.
-          --l2 L                  L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.
-          --schedule NAME         constant|step|cosine learning-rate schedule. Default cosine.
-          --warmup E              Epochs of linear learning-rate warm-up. Default 0.
-          --step-every N          Step schedule: decay every N epochs. Default 30.
-          --step-gamma G          Step schedule: multiply the rate by G. Default 0.1.
-          --hidden H1,H2          Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
-          --activation NAME       relu|gelu|tanh after each hidden layer. Default relu.
-          --dropout P             Drop probability after each hidden activation (training only). Default 0.
-          --loss NAME             kl|ce|reverse-kl|js. Default kl.
-          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.
-          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.
-          --class-weight NAME     none|balanced. Default none.
-          --seed S                Seed for shuffling, splitting, initialisation and dropout. Default 1.
-          --no-standardize        Use raw features (default: z-score with the training data's mean/std).
-          --threads N             Worker threads (results do not depend on it). Default: all cores.
-          --log FILE              Write the per-epoch table as CSV (empty cells without validation).
-          --plot FILE             Write an SVG chart of the losses (and validation accuracy), the kept epoch marked.
-          --plot-log              Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade).
-          --quiet                 Print only the final summary line (no table, chart or progress).
-          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
-          --classes FILE          NPY: class names, one per line. Default 0, 1, ...
-          --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
-          --delimiter C           CSV cell separator: , ; tab or |. Default: detected from the header line.
-          --help                  Show this help and exit.
+          --model FILE             Where to write the trained model (JSON). Required.
+          --val FILE               Validation data, reported every epoch.
+          --val-features X.npy     Validation features as NPY (with --val-labels), instead of --val.
+          --val-labels Y.npy       Validation labels as NPY (with --val-features).
+          --val-fraction F         Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden.
+          --patience P             Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden.
+          --average E              Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden.
+          --epochs N               Passes over the data (L-BFGS: iterations), at most. Default 1000 for lbfgs, 200 otherwise.
+          --batch-size B           Examples per minibatch. Default 128.
+          --optimizer NAME         sgd|adam|adamw|lbfgs. Default lbfgs (full batch, exact optimum), or adam with --hidden.
+          --lr X                   Learning rate (minibatch optimizers). Default: sgd 0.1; adam 0.01, or 0.002 with --hidden.
+          --momentum M             SGD momentum. Default 0.9.
+          --nesterov               SGD: Nesterov momentum.
+          --beta1 B1               Adam first-moment decay. Default 0.9.
+          --beta2 B2               Adam second-moment decay. Default 0.999.
+          --eps E                  Adam epsilon. Default 1e-08.
+          --weight-decay W         AdamW decoupled weight decay. Default 0.01.
+          --l2 L                   L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.
+          --schedule NAME          constant|step|cosine learning-rate schedule. Default cosine.
+          --warmup E               Epochs of linear learning-rate warm-up. Default 0.
+          --step-every N           Step schedule: decay every N epochs. Default 30.
+          --step-gamma G           Step schedule: multiply the rate by G. Default 0.1.
+          --hidden H1,H2           Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
+          --activation NAME        relu|gelu|tanh after each hidden layer. Default relu.
+          --dropout P              Drop probability after each hidden activation (training only). Default 0.
+          --loss NAME              kl|ce|reverse-kl|js. Default kl.
+          --label-smoothing E      Mix targets with uniform: (1-E)p + E/k. Default 0.
+          --target-temperature T   Targets p^(1/T), renormalised (T<1 sharpens). Default 1.
+          --distill-temperature T  Distil at T: targets softmax(z/T) of teacher logits, student logits/T, loss x T². Default 1.
+          --hard-weight A          Loss (1-A)·T²·soft + A·CE to the hard label ('label' column, else teacher argmax). Default 0.
+          --class-weight NAME      none|balanced. Default none.
+          --seed S                 Seed for shuffling, splitting, initialisation and dropout. Default 1.
+          --no-standardize         Use raw features (default: z-score with the training data's mean/std).
+          --threads N              Worker threads (results do not depend on it). Default: all cores.
+          --log FILE               Write the per-epoch table as CSV (empty cells without validation).
+          --plot FILE              Write an SVG chart of the losses (and validation accuracy), the kept epoch marked.
+          --plot-log               Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade).
+          --quiet                  Print only the final summary line (no table, chart or progress).
+          --features X.npy         Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy           NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE           NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE     NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C            CSV cell separator: , ; tab or |. Default: detected from the header line.
+          --help                   Show this help and exit.
 
         Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs
         that take over a second show a progress bar on stderr.
@@ -253,25 +255,27 @@ import Testing
           DATA.csv  data with features and labels (a sample of its rows is used)
 
         Options:
-          --hidden H1,H2          Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
-          --activation NAME       relu|gelu|tanh after each hidden layer. Default relu.
-          --dropout P             Drop probability after each hidden activation (training only). Default 0.
-          --loss NAME             kl|ce|reverse-kl|js. Default kl.
-          --l2 L                  L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.
-          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.
-          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.
-          --class-weight NAME     none|balanced. Default none.
-          --seed S                Seed for shuffling, splitting, initialisation and dropout. Default 1.
-          --sample N              Rows to use (the first N after a seeded shuffle). Default 16.
-          --max-entries M         Entries checked per tensor (a seeded sample). Default 300.
-          --step H                Finite-difference step. Default 1e-5.
-          --tolerance T           Largest accepted relative error. Default 1e-3.
-          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
-          --classes FILE          NPY: class names, one per line. Default 0, 1, ...
-          --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
-          --delimiter C           CSV cell separator: , ; tab or |. Default: detected from the header line.
-          --help                  Show this help and exit.
+          --hidden H1,H2           Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
+          --activation NAME        relu|gelu|tanh after each hidden layer. Default relu.
+          --dropout P              Drop probability after each hidden activation (training only). Default 0.
+          --loss NAME              kl|ce|reverse-kl|js. Default kl.
+          --l2 L                   L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.
+          --label-smoothing E      Mix targets with uniform: (1-E)p + E/k. Default 0.
+          --target-temperature T   Targets p^(1/T), renormalised (T<1 sharpens). Default 1.
+          --distill-temperature T  Distil at T: targets softmax(z/T) of teacher logits, student logits/T, loss x T². Default 1.
+          --hard-weight A          Loss (1-A)·T²·soft + A·CE to the hard label ('label' column, else teacher argmax). Default 0.
+          --class-weight NAME      none|balanced. Default none.
+          --seed S                 Seed for shuffling, splitting, initialisation and dropout. Default 1.
+          --sample N               Rows to use (the first N after a seeded shuffle). Default 16.
+          --max-entries M          Entries checked per tensor (a seeded sample). Default 300.
+          --step H                 Finite-difference step. Default 1e-5.
+          --tolerance T            Largest accepted relative error. Default 1e-3.
+          --features X.npy         Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy           NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE           NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE     NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C            CSV cell separator: , ; tab or |. Default: detected from the header line.
+          --help                   Show this help and exit.
 
         The gradients come from the training code (Float); the finite differences from an independent
         Double implementation of the objective, at random weights (He initialisation for every layer).

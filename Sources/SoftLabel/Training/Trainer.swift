@@ -39,7 +39,7 @@ public final class Trainer {
         let initial = Network.make(inputs: train.featureCount, hidden: config.hidden, classes: train.classCount,
                                    activation: config.activation, dropout: config.dropout, rng: &initRNG)
         let params = Parameters(initial)
-        let targets = PreparedTargets(train.targets, config: config)
+        let targets = PreparedTargets(train, config: config)
         let validator = validation.map { Validator(data: $0, structure: initial, loss: config.loss, parallel: parallel) }
         return TrainingPointers.with(train.features, targets) { data in
             let sizes = params.sizes
@@ -144,18 +144,9 @@ struct TrainingPointers {
     /// The features and targets pinned for the duration of `body`.
     static func with<R>(_ features: Matrix, _ prepared: PreparedTargets, _ body: (TrainingPointers) -> R) -> R {
         features.values.withUnsafeBufferPointer { x in
-            prepared.padded.values.withUnsafeBufferPointer { p in
-                prepared.negEntropy.withUnsafeBufferPointer { h in
-                    func pin(_ w: UnsafePointer<Float>?) -> R {
-                        body(TrainingPointers(
-                            x: x.baseAddress!,
-                            targets: LossTargets(p: Rows(base: p.baseAddress!, stride: prepared.padded.cols), index: nil,
-                                                 negEntropy: h.baseAddress!, weight: w),
-                            n: features.rows, d: features.cols, k: prepared.p.cols))
-                    }
-                    guard let weight = prepared.weight else { return pin(nil) }
-                    return weight.withUnsafeBufferPointer { pin($0.baseAddress!) }
-                }
+            prepared.withLossTargets { targets in
+                body(TrainingPointers(x: x.baseAddress!, targets: targets, n: features.rows, d: features.cols,
+                                      k: prepared.p.cols))
             }
         }
     }

@@ -8,12 +8,13 @@ enum TrainCommand: Command {
         usage: ["train DATA.csv --model OUT.json [options]",
                 "train --features X.npy --labels Y.npy --model OUT.json [options]"],
         summary: "Train a softmax classifier (optionally with hidden layers) on soft labels.",
-        positionals: [("DATA.csv", "training data: features and 'label:<class>' (or 'label') columns")],
+        positionals: [("DATA.csv", "training data: features and 'label:<class>', 'label' or 'logit:<class>' columns")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "Where to write the trained model (JSON). Required."),
             OptionSpec(name: "--val", value: "FILE", help: "Validation data, reported every epoch."),
             OptionSpec(name: "--val-features", value: "X.npy", help: "Validation features as NPY (with --val-labels), instead of --val."),
             OptionSpec(name: "--val-labels", value: "Y.npy", help: "Validation labels as NPY (with --val-features)."),
+            OptionSpec(name: "--val-teacher-logits", value: "Z.npy", help: "Validation teacher logits as NPY (with --val-features)."),
         ] + ConfigOption.all.map(\.spec) + [
             Common.threads,
             OptionSpec(name: "--log", value: "FILE", help: "Write the per-epoch table as CSV (empty cells without validation)."),

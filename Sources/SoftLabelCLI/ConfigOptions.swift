@@ -51,7 +51,7 @@ struct ConfigOption: Sendable {
         .number("--label-smoothing", \.labelSmoothing, "E", 0...1, "Mix targets with uniform: (1-E)p + E/k."),
         .number("--target-temperature", \.targetTemperature, "T", 0..., exclusiveMin: true,
                 "Targets p^(1/T), renormalised (T<1 sharpens)."),
-        .number("--distill-temperature", \.distillTemperature, "T", 0..., exclusiveMin: true,
+        .number("--distill-temperature", \.distillTemperature, "T", 0.01...1000,
                 "Distil at T: targets softmax(z/T) of teacher logits, student logits / T, loss times T²."),
         .number("--hard-weight", \.hardWeight, "A", 0...1,
                 "Loss (1-A)·T²·soft + A·CE to the hard label ('label' column, else the teacher's argmax)."),

@@ -78,7 +78,7 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: dir + "/m.json"))
         let cases: [([String], String)] = [
             (["train", train, "--model", dir + "/m.json", "--hard-weight", "1.5"], "--hard-weight expects a number >= 0 and <= 1, got '1.5'"),
-            (["train", train, "--model", dir + "/m.json", "--distill-temperature", "0"], "--distill-temperature expects a number > 0, got '0'"),
+            (["train", train, "--model", dir + "/m.json", "--distill-temperature", "0"], "--distill-temperature expects a number >= 0.01 and <= 1000, got '0'"),
             (["train", train, "--model", dir + "/m.json", "--teacher-logits", "z.npy"], "--teacher-logits is for NPY input and needs --features X.npy"),
             (["predict", "--model", dir + "/m.json", test, "--logits", "--top", "1"], "--logits writes every class's logit; it cannot be used with --top"),
         ]

@@ -5,15 +5,34 @@ public struct Dataset: Sendable {
     public var classNames: [String]     // (k)
     public var features: Matrix         // (n, d)
     public var targets: Matrix          // (n, k), each row sums to 1
+    /// The teacher's logits z when the targets came from them (`logit:<class>` columns, `--teacher-logits`):
+    /// `targets` is then softmax(z) (T = 1, what eval and validation compare with), and training at
+    /// `--distill-temperature T` fits softmax(z / T). nil for label data.   (n, k)
+    public var teacherLogits: Matrix?
+    /// A hard class per example (its position in `classNames`) given beside teacher logits (a `label` column,
+    /// `--labels` class indices), for `--hard-weight`; nil when none was given.   (n)
+    public var hardLabels: [Int]?
 
-    public init(ids: [String], featureNames: [String], classNames: [String], features: Matrix, targets: Matrix) {
+    public init(ids: [String], featureNames: [String], classNames: [String], features: Matrix, targets: Matrix,
+                teacherLogits: Matrix? = nil, hardLabels: [Int]? = nil) {
         precondition(features.rows == targets.rows && ids.count == features.rows)
         precondition(features.cols == featureNames.count && targets.cols == classNames.count)
+        precondition(teacherLogits.map { $0.rows == targets.rows && $0.cols == targets.cols } ?? true)
+        precondition(hardLabels.map { $0.count == targets.rows } ?? true)
         self.ids = ids
         self.featureNames = featureNames
         self.classNames = classNames
         self.features = features
         self.targets = targets
+        self.teacherLogits = teacherLogits
+        self.hardLabels = hardLabels
+    }
+
+    /// Examples whose targets are a teacher's logits z: targets softmax(z) (in Double, T = 1).
+    public init(ids: [String], featureNames: [String], classNames: [String], features: Matrix, teacherLogits: Matrix,
+                hardLabels: [Int]? = nil) {
+        self.init(ids: ids, featureNames: featureNames, classNames: classNames, features: features,
+                  targets: Softmax.rows(teacherLogits, temperature: 1), teacherLogits: teacherLogits, hardLabels: hardLabels)
     }
 
     public var count: Int { features.rows }
@@ -23,7 +42,8 @@ public struct Dataset: Sendable {
     /// The examples listed in `indices`, in that order.
     public func subset(_ indices: [Int]) -> Dataset {
         Dataset(ids: indices.map { ids[$0] }, featureNames: featureNames, classNames: classNames,
-                features: features.gatherRows(indices), targets: targets.gatherRows(indices))
+                features: features.gatherRows(indices), targets: targets.gatherRows(indices),
+                teacherLogits: teacherLogits?.gatherRows(indices), hardLabels: hardLabels.map { h in indices.map { h[$0] } })
     }
 
     /// A seeded random split of the row numbers: `fraction` of the rows (at least one, leaving at least one)
@@ -56,11 +76,17 @@ public struct Dataset: Sendable {
         guard Set(order) == Set(classNames), order.count == classNames.count else { return nil }
         let position = Dictionary(uniqueKeysWithValues: classNames.enumerated().map { ($1, $0) })
         let cols = order.map { position[$0]! }
-        var t = Matrix(rows: count, cols: cols.count)
-        for i in 0..<count { for (c, src) in cols.enumerated() { t[i, c] = targets[i, src] } }
+        func reordered(_ m: Matrix) -> Matrix {
+            var t = Matrix(rows: count, cols: cols.count)
+            for i in 0..<count { for (c, src) in cols.enumerated() { t[i, c] = m[i, src] } }
+            return t
+        }
+        let newPosition = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
         var out = self
         out.classNames = order
-        out.targets = t
+        out.targets = reordered(targets)
+        out.teacherLogits = teacherLogits.map(reordered)
+        out.hardLabels = hardLabels?.map { newPosition[classNames[$0]]! }
         return out
     }
 

@@ -114,7 +114,7 @@ public final class Trainer {
     public func run(resume: Checkpoint? = nil, control: TrainingControl = TrainingControl()) throws -> TrainingOutcome {
         let initial = initialNetwork()
         let params = Parameters(initial)
-        let targets = PreparedTargets(data.targets, config: config, rows: trainRows)
+        let targets = PreparedTargets(data, config: config, rows: trainRows)
         let validator: Validator? = validation.map { v in
             switch v {
             case .rows(let rows): return Validator(data: data, rows: rows, structure: initial, loss: config.loss, parallel: parallel)
@@ -325,18 +325,9 @@ struct TrainingPointers {
     static func with<R>(_ features: Matrix, _ prepared: PreparedTargets, rows: UnsafePointer<Int>? = nil, count: Int? = nil,
                         _ body: (TrainingPointers) throws -> R) rethrows -> R {
         try features.values.withUnsafeBufferPointer { x in
-            try prepared.padded.values.withUnsafeBufferPointer { p in
-                try prepared.negEntropy.withUnsafeBufferPointer { h in
-                    func pin(_ w: UnsafePointer<Float>?) throws -> R {
-                        try body(TrainingPointers(
-                            x: x.baseAddress!,
-                            targets: LossTargets(p: Rows(base: p.baseAddress!, stride: prepared.padded.cols), index: nil,
-                                                 negEntropy: h.baseAddress!, weight: w),
-                            rows: rows, n: count ?? features.rows, d: features.cols, k: prepared.p.cols))
-                    }
-                    guard let weight = prepared.weight else { return try pin(nil) }
-                    return try weight.withUnsafeBufferPointer { try pin($0.baseAddress!) }
-                }
+            try prepared.withLossTargets { targets in
+                try body(TrainingPointers(x: x.baseAddress!, targets: targets, rows: rows, n: count ?? features.rows,
+                                          d: features.cols, k: prepared.p.cols))
             }
         }
     }

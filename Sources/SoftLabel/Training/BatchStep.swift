@@ -34,7 +34,7 @@ struct BatchStep {
         let chunkRows = Self.chunkRows
         let chunks = (m + chunkRows - 1) / chunkRows
         let examples = ExampleIndex(index: x.index, offset: targets.offset)
-        params.refreshTransposed(parallel: parallel)
+        params.refreshPacked(parallel: parallel)
 
         // Phase A: chunks of rows.
         let chunkTasks = Parallel.partCount(chunks, parts: parallel.threads)
@@ -56,7 +56,7 @@ struct BatchStep {
                                      loss: work.rowLoss + lower, q: work.q + t * kp, logq: work.logq + t * kp)
                 // Back to each layer's input (not the data's: nothing needs ∂L/∂x).
                 for l in stride(from: layers - 1, to: 0, by: -1) {
-                    let context = LayerContext(parameters: params.tensors(ofLayer: l), transposed: nil, layer: l,
+                    let context = LayerContext(parameters: params.tensors(ofLayer: l), packed: nil, layer: l,
                                                mode: mode, examples: examples)
                     params.layers[l].backward(dOut: work.dz[l], ldo: work.stride[l],
                                               input: Rows(base: work.act[l - 1], stride: work.stride[l - 1]),
@@ -112,9 +112,9 @@ struct BatchStep {
                                 penalty.addGradient(theta: weight, grad: dWeight, range: range)
                                 optimizer.step(tensor: wIndex, range: range, theta: weight, grad: dWeight, lr: lr, decay: true)
                             }
-                            // The columns just updated are these rows of Wᵀ: refresh them while they are in cache.
-                            if let wt = params.transposed[l] {
-                                Dense.transpose(weight, inputs: d.inputs, outputs: d.outputs, rows: cols, into: wt)
+                            // The columns just updated are these rows of the packed panels: repack them while in cache.
+                            if let panels = params.packed[l] {
+                                packPanels(weight, inputs: d.inputs, outputs: d.outputs, rows: cols, into: panels)
                             }
                         }
                     }
@@ -130,7 +130,7 @@ struct BatchStep {
                 }
             }
         }
-        if update != nil { for l in 0..<layers where params.transposed[l] != nil { params.transposedCurrent[l] = true } }
+        if update != nil { for l in 0..<layers where params.packed[l] != nil { params.packedCurrent[l] = true } }
         return total
     }
 
@@ -144,7 +144,7 @@ struct BatchStep {
         let kind = loss
         let chunks = (m + Self.chunkRows - 1) / Self.chunkRows
         let examples = ExampleIndex(index: x.index, offset: targets.offset)
-        params.refreshTransposed(parallel: parallel)
+        params.refreshPacked(parallel: parallel)
         let tasks = Parallel.partCount(chunks, parts: parallel.threads)
         parallel.run(tasks: tasks) { t in
             for c in Parallel.part(t, of: tasks, count: chunks) {

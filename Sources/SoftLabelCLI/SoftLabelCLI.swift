@@ -9,7 +9,7 @@ protocol Command {
 }
 
 public enum SoftLabelCLI {
-    static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self, InspectCommand.self,
+    static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self, InspectCommand.self, AggregateCommand.self,
                                           CalibrateCommand.self, CompareCommand.self, GradcheckCommand.self]
 
     static var help: String {

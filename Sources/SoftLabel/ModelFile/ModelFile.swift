@@ -74,9 +74,12 @@ public struct ModelFile: Codable, Equatable, Sendable {
     public var network: Network
     public var config: TrainConfig
     public var training: TrainingSummary
+    /// How the training targets were made when they did not come from label columns (`train --annotations`);
+    /// nil otherwise, and absent from the JSON then (older files decode unchanged).
+    public var targets: TargetProvenance?
 
     public init(classes: [String], features: [String], standardization: Standardizer?, temperature: Float = 1,
-                network: Network, config: TrainConfig, training: TrainingSummary) {
+                network: Network, config: TrainConfig, training: TrainingSummary, targets: TargetProvenance? = nil) {
         self.classes = classes
         self.features = features
         self.standardization = standardization
@@ -84,6 +87,7 @@ public struct ModelFile: Codable, Equatable, Sendable {
         self.network = network
         self.config = config
         self.training = training
+        self.targets = targets
     }
 
     /// The JSON text: sorted keys and shortest round-trip number formatting, so the same model always gives

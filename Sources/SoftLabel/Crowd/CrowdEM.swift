@@ -30,6 +30,9 @@ public struct CrowdEM: Sendable {
     public private(set) var skills: [Double] = []
     /// Soft model: honest shares, noise distributions, the crowd's mean honest share.
     public private(set) var workers: SoftCrowd.Workers
+    /// Soft model: r_v, the probability that each vote is an honest draw (v), from the last E-step.
+    public private(set) var honestVotes: [Double]
+    private let voteWeights: [Double]
     private let byWorker: (start: [Int], votes: [Int32])
     private let voteCounts: [Int]
 
@@ -53,6 +56,8 @@ public struct CrowdEM: Sendable {
         targets = T
         classPrior = DawidSkene.classPrior(T, classes: k)
         workers = SoftCrowd.initialWorkers(workers: votes.workerCount, classes: k)
+        honestVotes = [Double](repeating: 1, count: votes.voteCount)
+        voteWeights = method == .soft ? SoftCrowd.voteWeights(votes) : []
         switch method {
         case .dawidSkene:
             used = DawidSkene.usedLabels(votes)
@@ -74,8 +79,8 @@ public struct CrowdEM: Sendable {
     ///   and one-coin return crowd-kit's evidence lower bound per vote (their stopping rule); the soft model
     ///   returns its objective J per vote.
     /// - `center` (t, k) (the classifier loop): the task prior of task i is row i, floored at 1e-10. Returns the
-    ///   marginal log-likelihood (Dawid-Skene, one-coin; measured by the E-step, before the M-step) or J
-    ///   (soft), per vote, without the classifier's weight penalty.
+    ///   marginal log-likelihood (Dawid-Skene, one-coin; measured by the E-step, before the M-step) per vote,
+    ///   or J (soft) per task, without the classifier's weight penalty.
     public mutating func round(center: [Double]? = nil, parallel: Parallel = Parallel(threads: 1)) -> Double {
         let k = votes.classCount, v = Double(votes.voteCount)
         switch method {
@@ -98,18 +103,19 @@ public struct CrowdEM: Sendable {
             return DawidSkene.evidenceLowerBound(votes, counts: C, used: used, confusion: confusion, posteriors: targets,
                                                  classPrior: classPrior, entropy: e.entropy) / v
         case .soft:
-            let r = SoftCrowd.responsibilities(votes, pi: targets, workers: workers)
-            let n = SoftCrowd.honestCounts(votes, responsibilities: r)
-            let q = center ?? classPrior
-            targets = SoftCrowd.taskDistributions(honestCounts: n, center: q, perTask: center != nil,
-                                                  strength: settings.strength, tasks: votes.taskCount, classes: k,
-                                                  parallel: parallel)
-            var w = SoftCrowd.workerStep(votes, responsibilities: r, meanHonest: workers.meanHonest, settings: settings)
+            let centres = center.map { SoftCrowd.taskCentres(votes, q: $0.map { max($0, 1e-12) }) }
+                ?? SoftCrowd.leaveOneOutCentres(votes, responsibilities: honestVotes, classPrior: classPrior,
+                                                strength: settings.strength)
+            let r = SoftCrowd.responsibilities(votes, centres: centres, workers: workers)
+            targets = SoftCrowd.targets(votes, responsibilities: r, centres: centres)
+            var w = SoftCrowd.workerStep(votes, responsibilities: r, weights: voteWeights, meanHonest: workers.meanHonest,
+                                         settings: settings)
             w.meanHonest = SoftCrowd.meanHonestStep(w.honest, current: w.meanHonest, pseudoVotes: settings.honestPseudoVotes)
             workers = w
+            honestVotes = r
             if center == nil { classPrior = DawidSkene.classPrior(targets, classes: k) }
-            return SoftCrowd.objective(votes, pi: targets, workers: workers, center: center ?? classPrior,
-                                       perTask: center != nil, settings: settings) / v
+            return SoftCrowd.objective(votes, centres: centres, weights: voteWeights, workers: workers, settings: settings)
+                / Double(votes.taskCount)
         }
     }
 

@@ -127,13 +127,13 @@ public struct JoinedAnnotations: Sendable {
 /// reported after every round is the crowd model's objective with q as the per-task prior, minus the
 /// classifier's weight penalty on the same scale, per vote:
 ///
-///     soft:        J = Σ_v log(a π + (1 - a) b) - s Σ_i KL(π_i ‖ q_i) + priors - s n (l2/2) ΣW²
-///     DS/one-coin: L = Σ_i log Σ_c q_ic Π_v P_j(l_v | c) - n (l2/2) ΣW²
+///     soft:        J = Σ_i (1/N_i) Σ_{v on i} log(a_j q_il + (1 - a_j) b_jl) + priors - n (l2/2) ΣW²   (per task)
+///     DS/one-coin: L = Σ_i log Σ_c q_ic Π_v P_j(l_v | c) - n (l2/2) ΣW²                               (per vote)
 ///
-/// The trainer minimises mean_i KL(target_i ‖ q_i) + (l2/2) ΣW², which is exactly the q-part of J (or of the
-/// EM bound of L) divided by -s n (or -n); so with the default loss (kl or ce, no smoothing, temperature or
-/// class weights) and a trainer that reaches its optimum (L-BFGS on a linear model), neither half of a round
-/// can lower the objective.
+/// The trainer minimises mean_i KL(target_i ‖ q_i) + (l2/2) ΣW²: for Dawid-Skene that is exactly the q-part
+/// of L's EM bound divided by -n, for the soft model a minorise-maximise step of J (see `SoftCrowd`). So with
+/// the default loss (kl or ce, no smoothing, temperature or class weights) and a trainer that reaches its
+/// optimum (L-BFGS on a linear model), neither half of a round can lower the objective.
 public enum CrowdTraining {
     public struct Options: Sendable {
         public var method: CrowdMethod
@@ -165,7 +165,8 @@ public enum CrowdTraining {
                            parallel: Parallel, onRound: (CrowdRound) -> Void = { _ in }) -> Result {
         var em = CrowdEM(method: options.method, votes: joined.votes, settings: options.settings,
                          votePrior: options.votePrior, parallel: parallel)
-        let scale = options.method == .soft ? options.settings.strength : 1
+        // The objective is per vote (Dawid-Skene, one-coin) or per task (soft: each task counts once).
+        let unit = Double(options.method == .soft ? joined.votes.taskCount : joined.votes.voteCount)
         var rounds: [CrowdRound] = []
         var last: (run: TrainingRun, q: [Double])?
         var converged = options.method == .votes
@@ -182,9 +183,9 @@ public enum CrowdTraining {
             }
             let trained = trainClassifier(joined.data, targets: em.targets, validation: validation, config: config,
                                           parallel: parallel)
-            let penalty = scale * Double(trained.run.trainCount) * Double(config.l2) / 2 * weightSquares(trained.run.model.network)
+            let penalty = Double(trained.run.trainCount) * Double(config.l2) / 2 * weightSquares(trained.run.model.network)
             let objective = options.method == .votes ? 0
-                : em.objective(center: trained.q, parallel: parallel) - penalty / Double(joined.votes.voteCount)
+                : em.objective(center: trained.q, parallel: parallel) - penalty / unit
             let kept = trained.run.outcome.history.first { $0.epoch == trained.run.outcome.keptEpoch }
                 ?? trained.run.outcome.history.last
             let row = CrowdRound(round: r, objective: objective, change: rounds.last.map { objective - $0.objective },
@@ -232,8 +233,9 @@ extension CrowdEM {
         case .votes:
             return 0
         case .soft:
-            return SoftCrowd.objective(votes, pi: targets, workers: workers, center: center, perTask: true,
-                                       settings: settings) / v
+            return SoftCrowd.objective(votes, centres: SoftCrowd.taskCentres(votes, q: center.map { max($0, 1e-12) }),
+                                       weights: SoftCrowd.voteWeights(votes), workers: workers, settings: settings)
+                / Double(votes.taskCount)
         case .dawidSkene, .oneCoin:
             var scratch = [Double](repeating: 0, count: targets.count)
             let e = DawidSkene.eStep(votes, logPrior: center.map { log(max($0, DawidSkene.eps)) }, perTask: true,

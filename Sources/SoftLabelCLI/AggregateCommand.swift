@@ -8,7 +8,7 @@ enum AggregateCommand: Command {
         usage: ["aggregate VOTES.csv --out SOFT.csv [--method soft|dawid-skene|one-coin|votes] [--workers WORKERS.csv]"],
         summary: "Turn crowd votes (task, worker, label) into soft labels, learning worker reliability.",
         positionals: [("VOTES.csv", "one row per vote, columns 'task', 'worker', 'label' (others are ignored)")],
-        options: CrowdOptions.tableOptions + [
+        options: [
             OptionSpec(name: "--out", value: "FILE", help: "Where to write the soft labels (id,label:<class>,...). Required."),
             OptionSpec(name: "--method", value: "NAME", help: "soft|dawid-skene|one-coin|votes. Default soft (see the README)."),
             OptionSpec(name: "--prior", value: "A", help: "votes: add A pseudo-votes to every class of every task. Default 0."),
@@ -16,7 +16,7 @@ enum AggregateCommand: Command {
             OptionSpec(name: "--max-rounds", value: "N", help: "EM rounds at most. Default 100."),
             OptionSpec(name: "--threads", value: "N", help: "Worker threads (results do not depend on it). Default: all cores."),
             OptionSpec(name: "--json", value: nil, help: "Print the summary as one JSON object."),
-        ] + CrowdOptions.softOptions,
+        ] + CrowdOptions.tableOptions + CrowdOptions.softOptions + [CrowdOptions.strengthOption],
         notes: [
             "Prints a summary (tasks, workers, votes per task, agreement, EM rounds, workers judged unreliable).",
             "A (task, worker) pair that occurs more than once counts once per occurrence, with one note.",
@@ -42,8 +42,7 @@ enum AggregateCommand: Command {
         guard em.targets.allSatisfy({ $0.isFinite }) else {
             throw RuntimeFailure(message: "the \(method.rawValue) EM produced non-finite soft labels; nothing written")
         }
-        try AtomicFile.write(Data(CrowdReport.softLabelsCSV(tasks: votes.tasks, classes: votes.classes,
-                                                           targets: em.targets).utf8), to: out)
+        try AtomicFile.write(CrowdReport.softLabelsCSV(tasks: votes.tasks, classes: votes.classes, targets: em.targets), to: out)
         if let file = a.string("--workers") {
             try AtomicFile.write(Data(CrowdReport.workersCSV(em).utf8), to: file)
         }
@@ -109,10 +108,13 @@ enum CrowdOptions {
 
     private static let D = SoftCrowd.Settings()
     static let softOptions: [OptionSpec] = [
-        OptionSpec(name: "--strength", value: "S", help: "soft: votes' worth of the prior in each task's distribution. Default \(fmt(D.strength))."),
-        OptionSpec(name: "--honest-prior", value: "M", help: "soft: votes' worth of the prior on a worker's honest share. Default \(fmt(D.honestPseudoVotes))."),
-        OptionSpec(name: "--noise-prior", value: "M", help: "soft: votes' worth of the uniform prior on a worker's noise. Default \(fmt(D.noisePseudoVotes))."),
+        OptionSpec(name: "--honest-prior", value: "M", help: "soft: tasks' worth of the prior on a worker's honest share. Default \(fmt(D.honestPseudoVotes))."),
+        OptionSpec(name: "--noise-prior", value: "M", help: "soft: tasks' worth of the uniform prior on a worker's noise votes. Default \(fmt(D.noisePseudoVotes))."),
     ]
+    /// aggregate only: the classifier gives the centres in `train --annotations`.
+    static let strengthOption = OptionSpec(
+        name: "--strength", value: "S",
+        help: "soft: pseudo-votes of the crowd's class distribution in each vote's leave-one-out centre. Default \(fmt(D.strength)).")
 
     private static func fmt(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
 

@@ -19,7 +19,7 @@ enum AnnotationsTraining {
 
     /// Flags that only mean something with --annotations.
     static let onlyWithAnnotations = ["--crowd-model", "--ids", "--em-rounds", "--vote-prior", "--task-column", "--worker-column",
-                                      "--label-column", "--min-worker-votes", "--strength", "--honest-prior", "--noise-prior"]
+                                      "--label-column", "--min-worker-votes", "--honest-prior", "--noise-prior"]
 
     static func run(_ a: ParsedArguments, votesPath: String, _ console: Console) throws {
         if a.string("--labels") != nil { throw UsageError("--labels and --annotations cannot be used together (the votes make the targets)") }

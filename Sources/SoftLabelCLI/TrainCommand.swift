@@ -51,6 +51,7 @@ enum TrainCommand: Command {
         notes: [
             "Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs",
             "that take over a second show a progress bar on stderr.",
+            "With --annotations, each row is one EM round (crowd steps, then a training run); see the README.",
         ])
 
     static func config(from a: ParsedArguments) throws -> TrainConfig {

@@ -33,7 +33,6 @@ public struct CrowdEM: Sendable {
     /// Soft model: r_v, the probability that each vote is an honest draw (v), from the last E-step.
     public private(set) var honestVotes: [Double]
     private let voteWeights: [Double]
-    private let byWorker: (start: [Int], votes: [Int32])
     private let voteCounts: [Int]
 
     /// Starts from vote fractions (with `votePrior` pseudo-votes per class for `votes`), and for the EM models
@@ -44,7 +43,6 @@ public struct CrowdEM: Sendable {
         self.votes = votes
         self.settings = settings
         let k = votes.classCount
-        byWorker = votes.votesByWorker()
         voteCounts = votes.workerVoteCounts()
         var T = DawidSkene.voteFractions(votes)
         if method == .votes && votePrior > 0 {
@@ -61,11 +59,11 @@ public struct CrowdEM: Sendable {
         switch method {
         case .dawidSkene:
             used = DawidSkene.usedLabels(votes)
-            let C = DawidSkene.counts(votes, byWorker: byWorker, posteriors: T, parallel: parallel)
+            let C = DawidSkene.counts(votes, posteriors: T, parallel: parallel)
             confusion = DawidSkene.confusion(counts: C, used: used, workers: votes.workerCount, classes: k)
         case .oneCoin:
             used = DawidSkene.usedLabels(votes)
-            let C = DawidSkene.counts(votes, byWorker: byWorker, posteriors: T, parallel: parallel)
+            let C = DawidSkene.counts(votes, posteriors: T, parallel: parallel)
             skills = OneCoin.skills(counts: C, voteCounts: voteCounts, classes: k)
             confusion = OneCoin.confusion(skills: skills, used: used, classes: k)
         case .soft, .votes:
@@ -89,10 +87,11 @@ public struct CrowdEM: Sendable {
         case .dawidSkene, .oneCoin:
             let logPrior = center.map { $0.map { log(max($0, DawidSkene.eps)) } }
                 ?? classPrior.map { log(max($0, DawidSkene.eps)) }
+            var C: [Double] = []
             let e = DawidSkene.eStep(votes, logPrior: logPrior, perTask: center != nil,
-                                     logConfusion: DawidSkene.logTable(confusion), into: &targets, parallel: parallel)
+                                     logConfusion: DawidSkene.logTable(confusion), into: &targets, counts: &C,
+                                     parallel: parallel)
             classPrior = DawidSkene.classPrior(targets, classes: k)
-            let C = DawidSkene.counts(votes, byWorker: byWorker, posteriors: targets, parallel: parallel)
             if method == .dawidSkene {
                 confusion = DawidSkene.confusion(counts: C, used: used, workers: votes.workerCount, classes: k)
             } else {

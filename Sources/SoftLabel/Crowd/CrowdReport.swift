@@ -74,19 +74,20 @@ public enum CrowdReport {
 
     /// The soft labels as the data format's label columns: `id,label:<class>,...`, one row per task, numbers
     /// in shortest round-trip form (each row sums to 1).
-    public static func softLabelsCSV(tasks: [String], classes: [String], targets: [Double]) -> String {
+    public static func softLabelsCSV(tasks: [String], classes: [String], targets: [Double]) -> Data {
         let k = classes.count
-        var out = "id," + classes.map { cell("label:" + $0) }.joined(separator: ",") + "\n"
-        out.reserveCapacity(tasks.count * (k * 12 + 16))
+        var out = [UInt8]()
+        out.reserveCapacity(tasks.count * (k * 20 + 16))
+        out += Array(("id," + classes.map { cell("label:" + $0) }.joined(separator: ",") + "\n").utf8)
         for (i, task) in tasks.enumerated() {
-            out += cell(task)
+            out += cell(task).utf8
             for c in 0..<k {
-                out += ","
-                out += "\(targets[i * k + c])"
+                out.append(UInt8(ascii: ","))
+                out += targets[i * k + c].description.utf8
             }
-            out += "\n"
+            out.append(UInt8(ascii: "\n"))
         }
-        return out
+        return Data(out)
     }
 
     /// `--workers`: one row per worker: `worker,votes,agreement,reliability,unreliable`, then the model's

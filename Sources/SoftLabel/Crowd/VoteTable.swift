@@ -188,39 +188,41 @@ extension VoteTable {
         let what = ["task id", "worker id", "label"]
         let needed = roles.max()! + 1
 
-        var interners = [Interner(capacity: 1 << 16), Interner(capacity: 1 << 12), Interner(capacity: 64)]
-        var codes: [[Int32]] = [[], [], []]
+        var taskNames = Interner(capacity: 1 << 16), workerNames = Interner(capacity: 1 << 12), labelNames = Interner(capacity: 64)
+        var taskCodes: [Int32] = [], workerCodes: [Int32] = [], labelCodes: [Int32] = []
         var lines: [Int] = []
         let estimate = max(16, input.size / 16)
-        for r in 0..<3 { codes[r].reserveCapacity(estimate) }
+        taskCodes.reserveCapacity(estimate); workerCodes.reserveCapacity(estimate); labelCodes.reserveCapacity(estimate)
         lines.reserveCapacity(estimate)
-        while try reader.next() {
-            let cells = reader.cells
-            if cells.count < needed {
-                throw DataError(file: path, line: reader.recordLine,
-                                "\(cells.count) cell(s), expected at least \(needed) (the header has \(header.count) columns)")
-            }
-            for r in 0..<3 {
-                let code: Int32 = try reader.withBytes(of: cells[roles[r]]) { bytes in
-                    if bytes.isEmpty {
-                        throw DataError(file: path, line: reader.recordLine, column: header[roles[r]],
-                                        "empty \(what[r]), expected text")
-                    }
-                    let (code, new) = interners[r].code(of: bytes)
-                    if new, let problem = textProblem(bytes) {
-                        throw DataError(file: path, line: reader.recordLine, column: header[roles[r]], problem)
-                    }
-                    return code
+        // One cell's code; text is checked once per distinct value (when it is first seen).
+        func intern(_ names: inout Interner, _ r: Int) throws -> Int32 {
+            try reader.withBytes(of: reader.cells[roles[r]]) { bytes in
+                if bytes.isEmpty {
+                    throw DataError(file: path, line: reader.recordLine, column: header[roles[r]], "empty \(what[r]), expected text")
                 }
-                codes[r].append(code)
+                let (code, new) = names.code(of: bytes)
+                if new, let problem = textProblem(bytes) {
+                    throw DataError(file: path, line: reader.recordLine, column: header[roles[r]], problem)
+                }
+                return code
             }
+        }
+        while try reader.next() {
+            let count = reader.cells.count
+            if count < needed {
+                throw DataError(file: path, line: reader.recordLine,
+                                "\(count) cell(s), expected at least \(needed) (the header has \(header.count) columns)")
+            }
+            taskCodes.append(try intern(&taskNames, 0))
+            workerCodes.append(try intern(&workerNames, 1))
+            labelCodes.append(try intern(&labelNames, 2))
             lines.append(reader.recordLine)
             if lines.count == Int(Int32.max) {
                 throw DataError(file: path, line: reader.recordLine, "more than \(Int32.max) votes; split the file")
             }
         }
         if lines.isEmpty { throw DataError(file: path, line: 1, "has a header but no votes") }
-        var classNames = interners[2].strings()
+        var classNames = labelNames.strings()
         let order = classOrder(classNames)
         if classNames.count < 2 {
             throw DataError(file: path, column: columns.label,
@@ -229,9 +231,9 @@ extension VoteTable {
         var recode = [Int32](repeating: 0, count: classNames.count)
         for (newCode, old) in order.enumerated() { recode[old] = Int32(newCode) }
         classNames = order.map { classNames[$0] }
-        for n in codes[2].indices { codes[2][n] = recode[Int(codes[2][n])] }
-        return VoteTable(file: path, tasks: interners[0].strings(), workers: interners[1].strings(), classes: classNames,
-                         task: codes[0], worker: codes[1], label: codes[2], lines: lines)
+        for n in labelCodes.indices { labelCodes[n] = recode[Int(labelCodes[n])] }
+        return VoteTable(file: path, tasks: taskNames.strings(), workers: workerNames.strings(), classes: classNames,
+                         task: taskCodes, worker: workerCodes, label: labelCodes, lines: lines)
     }
 
     /// Class order: numeric when every name is an integer ("2" before "10"), else by text.

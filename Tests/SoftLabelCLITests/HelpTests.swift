@@ -7,6 +7,7 @@ import Testing
         Usage:
           softlabel train DATA.csv --model OUT.json [options]
           softlabel train --features X.npy --labels Y.npy --model OUT.json [options]
+          softlabel train FEATURES.csv --annotations VOTES.csv --model OUT.json [--crowd-model NAME] [options]
 
         Train a softmax classifier (optionally with hidden layers) on soft labels.
 
@@ -14,48 +15,60 @@ import Testing
           DATA.csv  training data: features and 'label:<class>' (or 'label') columns
 
         Options:
-          --model FILE            Where to write the trained model (JSON). Required.
-          --val FILE              Validation data, reported every epoch.
-          --val-features X.npy    Validation features as NPY (with --val-labels), instead of --val.
-          --val-labels Y.npy      Validation labels as NPY (with --val-features).
-          --val-fraction F        Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden.
-          --patience P            Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden.
-          --average E             Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden.
-          --epochs N              Passes over the data (L-BFGS: iterations), at most. Default 1000 for lbfgs, 200 otherwise.
-          --batch-size B          Examples per minibatch. Default 128.
-          --optimizer NAME        sgd|adam|adamw|lbfgs. Default lbfgs (full batch, exact optimum), or adam with --hidden.
-          --lr X                  Learning rate (minibatch optimizers). Default: sgd 0.1; adam 0.01, or 0.002 with --hidden.
-          --momentum M            SGD momentum. Default 0.9.
-          --nesterov              SGD: Nesterov momentum.
-          --beta1 B1              Adam first-moment decay. Default 0.9.
-          --beta2 B2              Adam second-moment decay. Default 0.999.
-          --eps E                 Adam epsilon. Default 1e-08.
-          --weight-decay W        AdamW decoupled weight decay. Default 0.01.
-          --l2 L                  L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.
-          --schedule NAME         constant|step|cosine learning-rate schedule. Default cosine.
-          --warmup E              Epochs of linear learning-rate warm-up. Default 0.
-          --step-every N          Step schedule: decay every N epochs. Default 30.
-          --step-gamma G          Step schedule: multiply the rate by G. Default 0.1.
-          --hidden H1,H2          Hidden layer widths (Dense+ReLU), e.g. 128,64. Default none.
-          --loss NAME             kl|ce|reverse-kl|js. Default kl.
-          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.0.
-          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.0.
-          --class-weight NAME     none|balanced. Default none.
-          --seed S                Seed for shuffling, splitting and initialisation. Default 1.
-          --no-standardize        Use raw features (default: z-score with the training data's mean/std).
-          --threads N             Worker threads (results do not depend on it). Default: all cores.
-          --log FILE              Write the per-epoch table as CSV (empty cells without validation).
-          --plot FILE             Write an SVG chart of train and validation loss by epoch.
-          --plot-log              Log-scale loss axis in the terminal chart and --plot.
-          --quiet                 Print only the final summary line (no table, chart or progress).
-          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
-          --classes FILE          NPY: class names, one per line. Default 0, 1, ...
-          --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
-          --help                  Show this help and exit.
+          --model FILE             Where to write the trained model (JSON). Required.
+          --val FILE               Validation data, reported every epoch.
+          --val-features X.npy     Validation features as NPY (with --val-labels), instead of --val.
+          --val-labels Y.npy       Validation labels as NPY (with --val-features).
+          --val-fraction F         Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden.
+          --patience P             Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden.
+          --average E              Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden.
+          --epochs N               Passes over the data (L-BFGS: iterations), at most. Default 1000 for lbfgs, 200 otherwise.
+          --batch-size B           Examples per minibatch. Default 128.
+          --optimizer NAME         sgd|adam|adamw|lbfgs. Default lbfgs (full batch, exact optimum), or adam with --hidden.
+          --lr X                   Learning rate (minibatch optimizers). Default: sgd 0.1; adam 0.01, or 0.002 with --hidden.
+          --momentum M             SGD momentum. Default 0.9.
+          --nesterov               SGD: Nesterov momentum.
+          --beta1 B1               Adam first-moment decay. Default 0.9.
+          --beta2 B2               Adam second-moment decay. Default 0.999.
+          --eps E                  Adam epsilon. Default 1e-08.
+          --weight-decay W         AdamW decoupled weight decay. Default 0.01.
+          --l2 L                   L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.
+          --schedule NAME          constant|step|cosine learning-rate schedule. Default cosine.
+          --warmup E               Epochs of linear learning-rate warm-up. Default 0.
+          --step-every N           Step schedule: decay every N epochs. Default 30.
+          --step-gamma G           Step schedule: multiply the rate by G. Default 0.1.
+          --hidden H1,H2           Hidden layer widths (Dense+ReLU), e.g. 128,64. Default none.
+          --loss NAME              kl|ce|reverse-kl|js. Default kl.
+          --label-smoothing E      Mix targets with uniform: (1-E)p + E/k. Default 0.0.
+          --target-temperature T   Targets p^(1/T), renormalised (T<1 sharpens). Default 1.0.
+          --class-weight NAME      none|balanced. Default none.
+          --seed S                 Seed for shuffling, splitting and initialisation. Default 1.
+          --no-standardize         Use raw features (default: z-score with the training data's mean/std).
+          --threads N              Worker threads (results do not depend on it). Default: all cores.
+          --log FILE               Write the per-epoch table as CSV (empty cells without validation).
+          --plot FILE              Write an SVG chart of train and validation loss by epoch.
+          --plot-log               Log-scale loss axis in the terminal chart and --plot.
+          --quiet                  Print only the final summary line (no table, chart or progress).
+          --features X.npy         Read features from an NPY array (rows, features) instead of DATA.csv.
+          --labels Y.npy           NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --classes FILE           NPY: class names, one per line. Default 0, 1, ...
+          --feature-names FILE     NPY: feature names, one per line. Default f0, f1, ...
+          --annotations VOTES.csv  Learn the targets from crowd votes (task, worker, label), joined to the rows by id.
+          --crowd-model NAME       With --annotations: soft|dawid-skene|one-coin|votes. Default soft.
+          --ids FILE               With --annotations and --features X.npy: one row id per line (the votes' task ids).
+          --em-rounds N            With --annotations: EM rounds (each one training run) at most. Default 20.
+          --vote-prior A           With --crowd-model votes: A pseudo-votes per class. Default 0.
+          --task-column NAME       With --annotations: vote table column holding the task id. Default task.
+          --worker-column NAME     With --annotations: vote table column holding the worker id. Default worker.
+          --label-column NAME      With --annotations: vote table column holding the class name. Default label.
+          --min-worker-votes N     With --annotations: drop the votes of workers with fewer than N votes. Default 1 (keep all).
+          --honest-prior M         soft: tasks' worth of the prior on a worker's honest share. Default 2.
+          --noise-prior M          soft: tasks' worth of the uniform prior on a worker's noise votes. Default 1.
+          --help                   Show this help and exit.
 
         Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs
         that take over a second show a progress bar on stderr.
+        With --annotations, each row is one EM round (crowd steps, then a training run); see the README.
 
         """)
     }

@@ -77,7 +77,7 @@ enum AggregateCommand: Command {
             let value = history.last.map { String(format: "%.6f", $0) } ?? "-"
             let what = method == .soft ? "objective" : "evidence lower bound"
             lines.append("method      \(method.rawValue): \(history.count) EM rounds" + (converged ? " (converged)" : " (round limit)") +
-                         ", \(what) \(value) per vote")
+                         ", \(what) \(value) per \(method == .soft ? "task" : "vote")")
         }
         if let unreliable {
             lines.append("unreliable  \(unreliable) of \(s.workers) workers (reliability < \(CrowdEM.unreliableBelow))")

@@ -27,7 +27,8 @@ public struct VoteTable: Sendable {
     public var classCount: Int { classes.count }
 
     /// Builds a table from votes given as codes in any order (tests, filters); groups them by task.
-    /// Tasks without votes are dropped (and renumbered); `lines` (1-based, one per vote) locates duplicates.
+    /// Tasks without votes are dropped (and renumbered); `lines` (1-based, one per vote) locates duplicates
+    /// (without it, a vote's line is taken to be its index + 2: a header, then one vote per line).
     public init(file: String, tasks: [String], workers: [String], classes: [String],
                 task: [Int32], worker: [Int32], label: [Int32], lines: [Int]? = nil) {
         precondition(task.count == worker.count && task.count == label.count)
@@ -118,9 +119,7 @@ public struct VoteTable: Sendable {
             hasVote[Int(task[n])] = true
         }
         let emptied = (0..<taskCount).filter { !hasVote[$0] }.map { tasks[$0] }
-        var out = VoteTable(file: file, tasks: tasks, workers: names, classes: classes, task: t, worker: w, label: l)
-        out.duplicatePairs = min(duplicatePairs, out.duplicatePairs)
-        return (out, emptied)
+        return (VoteTable(file: file, tasks: tasks, workers: names, classes: classes, task: t, worker: w, label: l), emptied)
     }
 
     /// The votes of the tasks listed (by code), renumbered in that order; workers and classes unchanged.

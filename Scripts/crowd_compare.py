@@ -11,6 +11,7 @@ held-out test images against their full human distribution (Data/digits/test_vot
   oracle          vote fractions of the honest workers' votes only (images without one are dropped), then train
   ours            `softlabel train FEATURES --annotations VOTES` (default crowd model: soft)
   ours-DS, ours-1coin  the same with --crowd-model dawid-skene / one-coin
+  agg-soft        `softlabel aggregate --method soft` (no features: leave-one-out centres), then train
 
 Needs numpy, pandas and crowd-kit (`pip install crowd-kit`) and a release build (`swift build -c release`).
 crowd-kit is used here only, never by the Swift package.
@@ -97,6 +98,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="first setting only, no GLAD/MACE")
     ap.add_argument("--work", help="folder for the generated files (default: a temporary one)")
+    ap.add_argument("--methods", help="comma-separated subset of the methods (oracle is always run)")
     a = ap.parse_args()
     import pandas as pd
     from crowdkit.aggregation import DawidSkene, GLAD, MACE, OneCoinDawidSkene
@@ -113,14 +115,17 @@ def main():
         for i in ids:
             w.writerow([i] + feats[i])
 
-    methods = ["fractions", "ck-DS", "ck-1coin", "ck-GLAD", "ck-MACE", "oracle", "ours", "ours-DS", "ours-1coin"]
+    methods = ["fractions", "ck-DS", "ck-1coin", "ck-GLAD", "ck-MACE", "oracle", "agg-soft", "ours", "ours-DS", "ours-1coin"]
+    if a.methods:
+        wanted = set(a.methods.split(",")) | {"oracle"}
+        methods = [m for m in methods if m in wanted]
     if a.quick:
         methods = [m for m in methods if m not in ("ck-GLAD", "ck-MACE")]
     settings = SETTINGS[:1] if a.quick else SETTINGS
     results = {}
-    for name, flags in settings:
+    for number, (name, flags) in enumerate(settings):
         for seed in range(1, a.seeds + 1):
-            tag = f"{len(results)}-{seed}"
+            tag = f"{number}-{seed}"
             votes = os.path.join(work, f"votes{tag}.csv")
             truth = os.path.join(work, f"truth{tag}.csv")
             run([sys.executable, os.path.join(ROOT, "Scripts/simulate_crowd.py"), TRAIN, "--out", votes, "--truth", truth,
@@ -137,14 +142,27 @@ def main():
                     run([BIN, "train", feat_csv, "--annotations", votes, "--crowd-model", crowd, "--model", model, "--quiet"])
                     kl = json.loads(run([BIN, "eval", "--model", model, TEST, "--json"]))["kl"]
                 else:
-                    if m == "fractions":
+                    if m == "agg-soft":
+                        soft = os.path.join(work, f"soft{tag}.csv")
+                        run([BIN, "aggregate", votes, "--out", soft])
+                        agg = pd.read_csv(soft, dtype={"id": str}).set_index("id")
+                        targets = {t: agg.loc[t].to_numpy() for t in agg.index}
+                    elif m == "fractions":
                         targets = fractions(df, classes)
                     elif m == "oracle":
                         targets = fractions(df, classes, keep=honest)
                     else:
-                        agg = {"ck-DS": DawidSkene(n_iter=100), "ck-1coin": OneCoinDawidSkene(n_iter=100),
-                               "ck-GLAD": GLAD(), "ck-MACE": MACE()}[m]
-                        targets = crowdkit_targets(agg, df, classes)
+                        # crowd-kit's posteriors depend only on the votes: cached, so a rerun skips GLAD's minutes.
+                        cache = os.path.join(work, f"ck{tag}-{m}.json")
+                        if os.path.exists(cache):
+                            with open(cache) as f:
+                                targets = {t: np.array(p) for t, p in json.load(f).items()}
+                        else:
+                            agg = {"ck-DS": DawidSkene(n_iter=100), "ck-1coin": OneCoinDawidSkene(n_iter=100),
+                                   "ck-GLAD": GLAD(), "ck-MACE": MACE()}[m]
+                            targets = crowdkit_targets(agg, df, classes)
+                            with open(cache, "w") as f:
+                                json.dump({t: list(map(float, p)) for t, p in targets.items()}, f)
                     train_csv = os.path.join(work, f"t{tag}-{m}.csv")
                     write_training(train_csv, names, feats, classes, targets)
                     kl = train_eval(train_csv, model)
@@ -161,9 +179,14 @@ def main():
         mean = {m: float(np.mean([r[m] for r in rows])) for m in methods}
         cells = [f"{mean[m]:.4f} ({100 * (mean[m] / mean['oracle'] - 1):+5.1f}%)" for m in methods]
         print(f"{name:{w}s}" + "".join(f"{c:>17s}" for c in cells))
-        ck = min((mean[m], m) for m in methods if m.startswith("ck-"))
-        print(f"{'':{w}s}  best crowd-kit: {ck[1]} {100 * (ck[0] / mean['oracle'] - 1):+.1f}%; "
-              f"ours {100 * (mean['ours'] / mean['oracle'] - 1):+.1f}%; fractions {100 * (mean['fractions'] / mean['oracle'] - 1):+.1f}%")
+        parts = []
+        ck = [(mean[m], m) for m in methods if m.startswith("ck-")]
+        if ck:
+            parts.append(f"best crowd-kit: {min(ck)[1]} {100 * (min(ck)[0] / mean['oracle'] - 1):+.1f}%")
+        for m in ("ours", "fractions"):
+            if m in mean:
+                parts.append(f"{m} {100 * (mean[m] / mean['oracle'] - 1):+.1f}%")
+        print(f"{'':{w}s}  " + "; ".join(parts))
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(f"(raw figures: {os.path.join(work, 'results.json')})", file=sys.stderr)

@@ -121,7 +121,7 @@ enum CrowdOptions {
     static func softSettings(_ a: ParsedArguments, method: CrowdMethod) throws -> SoftCrowd.Settings {
         var s = SoftCrowd.Settings()
         if let v = try a.float("--strength", min: 0, exclusiveMin: true) { s.strength = v }
-        if let v = try a.float("--honest-prior", min: 0) { s.honestPseudoVotes = v }
+        if let v = try a.float("--honest-prior", min: 0, exclusiveMin: true) { s.honestPseudoVotes = v }
         if let v = try a.float("--noise-prior", min: 0, exclusiveMin: true) { s.noisePseudoVotes = v }
         if method != .soft, let flag = ["--strength", "--honest-prior", "--noise-prior"].first(where: { a.string($0) != nil }) {
             throw UsageError("\(flag) is a setting of the soft model, not of \(method.rawValue)")

@@ -11,6 +11,7 @@ enum AnnotationsTraining {
         OptionSpec(name: "--ids", value: "FILE", help: "With --annotations and --features X.npy: one row id per line (the votes' task ids)."),
         OptionSpec(name: "--em-rounds", value: "N", help: "With --annotations: EM rounds (each one training run) at most. Default 20."),
         OptionSpec(name: "--vote-prior", value: "A", help: "With --crowd-model votes: A pseudo-votes per class. Default 0."),
+        OptionSpec(name: "--workers", value: "FILE", help: "With --annotations: write one row per worker (as aggregate --workers)."),
     ] + CrowdOptions.tableOptions.map { o in
         var o = o
         o.help = "With --annotations: " + o.help.prefix(1).lowercased() + o.help.dropFirst()
@@ -18,7 +19,7 @@ enum AnnotationsTraining {
     } + CrowdOptions.softOptions
 
     /// Flags that only mean something with --annotations.
-    static let onlyWithAnnotations = ["--crowd-model", "--ids", "--em-rounds", "--vote-prior", "--task-column", "--worker-column",
+    static let onlyWithAnnotations = ["--crowd-model", "--ids", "--em-rounds", "--vote-prior", "--workers", "--task-column", "--worker-column",
                                       "--label-column", "--min-worker-votes", "--honest-prior", "--noise-prior"]
 
     static func run(_ a: ParsedArguments, votesPath: String, _ console: Console) throws {
@@ -39,7 +40,7 @@ enum AnnotationsTraining {
         if config.patience > 0 && valSource == nil && config.valFraction == 0 {
             throw UsageError("--patience needs validation data (--val FILE or --val-fraction F)")
         }
-        for path in [modelPath, a.string("--log")].compactMap({ $0 }) { try CrowdOptions.checkFolder(path) }
+        for path in [modelPath, a.string("--log"), a.string("--workers")].compactMap({ $0 }) { try CrowdOptions.checkFolder(path) }
         if a.string("--plot") != nil { throw UsageError("--plot is not available with --annotations (use --log for the rounds)") }
 
         let votes = try CrowdOptions.readVotes(votesPath, a, method: method, console: console)
@@ -86,6 +87,9 @@ enum AnnotationsTraining {
                                        onRound: { if !quiet { console.out(roundRow($0)) } })
         if let path = a.string("--log") {
             try AtomicFile.write(Data(roundLog(result.rounds).utf8), to: path)
+        }
+        if let path = a.string("--workers") {
+            try AtomicFile.write(Data(CrowdReport.workersCSV(result.em).utf8), to: path)
         }
         var model = result.run.model
         let unreliable = CrowdReport.unreliableCount(result.em)

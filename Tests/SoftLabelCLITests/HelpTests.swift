@@ -58,11 +58,12 @@ import Testing
           --ids FILE               With --annotations and --features X.npy: one row id per line (the votes' task ids).
           --em-rounds N            With --annotations: EM rounds (each one training run) at most. Default 20.
           --vote-prior A           With --crowd-model votes: A pseudo-votes per class. Default 0.
+          --workers FILE           With --annotations: write one row per worker (as aggregate --workers).
           --task-column NAME       With --annotations: vote table column holding the task id. Default task.
           --worker-column NAME     With --annotations: vote table column holding the worker id. Default worker.
           --label-column NAME      With --annotations: vote table column holding the class name. Default label.
           --min-worker-votes N     With --annotations: drop the votes of workers with fewer than N votes. Default 1 (keep all).
-          --honest-prior M         soft: tasks' worth of the prior on a worker's honest share. Default 2.
+          --honest-prior M         soft: tasks' worth of the prior on a worker's honest share. Default 0.1.
           --noise-prior M          soft: tasks' worth of the uniform prior on a worker's noise votes. Default 1.
           --help                   Show this help and exit.
 

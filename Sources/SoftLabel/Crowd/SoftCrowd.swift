@@ -39,8 +39,11 @@ public enum SoftCrowd {
     public struct Settings: Codable, Equatable, Sendable {
         /// aggregate: pseudo-votes of the crowd's class distribution in each vote's leave-one-out centre.
         public var strength = 1.0
-        /// m_a: pseudo-votes (tasks) of the Beta prior on each worker's honest share.
-        public var honestPseudoVotes = 2.0
+        /// m_a: pseudo-votes (tasks) of the Beta prior on each worker's honest share. Deliberately weak: a
+        /// prior around the crowd's mean pulls careless workers with a handful of votes up to that mean and
+        /// their votes then leak into the targets (measured on simulated crowds: m_a = 2 gave held-out KL up to
+        /// 40% above the honest-only oracle, 0.1 within 1% of it); it keeps a_j off 0 and 1.
+        public var honestPseudoVotes = 0.1
         /// m_b: pseudo-votes (tasks) of the Dirichlet prior on each worker's noise distribution.
         public var noisePseudoVotes = 1.0
         public init() {}

@@ -119,16 +119,25 @@ public struct CrowdEM: Sendable {
     }
 
     /// Runs rounds until the objective rises by less than `tolerance` per vote (crowd-kit's rule: 1e-5,
-    /// at most 100 rounds, for Dawid-Skene and one-coin), or `maxRounds`.
+    /// at most 100 rounds, for Dawid-Skene and one-coin), or `maxRounds`. The soft model without a centre
+    /// (aggregate) moves its leave-one-out centres between rounds, which is not a maximisation step, so its
+    /// objective can fall: it stops instead when no soft label moves by more than `tolerance`.
     public mutating func fit(maxRounds: Int = 100, tolerance: Double = 1e-5, center: [Double]? = nil,
                              parallel: Parallel = Parallel(threads: 1)) -> (history: [Double], converged: Bool) {
         if method == .votes { return ([], true) }
         var history: [Double] = []
         var last = -Double.infinity
         for _ in 0..<maxRounds {
+            let before = targets
             let value = round(center: center, parallel: parallel)
             history.append(value)
-            if value - last < tolerance { return (history, true) }
+            if method == .soft && center == nil {
+                var moved = 0.0
+                for (a, b) in zip(before, targets) { moved = max(moved, abs(a - b)) }
+                if moved < tolerance { return (history, true) }
+            } else if value - last < tolerance {
+                return (history, true)
+            }
             last = value
         }
         return (history, false)

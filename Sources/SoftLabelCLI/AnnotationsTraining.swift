@@ -74,7 +74,7 @@ enum AnnotationsTraining {
         }
         var validation: Dataset?
         if let valSource {
-            let raw = try DataInput.load(valSource, classes: votes.classes, classesOf: "the votes", threads: threads,
+            let raw = try DataInput.load(valSource, classes: votes.classes, classesOf: "the vote table", threads: threads,
                                          console: console).dataset
             validation = try TrainCommand.aligned(raw, to: joined.data, file: valSource.name)
         }

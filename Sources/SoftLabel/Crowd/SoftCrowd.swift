@@ -37,8 +37,11 @@ import Foundation
 public enum SoftCrowd {
     /// Hyperparameters; the defaults are documented in the README.
     public struct Settings: Codable, Equatable, Sendable {
-        /// aggregate: pseudo-votes of the crowd's class distribution in each vote's leave-one-out centre.
-        public var strength = 1.0
+        /// aggregate: pseudo-votes of the crowd's class distribution in each vote's leave-one-out centre. Small:
+        /// a noise vote's share of the soft label goes to its centre, and a centre near the class distribution
+        /// makes every label broad (measured: a classifier trained on the soft labels of a simulated 3-vote
+        /// crowd reached held-out KL 0.43 with 1, 0.30 with 0.1).
+        public var strength = 0.1
         /// m_a: pseudo-votes (tasks) of the Beta prior on each worker's honest share. Deliberately weak: a
         /// prior around the crowd's mean pulls careless workers with a handful of votes up to that mean and
         /// their votes then leak into the targets (measured on simulated crowds: m_a = 2 gave held-out KL up to

@@ -6,7 +6,8 @@ enum TrainCommand: Command {
     static let spec = CommandSpec(
         name: "train",
         usage: ["train DATA.csv --model OUT.json [options]",
-                "train --features X.npy --labels Y.npy --model OUT.json [options]"],
+                "train --features X.npy --labels Y.npy --model OUT.json [options]",
+                "train FEATURES.csv --annotations VOTES.csv --model OUT.json [--crowd-model NAME] [options]"],
         summary: "Train a softmax classifier (optionally with hidden layers) on soft labels.",
         positionals: [("DATA.csv", "training data: features and 'label:<class>', 'label' or 'logit:<class>' columns")],
         options: [
@@ -24,10 +25,11 @@ enum TrainCommand: Command {
             OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of the losses (and validation accuracy), the kept epoch marked."),
             OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade)."),
             OptionSpec(name: "--quiet", value: nil, help: "Print only the final summary line (no table, chart or progress)."),
-        ] + DataInput.options,
+        ] + DataInput.options + AnnotationsTraining.options,
         notes: [
             "Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs",
             "that take over a second show a progress bar on stderr.",
+            "With --annotations, each row is one EM round (crowd steps, then a training run); see the README.",
         ])
 
     /// The configuration from the command line; `initial` (`--init`) fixes the network's shape.
@@ -65,6 +67,10 @@ enum TrainCommand: Command {
     }
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
+        if let votes = a.string("--annotations") { return try AnnotationsTraining.run(a, votesPath: votes, console) }
+        if let flag = AnnotationsTraining.onlyWithAnnotations.first(where: { a.string($0) != nil }) {
+            throw UsageError("\(flag) needs --annotations VOTES.csv")
+        }
         let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required (where to save the model)") }
         // Every output is checked before any data is read: a bad path must not cost a training run.

@@ -7,6 +7,7 @@ import Testing
         Usage:
           softlabel train DATA.csv --model OUT.json [options]
           softlabel train --features X.npy --labels Y.npy --model OUT.json [options]
+          softlabel train FEATURES.csv --annotations VOTES.csv --model OUT.json [--crowd-model NAME] [options]
 
         Train a softmax classifier (optionally with hidden layers) on soft labels.
 
@@ -62,10 +63,23 @@ import Testing
           --classes FILE              NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE        NPY: feature names, one per line. Default f0, f1, ...
           --delimiter C               CSV cell separator: , ; tab or |. Default: detected from the header line.
+          --annotations VOTES.csv     Learn the targets from crowd votes (task, worker, label), joined to the rows by id.
+          --crowd-model NAME          With --annotations: soft|dawid-skene|one-coin|votes. Default soft.
+          --ids FILE                  With --annotations and --features X.npy: one row id per line (the votes' task ids).
+          --em-rounds N               With --annotations: EM rounds (each one training run) at most. Default 20.
+          --vote-prior A              With --crowd-model votes: A pseudo-votes per class. Default 0.
+          --workers FILE              With --annotations: write one row per worker (as aggregate --workers).
+          --task-column NAME          With --annotations: vote table column holding the task id. Default task.
+          --worker-column NAME        With --annotations: vote table column holding the worker id. Default worker.
+          --label-column NAME         With --annotations: vote table column holding the class name. Default label.
+          --min-worker-votes N        With --annotations: drop the votes of workers with fewer than N votes. Default 1 (keep all).
+          --honest-prior M            soft: tasks' worth of the prior on a worker's honest share. Default 0.1.
+          --noise-prior M             soft: tasks' worth of the uniform prior on a worker's noise votes. Default 1.
           --help                      Show this help and exit.
 
         Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs
         that take over a second show a progress bar on stderr.
+        With --annotations, each row is one EM round (crowd steps, then a training run); see the README.
 
         """)
     }

@@ -81,9 +81,12 @@ public struct ModelFile: Equatable, Sendable {
     /// Set when training was stopped by a signal before its end: where (the model holds the weights of that
     /// moment, or the best validated ones under early stopping). Absent from the file otherwise.
     public var interrupted: Interruption?
+    /// How the training targets were made when they did not come from label columns (`train --annotations`);
+    /// nil otherwise, and absent from the JSON then (older files decode unchanged).
+    public var targets: TargetProvenance?
 
     public init(classes: [String], features: [String], standardization: Standardizer?, temperature: Float = 1,
-                network: Network, config: TrainConfig, training: TrainingSummary) {
+                network: Network, config: TrainConfig, training: TrainingSummary, targets: TargetProvenance? = nil) {
         self.classes = classes
         self.features = features
         self.standardization = standardization
@@ -91,13 +94,14 @@ public struct ModelFile: Equatable, Sendable {
         self.network = network
         self.config = config
         self.training = training
+        self.targets = targets
     }
 }
 
 extension ModelFile: Codable {
     private enum CodingKeys: String, CodingKey {
         case format, version, classes, features, standardization, temperature, layers, network, config, training
-        case interrupted
+        case interrupted, targets
     }
     private struct Version1Network: Decodable { var layers: [Dense] }
 
@@ -126,6 +130,7 @@ extension ModelFile: Codable {
         config = try TrainConfig(from: DefaultingDecoder(base: try c.superDecoder(forKey: .config), defaults: TrainConfig()))
         training = try c.decode(TrainingSummary.self, forKey: .training)
         interrupted = try c.decodeIfPresent(Interruption.self, forKey: .interrupted)
+        targets = try c.decodeIfPresent(TargetProvenance.self, forKey: .targets)
     }
 
     /// Always the current version's layout (a version-1 file read and written again becomes version 2).
@@ -141,6 +146,7 @@ extension ModelFile: Codable {
         try c.encode(config, forKey: .config)
         try c.encode(training, forKey: .training)
         try c.encodeIfPresent(interrupted, forKey: .interrupted)
+        try c.encodeIfPresent(targets, forKey: .targets)
     }
 }
 

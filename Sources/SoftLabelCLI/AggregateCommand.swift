@@ -23,6 +23,7 @@ enum AggregateCommand: Command {
         ])
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
+        try Common.checkOutputs(a, ["--out", "--workers"])
         let path = try a.positionals(["VOTES.csv"])[0]
         guard let out = a.string("--out") else { throw UsageError("--out FILE is required (where to write the soft labels)") }
         let method = try a.choice("--method", CrowdMethod.self) ?? .soft
@@ -32,7 +33,6 @@ enum AggregateCommand: Command {
         }
         let maxRounds = try a.int("--max-rounds", min: 1) ?? 100
         let settings = try CrowdOptions.softSettings(a, method: method)
-        for file in [out, a.string("--workers")].compactMap({ $0 }) { try CrowdOptions.checkFolder(file) }
 
         let votes = try CrowdOptions.readVotes(path, a, method: method, console: console)
         let parallel = try Common.parallel(a)
@@ -126,14 +126,6 @@ enum CrowdOptions {
             throw UsageError("\(flag) is a setting of the soft model, not of \(method.rawValue)")
         }
         return s
-    }
-
-    static func checkFolder(_ path: String) throws {
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw DataError(file: path, "cannot write: folder '\(dir)' does not exist")
-        }
     }
 
     /// Reads and filters the vote table, with notes on stderr for duplicates and emptied tasks; a table that a

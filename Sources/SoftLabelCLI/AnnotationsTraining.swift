@@ -24,6 +24,9 @@ enum AnnotationsTraining {
 
     static func run(_ a: ParsedArguments, votesPath: String, _ console: Console) throws {
         if a.string("--labels") != nil { throw UsageError("--labels and --annotations cannot be used together (the votes make the targets)") }
+        if let flag = ["--checkpoint", "--resume", "--init"].first(where: { a.string($0) != nil }) {
+            throw UsageError("\(flag) is not available with --annotations (each EM round is a training run of its own)")
+        }
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required (where to save the model)") }
         let method = try a.choice("--crowd-model", CrowdMethod.self) ?? .soft
         if a.string("--vote-prior") != nil && method != .votes {
@@ -40,7 +43,7 @@ enum AnnotationsTraining {
         if config.patience > 0 && valSource == nil && config.valFraction == 0 {
             throw UsageError("--patience needs validation data (--val FILE or --val-fraction F)")
         }
-        for path in [modelPath, a.string("--log"), a.string("--workers")].compactMap({ $0 }) { try CrowdOptions.checkFolder(path) }
+        try Common.checkOutputs(a, ["--model", "--log", "--workers"])
         if a.string("--plot") != nil { throw UsageError("--plot is not available with --annotations (use --log for the rounds)") }
 
         let votes = try CrowdOptions.readVotes(votesPath, a, method: method, console: console)

@@ -21,6 +21,7 @@ enum ExportCommand: Command {
         ])
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
+        try Common.checkOutputs(a, ["--onnx"])
         _ = try a.positionals([])
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         guard let onnxPath = a.string("--onnx") else { throw UsageError("--onnx FILE is required (where to write the ONNX model)") }

@@ -30,6 +30,7 @@ enum PredictCommand: Command {
         ])
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
+        try Common.checkOutputs(a, ["--out"])
         let source = try DataInput.source(a, needsLabels: false)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         let format = try a.choice("--format", Format.self) ?? .csv

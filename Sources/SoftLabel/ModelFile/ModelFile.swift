@@ -181,6 +181,10 @@ extension ModelFile {
         do {
             model = try decoder.decode(ModelFile.self, from: data)
         } catch {
+            if let (line, column, number) = firstNumberBeyondFloat(data) {
+                throw DataError(file: file, line: line, "column \(column): number \(number) is beyond Float's range " +
+                                "(±\(Float.greatestFiniteMagnitude)); model numbers are float32")
+            }
             throw DataError(file: file, "malformed model file: \(describe(error))")
         }
         try model.validate(file: file)
@@ -240,6 +244,36 @@ extension ModelFile {
     }
 }
 
+/// The first JSON number in `data` whose magnitude exceeds Float's largest, with its 1-based line and column
+/// (Foundation's decoder only says "not valid JSON" for it).
+private func firstNumberBeyondFloat(_ data: Data) -> (Int, Int, String)? {
+    let bytes = [UInt8](data)
+    var line = 1, lineStart = 0, i = 0, inString = false
+    while i < bytes.count {
+        let b = bytes[i]
+        if inString {
+            if b == UInt8(ascii: "\\") { i += 2; continue }
+            if b == UInt8(ascii: "\"") { inString = false }
+        } else if b == UInt8(ascii: "\"") {
+            inString = true
+        } else if b == 0x0A {
+            line += 1
+            lineStart = i + 1
+        } else if b == UInt8(ascii: "-") || (b >= 0x30 && b <= 0x39) {
+            var j = i
+            while j < bytes.count, "+-0123456789.eE".utf8.contains(bytes[j]) { j += 1 }
+            let token = String(decoding: bytes[i..<j], as: UTF8.self)
+            if let v = Double(token), abs(v) > Double(Float.greatestFiniteMagnitude) {  // 1e400 is inf: beyond too
+                return (line, i - lineStart + 1, token)
+            }
+            i = j
+            continue
+        }
+        i += 1
+    }
+    return nil
+}
+
 private func describe(_ error: Error) -> String {
     switch error {
     case DecodingError.keyNotFound(let key, let ctx):
@@ -247,7 +281,11 @@ private func describe(_ error: Error) -> String {
     case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
         return "wrong type at '\(path(ctx.codingPath))'"
     case DecodingError.dataCorrupted(let ctx):
-        return "bad value at '\(path(ctx.codingPath))'"
+        // The decoder's own words say what was wrong ("Number 1e39 is not representable in Swift."); cut to one
+        // short line.
+        let what = ctx.debugDescription.split(whereSeparator: \.isNewline).first.map { String($0.prefix(120)) } ?? ""
+        let location = ctx.codingPath.isEmpty ? "" : " at '\(path(ctx.codingPath))'"
+        return "bad value\(location)" + (what.isEmpty ? "" : ": " + what)
     default:
         return "\(error)"
     }

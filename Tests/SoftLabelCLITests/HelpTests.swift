@@ -1,4 +1,6 @@
 import Testing
+import Foundation
+import TestSupport
 
 /// The exact `--help` of every command, so any change to an interface is a visible diff.
 @Suite struct HelpTests {
@@ -310,5 +312,16 @@ import Testing
         Exit status 1 when any tensor exceeds the tolerance.
 
         """)
+    }
+}
+
+/// The README's option list is the program's own: the block after `<!-- train --help -->` is exactly what
+/// `softlabel train --help` prints.
+@Suite struct ReadmeOptionTests {
+    @Test func readmeShowsTheTrainHelp() throws {
+        let readme = try String(contentsOfFile: packagePath("README.md"), encoding: .utf8)
+        let marker = try #require(readme.range(of: "<!-- train --help -->\n```\n"))
+        let end = try #require(readme.range(of: "```\n", range: marker.upperBound..<readme.endIndex))
+        #expect(String(readme[marker.upperBound..<end.lowerBound]) == runInProcess(["train", "--help"]).stdout)
     }
 }

@@ -36,9 +36,13 @@ struct BatchStep {
         let examples = ExampleIndex(index: x.index, offset: targets.offset)
         params.refreshPacked(parallel: parallel)
 
+        // Both phases in one parallel region, with a barrier between them (one hand-off to the threads per batch).
+        update?.optimizer.beginStep()
+        let penalty = self.penalty
+        let tasks = parallel.threads
+        let chunkTasks = Parallel.partCount(chunks, parts: tasks)
         // Phase A: chunks of rows.
-        let chunkTasks = Parallel.partCount(chunks, parts: parallel.threads)
-        parallel.run(tasks: chunkTasks) { t in
+        func chunkPhase(_ t: Int) {
             for c in Parallel.part(t, of: chunkTasks, count: chunks) {
                 let lower = c * chunkRows, rows = lower..<min(m, lower + chunkRows), count = rows.count
                 Network.forward(x, rows: rows, params: params, work: work, mode: mode, examples: examples)
@@ -74,16 +78,9 @@ struct BatchStep {
                 }
             }
         }
-        // Summed in row order, never per thread: the loss must not depend on the thread count either.
-        var total = 0.0
-        for r in 0..<m { total += Double(work.rowLoss[r]) }
-        if !total.isFinite { return total }
-
-        // Phase B: weights.
-        update?.optimizer.beginStep()
-        let penalty = self.penalty
-        let tasks = parallel.threads
-        parallel.run(tasks: tasks) { t in
+        // Phase B: weights. (A batch whose loss is not finite updates them too: the trainer then finds non-finite
+        // weights and keeps the last good epoch's.)
+        func weightPhase(_ t: Int) {
             for l in 0..<layers {
                 guard case .dense(let d) = params.layers[l] else { continue }
                 let ld = work.stride[l]
@@ -130,7 +127,11 @@ struct BatchStep {
                 }
             }
         }
+        parallel.run(tasks: tasks, phases: 2) { phase, t in phase == 0 ? chunkPhase(t) : weightPhase(t) }
         if update != nil { for l in 0..<layers where params.packed[l] != nil { params.packedCurrent[l] = true } }
+        // Summed in row order, never per thread: the loss must not depend on the thread count either.
+        var total = 0.0
+        for r in 0..<m { total += Double(work.rowLoss[r]) }
         return total
     }
 

@@ -8,20 +8,11 @@ import TestSupport
     /// Starts `softlabel train ...`, waits until its first checkpoint exists (so it is training, not loading),
     /// sends `signal`, and returns the exit status and what it printed.
     private func interruptedRun(_ args: [String], checkpoint: String, signal: Int32) throws -> RunResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaryPath())
-        process.arguments = args
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
-        while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline { usleep(10_000) }
-        kill(process.processIdentifier, signal)
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return RunResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                         stderr: String(decoding: e, as: UTF8.self))
+        try launch(args, started: { process in
+            let deadline = Date().addingTimeInterval(120)
+            while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline { usleep(10_000) }
+            kill(process.processIdentifier, signal)
+        })
     }
 
     /// SIGINT and SIGTERM: exit 130 / 143, a usable model marked as interrupted, the checkpoint, nothing else in

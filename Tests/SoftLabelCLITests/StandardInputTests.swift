@@ -4,31 +4,18 @@ import TestSupport
 
 /// Runs the binary with `input` on its standard input: a pipe fed with `data`, or an open file.
 func runBinary(_ args: [String], stdin input: Any) throws -> RunResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binaryPath())
-    process.arguments = args
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
     let pipe = Pipe()
-    if let data = input as? Data {
-        process.standardInput = pipe
-        try process.run()
+    return try launch(args, prepare: { process in
+        process.standardInput = input is Data ? pipe : input as! FileHandle
+    }, started: { _ in
+        guard let data = input as? Data else { return }
         // Feed the pipe from another thread so a large input cannot deadlock against the output pipes.
         let writer = Thread {
             pipe.fileHandleForWriting.write(data)
             try? pipe.fileHandleForWriting.close()
         }
         writer.start()
-    } else {
-        process.standardInput = input as! FileHandle
-        try process.run()
-    }
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return RunResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                     stderr: String(decoding: e, as: UTF8.self))
+    })
 }
 
 /// `-` reads the data from standard input (piped: spooled to an unlinked temporary file; redirected from a

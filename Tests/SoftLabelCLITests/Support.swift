@@ -20,14 +20,21 @@ struct RunResult {
 }
 
 /// Runs the real binary with `args` and captures everything it prints.
-func runBinary(_ args: [String]) throws -> RunResult {
+func runBinary(_ args: [String]) throws -> RunResult { try launch(args) }
+
+/// Starts the real binary with `args` (`prepare` may set up the process first, e.g. its standard input),
+/// lets `started` act on it while it runs (feed its input, signal it), then collects what it printed and its
+/// exit status.
+func launch(_ args: [String], prepare: (Process) -> Void = { _ in }, started: (Process) -> Void = { _ in }) throws -> RunResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binaryPath())
     process.arguments = args
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    prepare(process)
     try process.run()
+    started(process)
     // Read before waiting so a large output cannot fill the pipe and block the child.
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()

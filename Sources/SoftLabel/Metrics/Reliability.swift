@@ -43,12 +43,17 @@ public struct Reliability: Sendable, Equatable {
 
     /// One row per bin, empty bins included (their mean confidence and accuracy are nil).
     public var bins: [ReliabilityBin] {
-        (0..<Reliability.binCount).map { b in
+        Reliability.rows(counts: counts, confidence: confidenceSums, accuracy: correctSums.map(Double.init))
+    }
+
+    /// The bin rows from per-bin counts and sums (means nil for empty bins).
+    static func rows(counts: [Int], confidence: [Double], accuracy: [Double]) -> [ReliabilityBin] {
+        (0..<binCount).map { b in
             let n = counts[b]
             return ReliabilityBin(
-                lower: Double(b) / Double(Reliability.binCount), upper: Double(b + 1) / Double(Reliability.binCount),
-                count: n, meanConfidence: n > 0 ? confidenceSums[b] / Double(n) : nil,
-                accuracy: n > 0 ? Double(correctSums[b]) / Double(n) : nil)
+                lower: Double(b) / Double(binCount), upper: Double(b + 1) / Double(binCount),
+                count: n, meanConfidence: n > 0 ? confidence[b] / Double(n) : nil,
+                accuracy: n > 0 ? accuracy[b] / Double(n) : nil)
         }
     }
 }
@@ -98,12 +103,6 @@ public struct SoftReliability: Sendable, Equatable {
 
     /// One row per bin, empty bins included: `meanConfidence` is the mean q, `accuracy` the mean p.
     public var bins: [ReliabilityBin] {
-        (0..<Reliability.binCount).map { b in
-            let n = counts[b]
-            return ReliabilityBin(
-                lower: Double(b) / Double(Reliability.binCount), upper: Double(b + 1) / Double(Reliability.binCount),
-                count: n, meanConfidence: n > 0 ? predictedSums[b] / Double(n) : nil,
-                accuracy: n > 0 ? targetSums[b] / Double(n) : nil)
-        }
+        Reliability.rows(counts: counts, confidence: predictedSums, accuracy: targetSums)
     }
 }

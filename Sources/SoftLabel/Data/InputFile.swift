@@ -3,6 +3,8 @@ import Foundation
 /// A data file opened for positioned reads (`pread`): several threads can read their own regions at once,
 /// and nothing holds the whole file in memory.
 final class InputFile: @unchecked Sendable {
+    // @unchecked Sendable: every stored property is a `let` set in init, and `pread` on one descriptor from
+    // several threads is safe (it takes its own offset; nothing shares a file position).
     let path: String
     let size: Int
     private let fd: Int32

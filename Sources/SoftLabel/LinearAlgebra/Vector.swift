@@ -52,7 +52,7 @@ func storePartialVec(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
     for l in 0..<count { p[l] = v[l] }
 }
 
-/// v with every subnormal lane (0 < |x| < 2^-126 ≈ 1.2e-38) replaced by 0; zeros and normal numbers unchanged.
+/// v with every subnormal lane (0 < |x| < 2^-126 ≈ 1.2e-38) replaced by 0 (-0 too); normal numbers unchanged.
 ///
 /// Flush to zero where it cannot change results meaningfully: x86 computes with subnormal operands about 100x
 /// slower, and quantities that decay geometrically (Adam's moments of a dead unit's zero gradient, the weights
@@ -62,13 +62,15 @@ func storePartialVec(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
 /// small moves no prediction (1e-38 · any feature is below Float's resolution of any logit).
 @inline(__always)
 func flushSubnormals(_ v: Vec) -> Vec {
-    let magnitude = unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
-    return v.replacing(with: 0, where: (magnitude .> 0) .& (magnitude .< 0x0080_0000))
+    // |v| by a select, then one float compare: these compile to a few vector instructions (a mask built from
+    // integer lane compares combined with .& was compiled to a loop over the lanes, 10x slower).
+    let magnitude = vmax(v, -v)
+    return v.replacing(with: 0, where: magnitude .< Vec(repeating: .leastNormalMagnitude))
 }
 
-/// The same for one Float (the same result as a lane of `flushSubnormals`).
+/// The same for one Float (the same result as a lane of `flushSubnormals`; -0 becomes 0 in both).
 @inline(__always)
-func flushSubnormal(_ x: Float) -> Float { x.isSubnormal ? 0 : x }
+func flushSubnormal(_ x: Float) -> Float { abs(x) < .leastNormalMagnitude ? 0 : x }
 
 /// `acc += a * b`, fused where the target has fused multiply-add (a libm call per lane where it does not).
 @inline(__always)

@@ -12,14 +12,33 @@ public func gemmNN(
     g: Rows, rows: Range<Int>, w: UnsafePointer<Float>, outputs: Int, inputs d: Int,
     dx: UnsafeMutablePointer<Float>, ldx: Int
 ) {
-    outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64, bias: nil, c: dx, ldc: ldx)
+    guard outputs > 0 else { return }
+    // The tile loads whole vectors of W's rows; when d is not a multiple of 16 the last vector of a row runs on
+    // into the next row (ignored lanes), and past the end of W on its last row. That row is read from a
+    // zero-padded copy instead, so no load leaves the buffers.
+    let last = w + (outputs - 1) * d
+    if d % vecWidth == 0 {
+        outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64, lastRow: last,
+                     lastStride: 64, bias: nil, c: dx, ldc: ldx)
+        return
+    }
+    let padded = (d + 63) / 64 * 64
+    let tail = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+    defer { tail.deallocate() }
+    tail.initialize(from: last, count: d)
+    (tail + d).initialize(repeating: 0, count: padded - d)
+    outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64, lastRow: tail,
+                 lastStride: 64, bias: nil, c: dx, ldc: ldx)
 }
 
 /// C[r, c] = Σ_t A[r, t] B[t, c] (+ bias[c]) for r in `rows`, c in 0..<cols. A rows from `a` (`depth` values
 /// used each); B row t of column block q (64 columns) starts at b + q·panelStride + t·ldb. For W itself
 /// (ldb = i, panelStride = 64) that is plain row-major; for packed panels ldb = 64, panelStride = 64·depth.
+/// The last row of B (t = depth - 1) of block q is read at lastRow + q·lastStride instead, so a caller whose B
+/// ends in a ragged row can hand in a padded copy of it (every block's 64 columns readable). depth > 0.
 @inline(__always)
 func outerProduct(a: Rows, rows: Range<Int>, depth: Int, b: UnsafePointer<Float>, ldb: Int, cols: Int, panelStride: Int,
+                  lastRow: UnsafePointer<Float>, lastStride: Int,
                   bias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int) {
     let blocks = (cols + 63) / 64
     var r = rows.lowerBound
@@ -30,13 +49,13 @@ func outerProduct(a: Rows, rows: Range<Int>, depth: Int, b: UnsafePointer<Float>
         let a3 = a.row(r + min(3, count - 1)), a4 = a.row(r + min(4, count - 1)), a5 = a.row(r + min(5, count - 1))
         for q in 0..<blocks {
             let first = q * 64, width = min(64, cols - first)
-            let bq = b + q * panelStride, cq = c + r * ldc + first, biasq = bias.map { $0 + first }
+            let bq = b + q * panelStride, lq = lastRow + q * lastStride, cq = c + r * ldc + first, biasq = bias.map { $0 + first }
             // A ragged last block runs only the vectors it needs (100 columns: 64 + 48, not 64 + 64).
             switch (width + vecWidth - 1) / vecWidth {
-            case 4: tile6(4, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
-            case 3: tile6(3, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
-            case 2: tile6(2, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
-            default: tile6(1, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            case 4: tile6(4, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, last: lq, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            case 3: tile6(3, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, last: lq, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            case 2: tile6(2, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, last: lq, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            default: tile6(1, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, last: lq, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
             }
         }
         r += count
@@ -50,7 +69,7 @@ private func tile6(
     _ v: Int,
     _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>,
     _ x4: UnsafePointer<Float>, _ x5: UnsafePointer<Float>, depth: Int, b start: UnsafePointer<Float>, ldb: Int,
-    bias: UnsafePointer<Float>?, width: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int
+    last: UnsafePointer<Float>, bias: UnsafePointer<Float>?, width: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int
 ) {
     var a00 = Vec(), a01 = Vec(), a02 = Vec(), a03 = Vec()
     var a10 = Vec(), a11 = Vec(), a12 = Vec(), a13 = Vec()
@@ -58,8 +77,7 @@ private func tile6(
     var a30 = Vec(), a31 = Vec(), a32 = Vec(), a33 = Vec()
     var a40 = Vec(), a41 = Vec(), a42 = Vec(), a43 = Vec()
     var a50 = Vec(), a51 = Vec(), a52 = Vec(), a53 = Vec()
-    var b = start
-    for t in 0..<depth {
+    @inline(__always) func step(_ b: UnsafePointer<Float>, _ t: Int) {
         let w0 = loadVec(b)
         let w1 = v > 1 ? loadVec(b + 16) : Vec(), w2 = v > 2 ? loadVec(b + 32) : Vec(), w3 = v > 3 ? loadVec(b + 48) : Vec()
         @inline(__always) func row(_ s: Float, _ c0: inout Vec, _ c1: inout Vec, _ c2: inout Vec, _ c3: inout Vec) {
@@ -74,8 +92,13 @@ private func tile6(
         row(x3[t], &a30, &a31, &a32, &a33)
         row(x4[t], &a40, &a41, &a42, &a43)
         row(x5[t], &a50, &a51, &a52, &a53)
+    }
+    var b = start
+    for t in 0..<depth - 1 {
+        step(b, t)
         b += ldb
     }
+    step(last, depth - 1)
     storeTile(a00, a01, a02, a03, row: 0, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
     storeTile(a10, a11, a12, a13, row: 1, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
     storeTile(a20, a21, a22, a23, row: 2, rows: rows, width: width, bias: bias, c: c, ldc: ldc)

@@ -43,7 +43,7 @@ public enum SoftLabelCLI {
             return 0
         }
         guard let command = commands.first(where: { $0.spec.name == name }) else {
-            console.err("softlabel: unknown command '\(name)' (commands: \(commands.map { $0.spec.name }.joined(separator: ", ")))\n")
+            console.err("softlabel: unknown command '\(oneLine(name))' (commands: \(commands.map { $0.spec.name }.joined(separator: ", ")))\n")
             return 2
         }
         do {
@@ -55,17 +55,21 @@ public enum SoftLabelCLI {
             try command.run(parsed, console)
             return 0
         } catch let e as UsageError {
-            console.err("softlabel \(name): \(e.message)\n")
+            console.err("softlabel \(name): \(oneLine(e.message))\n")
             return 2
         } catch let e as DataError {
             console.err("softlabel \(name): \(e.description)\n")
             return 2
         } catch let e as RuntimeFailure {
-            console.err("softlabel \(name): \(e.message)\n")
+            console.err("softlabel \(name): \(oneLine(e.message))\n")
             return 1
         } catch {
-            console.err("softlabel \(name): \(error)\n")
+            console.err("softlabel \(name): \(oneLine("\(error)"))\n")
             return 1
         }
     }
 }
+
+/// A message that quotes user text (a flag's value, a file or column name) as one line: control
+/// characters escaped, as `DataError` does for input errors.
+func oneLine(_ message: String) -> String { escapingControlCharacters(message) }

@@ -26,6 +26,9 @@ public enum NPYReader {
                             labels mode: LabelMode = .required) throws -> LoadedData {
         let featureNames = try source.featureNamesFile.map { try NameList.read($0, what: "feature") }
         let classNames = try source.classesFile.map { try NameList.read($0, what: "class") }
+        if let classNames, classNames.count > DataLimits.maxClasses {
+            throw DataError(file: source.classesFile!, "names \(classNames.count) classes, \(DataLimits.classLimitText)")
+        }
         let x = try NPYArray(path: source.features)
         guard x.shape.count == 2 else {
             throw DataError(file: x.path, "has shape \(x.shapeText), expected 2-D features (rows, features)")
@@ -89,6 +92,9 @@ public enum NPYReader {
         if let names, names.count != k {
             throw DataError(file: namesFile!, "names \(names.count) classes, but \(y.path) has \(k) label columns")
         }
+        if k > DataLimits.maxClasses {
+            throw DataError(file: y.path, "has shape \(y.shapeText): \(k) label columns, \(DataLimits.classLimitText)")
+        }
         var classes = names ?? (0..<k).map(String.init)
         if model == nil && k < 2 {
             throw DataError(file: y.path, "has shape \(y.shapeText): \(k) class(es), expected at least two")
@@ -136,17 +142,22 @@ public enum NPYReader {
                 if v != v.rounded() || !v.isFinite {
                     throw DataError(file: y.path, row: i, "class index \(v) is not an integer")
                 }
-                if v < 0 { throw DataError(file: y.path, row: i, "negative class index \(Int(v))") }
-                if v >= 1e9 { throw DataError(file: y.path, row: i, "class index \(Int(v)) is too large") }
-                if let names, Int(v) >= names.count {
-                    throw DataError(file: y.path, row: i,
-                                    "class index \(Int(v)), but \(namesFile!) names only \(names.count) classes (0...\(names.count - 1))")
+                // Compared as Doubles: an index beyond Int's range (1e19 in a uint64 file) must not reach Int(v).
+                if v < 0 { throw DataError(file: y.path, row: i, "negative class index \(integerText(v))") }
+                if let names, v >= Double(names.count) {
+                    throw DataError(file: y.path, row: i, "class index \(integerText(v)), but \(namesFile!) names only " +
+                                    "\(names.count) classes (0...\(names.count - 1))")
+                }
+                if v >= Double(DataLimits.maxClasses) {
+                    throw DataError(file: y.path, row: i, "class index \(integerText(v)) means \(DataLimits.classLimitText) " +
+                                    "(is this really a label column?)")
                 }
                 index[i] = Int(v)
             }
         }
         let names = names ?? (0...(index.max() ?? 0)).map(String.init)
         var classes = names
+        try DataLimits.checkOneHot(rows: n, classes: model?.count ?? names.count, file: y.path)
         if let model {
             let known = Set(model)
             for (i, c) in index.enumerated() where !known.contains(names[c]) {
@@ -161,6 +172,11 @@ public enum NPYReader {
         var t = Matrix(rows: n, cols: classes.count)
         for (i, c) in index.enumerated() { t[i, position[names[c]]!] = 1 }
         return (t, classes)
+    }
+
+    /// An integral Double as its digits while they are exact (below 2^53), otherwise in exponent form.
+    private static func integerText(_ v: Double) -> String {
+        abs(v) < 0x1p53 ? String(Int(v)) : "\(v)"
     }
 
     private static func list(_ names: [String]) -> String {

@@ -186,8 +186,10 @@ public enum NPYReader {
 
 /// A text file of names, one per line (class names for `--classes`, feature names for `--feature-names`).
 public enum NameList {
-    /// The names in file order. A final line break, CRLF and a UTF-8 BOM are fine; blank lines at the end
-    /// are ignored; an empty name elsewhere, a duplicate or non-UTF-8 text is an error naming the line.
+    /// The names in file order. Lines end at LF, CRLF or a lone CR (as in the CSV reader); a final line
+    /// break and a UTF-8 BOM are fine; blank lines at the end are ignored. An empty name elsewhere, a
+    /// duplicate, a name with a control character (a tab: a TSV file with several columns?) or non-UTF-8
+    /// text is an error naming the line.
     public static func read(_ path: String, what: String) throws -> [String] {
         let input = try InputFile(path: path)
         if input.size > 256 << 20 { throw DataError(file: path, "is \(input.size) bytes, too large for a list of names") }
@@ -198,16 +200,29 @@ public enum NameList {
             throw DataError(file: path, "is not valid UTF-8 text, expected one \(what) name per line")
         }
         // Split bytes, not Characters: Swift treats "\r\n" as one Character.
-        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map {
-            String(decoding: $0.last == 0x0D ? $0.dropLast() : $0, as: UTF8.self)
+        var lines: [String] = []
+        var start = 0, i = 0
+        while i < bytes.count {
+            if bytes[i] == 0x0A || bytes[i] == 0x0D {
+                lines.append(String(decoding: bytes[start..<i], as: UTF8.self))
+                if bytes[i] == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A { i += 1 }
+                start = i + 1
+            }
+            i += 1
         }
+        lines.append(String(decoding: bytes[start...], as: UTF8.self))
         while lines.last?.isEmpty == true { lines.removeLast() }
         if lines.isEmpty { throw DataError(file: path, "is empty, expected one \(what) name per line") }
         var seen: [String: Int] = [:]
         for (i, name) in lines.enumerated() {
             if name.isEmpty { throw DataError(file: path, line: i + 1, "empty \(what) name") }
+            if let c = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+                let hint = c == "\t" ? " (a tab: is this a table with several columns?)" : ""
+                throw DataError(file: path, line: i + 1, "\(what) name '\(shown(name))' contains a control character" +
+                                "\(hint), expected one name per line")
+            }
             if let first = seen[name] {
-                throw DataError(file: path, line: i + 1, "duplicate \(what) name '\(name)' (also on line \(first))")
+                throw DataError(file: path, line: i + 1, "duplicate \(what) name '\(shown(name))' (also on line \(first))")
             }
             seen[name] = i + 1
         }

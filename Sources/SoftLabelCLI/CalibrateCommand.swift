@@ -35,6 +35,8 @@ enum CalibrateCommand: Command {
         let data = try DataInput.load(source, classes: model.classes, threads: threads, console: console).dataset
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
 
+        let before = Evaluation(logits: model.logits(x, parallel: parallel), targets: data.targets)
+        try EvalCommand.requireFinite(before, data: data, source: source)
         var raw = model
         raw.temperature = 1
         let fit = TemperatureScaling.fit(logits: raw.logits(x, parallel: parallel), targets: data.targets)
@@ -47,7 +49,6 @@ enum CalibrateCommand: Command {
         }
         var calibrated = model
         calibrated.temperature = Float(fit.temperature)
-        let before = Evaluation(logits: model.logits(x, parallel: parallel), targets: data.targets)
         let after = Evaluation(logits: calibrated.logits(x, parallel: parallel), targets: data.targets)
         try calibrated.write(to: outPath)
 

@@ -46,6 +46,19 @@ enum EvalCommand: Command {
                          console: Console) throws -> EvaluationReport {
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
         let logits = model.logits(x, parallel: parallel)
-        return EvaluationReport(Evaluation(logits: logits, targets: data.targets), classes: model.classes)
+        let evaluation = Evaluation(logits: logits, targets: data.targets)
+        try requireFinite(evaluation, data: data, source: source)
+        return EvaluationReport(evaluation, classes: model.classes)
     }
+
+    /// A prediction that is not finite makes every metric meaningless: an error naming the example, never a
+    /// NaN in the report. (A backstop: prediction itself should already refuse such rows.)
+    static func requireFinite(_ evaluation: Evaluation, data: Dataset, source: DataInput.Source) throws {
+        if let i = evaluation.firstNonFiniteRow {
+            throw DataError(file: source.name, "example \(i + 1) (id '\(shownID(data.ids[i]))'): the model's prediction " +
+                            "is not finite (NaN or infinite logits: features far outside the training data's range?)")
+        }
+    }
+
+    private static func shownID(_ id: String) -> String { id.count > 40 ? String(id.prefix(40)) + "..." : id }
 }

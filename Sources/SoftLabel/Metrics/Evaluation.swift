@@ -33,6 +33,9 @@ public struct Evaluation: Sendable {
     public var perClass: [ClassMetrics]
     /// Counts of (majority label, predicted class). (k, k)
     public var confusion: ConfusionMatrix
+    /// The first example (0-based) whose scaled logits z / T are not all finite, if any: its prediction
+    /// is meaningless and every metric above with it. Callers must refuse such an evaluation.
+    public var firstNonFiniteRow: Int?
 
     /// Expected calibration error (see `Reliability.ece`).
     public var ece: Double { reliability.ece }
@@ -44,12 +47,14 @@ public struct Evaluation: Sendable {
         var sums = (kl: 0.0, ce: 0.0, h: 0.0, rkl: 0.0, js: 0.0, tv: 0.0, brier: 0.0, hits: 0, top2: 0)
         var reliability = Reliability()
         var classes = ClassTally(k: k)
+        var nonFinite: Int?
         let t = Double(temperature)
         var z = [Double](repeating: 0, count: k), q = z, logq = z, p = z  // (k) each
         for i in 0..<n {
             for j in 0..<k {
                 z[j] = Double(logits[i, j]) / t
                 p[j] = Double(targets[i, j])
+                if !z[j].isFinite && nonFinite == nil { nonFinite = i }
             }
             logSoftmax(z, q: &q, logq: &logq)
             var ce = 0.0, h = 0.0, rkl = 0.0, js = 0.0, tv = 0.0, brier = 0.0
@@ -95,6 +100,7 @@ public struct Evaluation: Sendable {
         self.reliability = reliability
         perClass = classes.metrics(count: n)
         confusion = classes.confusion
+        firstNonFiniteRow = nonFinite
     }
 
     /// The mean of a training loss on these examples.

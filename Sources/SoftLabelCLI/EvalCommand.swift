@@ -56,7 +56,7 @@ enum EvalCommand: Command {
     static func requireFinite(_ evaluation: Evaluation, data: Dataset, source: DataInput.Source) throws {
         if let i = evaluation.firstNonFiniteRow {
             throw DataError(file: source.name, "example \(i + 1) (id '\(shownID(data.ids[i]))'): the model's prediction " +
-                            "is not finite (NaN or infinite logits: features far outside the training data's range?)")
+                            "is not finite (NaN or infinite logits: a feature far outside the training data's range, or a broken model?)")
         }
     }
 

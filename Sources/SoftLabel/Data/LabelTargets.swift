@@ -49,7 +49,7 @@ enum LabelRow {
 
 /// Class names met in a hard `label` column, numbered in order of first sight (per worker thread).
 struct ClassTable {
-    /// The most workers whose codes fit in an Int32 (21,474).
+    /// The most workers whose codes fit in an Int32 (21,474: workers 0...21,473).
     static let maxWorkers = Int(Int32.max) / DataLimits.maxClasses
 
     /// A row's class as one Int32: worker w's local number c (c < maxClasses) is w · maxClasses + c.

@@ -41,14 +41,14 @@ struct NPYArray {
         default:
             throw DataError(file: path, "has NPY format version \(major).\(minor), expected 1.0, 2.0 or 3.0")
         }
-        guard headerStart + headerLength <= input.size else {
-            throw DataError(file: path, "is truncated inside its NPY header")
-        }
         // numpy itself refuses headers over 10,000 bytes by default (`max_header_size`); ours parses
         // Characters (16 bytes each), so a gigabyte header must not reach the parser.
         guard headerLength <= NPYArray.maxHeaderLength else {
             throw DataError(file: path, "has an NPY header of \(headerLength) bytes, more than the \(NPYArray.maxHeaderLength) " +
                             "bytes a numeric array's header needs")
+        }
+        guard headerStart + headerLength <= input.size else {
+            throw DataError(file: path, "is truncated inside its NPY header")
         }
         let bytes = Array(try input.prefix(headerStart + headerLength)[headerStart...])
         var parser = NPYHeaderParser(text: String(decoding: bytes, as: UTF8.self), file: path)
@@ -78,7 +78,7 @@ struct NPYArray {
         let have = input.size - dataOffset
         if overflow || needed.overflow || needed.partialValue > have {
             throw DataError(file: path, "is truncated: its header shape \(shapeText) of \(shown(descr)) needs " +
-                            "\(overflow || needed.overflow ? "more" : String(needed.partialValue)) bytes of data, the file has \(have)")
+                            "\(overflow || needed.overflow ? "more than 2^63" : String(needed.partialValue)) bytes of data, the file has \(have)")
         }
         if needed.partialValue < have {
             throw DataError(file: path, "has \(have - needed.partialValue) bytes more than its header shape \(shapeText) " +
@@ -275,8 +275,11 @@ struct NPYHeaderParser {
                 skipSpaces()
                 if peek == ")" { i += 1; return .tuple(items) }
                 let start = i
-                while let d = peek, d.isNumber { i += 1 }
-                guard let n = Int(String(text[start..<i])) else { throw bad("a non-negative integer in the shape") }
+                while let d = peek, d.isASCII && d.isNumber { i += 1 }
+                guard i > start else { throw bad("a non-negative integer in the shape") }
+                guard let n = Int(String(text[start..<i])) else {
+                    throw DataError(file: file, "has an NPY shape dimension of \(i - start) digits, too large for any array")
+                }
                 items.append(n)
                 if peek == "L" { i += 1 }  // Python 2 long
                 skipSpaces()

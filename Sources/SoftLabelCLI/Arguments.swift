@@ -57,6 +57,7 @@ struct CommandSpec {
             }
             if arg == "--" { onlyPositionals = true; continue }
             if arg == "--help" || arg == "-h" { parsed.help = true; continue }
+            if arg == "--version" { parsed.version = true; continue }
             var key = arg
             var inline: String?
             if let eq = arg.firstIndex(of: "=") {
@@ -64,7 +65,9 @@ struct CommandSpec {
                 inline = String(arg[arg.index(after: eq)...])
             }
             guard let spec = byName[key] else {
-                throw UsageError("unknown option '\(key)' (see 'softlabel \(name) --help')")
+                let known = options.map(\.name) + ["--help", "--version"]
+                let hint = closest(to: key, among: known).map { "did you mean \($0)? " } ?? ""
+                throw UsageError("unknown option '\(key)' (\(hint)see 'softlabel \(name) --help')")
             }
             if spec.value == nil {
                 if inline != nil { throw UsageError("option '\(key)' takes no value") }
@@ -95,6 +98,7 @@ struct ParsedArguments {
     var values: [String: [String]] = [:]
     var flags: Set<String> = []
     var help = false
+    var version = false
 
     func flag(_ name: String) -> Bool { flags.contains(name) }
     func string(_ name: String) -> String? { values[name]?.last }
@@ -119,13 +123,15 @@ struct ParsedArguments {
         return v
     }
 
+    /// One of T's cases by its name; any letter case is accepted when it names exactly one case ("Adam").
     func choice<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type) throws -> T? where T.RawValue == String {
         guard let s = string(name) else { return nil }
-        guard let v = T(rawValue: s) else {
-            let allowed = T.allCases.map(\.rawValue).joined(separator: "|")
-            throw UsageError("\(name) expects one of \(allowed), got '\(s)'")
-        }
-        return v
+        if let v = T(rawValue: s) { return v }
+        let folded = T.allCases.filter { $0.rawValue.lowercased() == s.lowercased() }
+        if folded.count == 1 { return folded[0] }
+        let allowed = T.allCases.map(\.rawValue).joined(separator: "|")
+        let hint = closest(to: s, among: T.allCases.map(\.rawValue)).map { " (did you mean '\($0)'?)" } ?? ""
+        throw UsageError("\(name) expects one of \(allowed), got '\(s)'\(hint)")
     }
 
     /// A comma-separated list of positive integers ("128,64").
@@ -149,6 +155,35 @@ struct ParsedArguments {
         }
         return positionals
     }
+}
+
+/// The candidate nearest to `word` by edit distance (letter case ignored), when it is near enough to be a
+/// likely misspelling: at most 2 edits, and fewer than half the word's length.
+func closest(to word: String, among candidates: [String]) -> String? {
+    let w = Array(word.lowercased())
+    var best: (name: String, distance: Int)?
+    for c in candidates {
+        let d = editDistance(w, Array(c.lowercased()))
+        if d < (best?.distance ?? .max) { best = (c, d) }
+    }
+    guard let best, best.distance <= 2, best.distance * 2 < max(w.count, 2) else { return nil }
+    return best.name
+}
+
+/// Edit distance counting insertions, deletions, substitutions and swaps of neighbours as 1 each (optimal
+/// string alignment: "adma" is one swap from "adam").
+private func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+    if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+    var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+    for i in 0...a.count { d[i][0] = i }
+    for j in 0...b.count { d[0][j] = j }
+    for i in 1...a.count {
+        for j in 1...b.count {
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+        }
+    }
+    return d[a.count][b.count]
 }
 
 private func rangeText(_ lo: Int, _ hi: Int) -> String {

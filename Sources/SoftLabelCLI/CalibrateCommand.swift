@@ -12,7 +12,7 @@ enum CalibrateCommand: Command {
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--out", value: "FILE", help: "Where to write the calibrated model (may be the same file). Required."),
-            OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
+            Common.threads,
         ] + DataInput.options,
         notes: [
             "Predictions become softmax(z / T) for the logits z; T is the minimiser of the mean KL(p‖softmax(z / T))",
@@ -29,17 +29,17 @@ enum CalibrateCommand: Command {
         let source = try DataInput.source(a, needsLabels: true, positional: "VAL_DATA.csv")
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         guard let outPath = a.string("--out") else { throw UsageError("--out FILE is required (where to save the calibrated model)") }
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
-        let parallel = Parallel(threads: threads)
+        let parallel = try Common.parallel(a)
         let model = try ModelFile.load(path: modelPath)
-        let data = try DataInput.load(source, classes: model.classes, threads: threads, console: console).dataset
+        let data = try DataInput.load(source, classes: model.classes, parallel: parallel, console: console).dataset
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
 
-        let before = Evaluation(logits: model.logits(x, parallel: parallel), targets: data.targets)
-        try EvalCommand.requireFinite(before, data: data, source: source)
         var raw = model
         raw.temperature = 1
-        let fit = TemperatureScaling.fit(logits: raw.logits(x, parallel: parallel), targets: data.targets)
+        let predict = { (m: ModelFile) in try DataInput.predicting(data, source: source, model: modelPath) { () throws(NonFinitePrediction) in
+            try m.logits(x, parallel: parallel)
+        } }
+        let fit = TemperatureScaling.fit(logits: try predict(raw), targets: data.targets)
         if !fit.verified {
             throw RuntimeFailure(message: "the temperature search did not converge (T \(fit.temperature)); model not written")
         }
@@ -49,7 +49,8 @@ enum CalibrateCommand: Command {
         }
         var calibrated = model
         calibrated.temperature = Float(fit.temperature)
-        let after = Evaluation(logits: calibrated.logits(x, parallel: parallel), targets: data.targets)
+        let before = Evaluation(logits: try predict(model), targets: data.targets)
+        let after = Evaluation(logits: try predict(calibrated), targets: data.targets)
         try calibrated.write(to: outPath)
 
         let t0 = String(format: "%.6g", Double(model.temperature)), t1 = String(format: "%.6g", Double(calibrated.temperature))

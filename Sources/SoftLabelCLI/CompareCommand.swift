@@ -11,8 +11,12 @@ enum CompareCommand: Command {
         positionals: [("DATA.csv", "data with the models' feature and label columns")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "A trained model; give it two or more times.", repeatable: true),
-            OptionSpec(name: "--json", value: nil, help: "Print one JSON object: each model's eval --json fields."),
-            OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
+            OptionSpec(name: "--json", value: nil, help: "Print one JSON object: each model's eval --json fields, the differences."),
+            OptionSpec(name: "--bootstrap", value: "N", help: "Resamples for the 95% intervals of the differences to the first model; 0 = none. Default 1000."),
+            OptionSpec(name: "--seed", value: "S", help: "Seed of the bootstrap resamples. Default 1."),
+            OptionSpec(name: "--ordinal", value: nil, help: "The classes are an ordered scale (in the first model's order): add wasserstein."),
+            OptionSpec(name: "--plot", value: "FILE", help: "Write the models' reliability diagrams overlaid, as SVG."),
+            Common.threads,
         ] + DataInput.options,
         notes: EvalCommand.metricNotes)
 
@@ -23,22 +27,33 @@ enum CompareCommand: Command {
         guard paths.count >= 2 else {
             throw UsageError("give two or more models to compare (--model A.json --model B.json), got \(paths.count)")
         }
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
-        let parallel = Parallel(threads: threads)
+        let parallel = try Common.parallel(a)
+        let resamples = try a.int("--bootstrap", min: 0, max: 1_000_000) ?? 1000
+        let seed: UInt64 = try a.string("--seed").map { s in
+            guard let v = UInt64(s) else { throw UsageError("--seed expects a non-negative integer, got '\(s)'") }
+            return v
+        } ?? 1
         let models = try paths.map { try ModelFile.load(path: $0) }
         // Read the data once, in the first model's class order; reorder the label columns for the others.
-        let data = try DataInput.load(source, classes: models[0].classes, threads: threads, console: console).dataset
+        let data = try DataInput.load(source, classes: models[0].classes, parallel: parallel, console: console).dataset
         var reports: [(name: String, report: EvaluationReport)] = []
         for (path, model) in zip(paths, models) {
             guard let own = data.withClassOrder(model.classes) else {
                 throw DataError(file: path, "classes \(model.classes) differ from those of \(paths[0]) \(models[0].classes)")
             }
-            reports.append((path, try EvalCommand.evaluate(model, on: own, source: source, parallel: parallel, console: console)))
+            reports.append((path, try EvalCommand.evaluate(model, named: path, on: own, source: source, parallel: parallel, console: console,
+                                                           ordinal: a.flag("--ordinal"), keepExamples: resamples > 0)))
         }
-        let report = ComparisonReport(models: columnNames(paths).enumerated().map { ($1, reports[$0].report) })
+        let names = columnNames(paths)
+        if let plot = a.string("--plot") {
+            let chart = ReliabilityChart(models: names.enumerated().map { ($1, reports[$0].report.evaluation) })
+            try AtomicFile.write(Data(chart.svg.utf8), to: plot)
+        }
+        // Full paths in JSON, file names in the table.
+        let report = ComparisonReport(models: (a.flag("--json") ? paths : names).enumerated().map { ($1, reports[$0].report) },
+                                      resamples: resamples, seed: seed, parallel: parallel)
         if a.flag("--json") {
-            let full = ComparisonReport(models: reports)  // full paths in JSON
-            console.out(full.json(data: dataPath).text + "\n")
+            console.out(report.json(data: dataPath).text + "\n")
         } else {
             console.out("\(data.count) examples of \(dataPath)\n\n" + report.text)
         }

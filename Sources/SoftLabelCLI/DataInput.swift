@@ -10,17 +10,19 @@ enum DataInput {
         OptionSpec(name: "--labels", value: "Y.npy", help: "NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices."),
         OptionSpec(name: "--classes", value: "FILE", help: "NPY: class names, one per line. Default 0, 1, ..."),
         OptionSpec(name: "--feature-names", value: "FILE", help: "NPY: feature names, one per line. Default f0, f1, ..."),
+        OptionSpec(name: "--delimiter", value: "C", help: "CSV cell separator: , ; tab or |. Default: detected from the header line."),
     ]
 
     /// Where a data set comes from.
     enum Source {
-        case csv(String)
+        /// A CSV file ("-": standard input) and its cell separator (nil: detect it from the header line).
+        case csv(String, delimiter: UInt8?)
         case npy(NPYSource)
 
         /// The file named in notes and errors about the data as a whole.
         var name: String {
             switch self {
-            case .csv(let path): return path
+            case .csv(let path, _): return path == "-" ? "<stdin>" : path
             case .npy(let s): return s.features
             }
         }
@@ -35,7 +37,7 @@ enum DataInput {
                let flag = ["--classes", "--feature-names"].first(where: { a.string($0) != nil }) {
                 throw UsageError("\(flag) is for NPY input and needs --features X.npy")
             }
-            return .csv(try a.positionals([positional])[0])
+            return .csv(try a.positionals([positional])[0], delimiter: try delimiter(a))
         }
         if let extra = a.positionals.first {
             throw UsageError("give \(positional) or --features X.npy, not both (unexpected argument '\(extra)')")
@@ -53,12 +55,22 @@ enum DataInput {
         if csv != nil && (features != nil || labels != nil) {
             throw UsageError("--val and --val-features/--val-labels cannot be used together")
         }
-        if let csv { return .csv(csv) }
+        if let csv { return .csv(csv, delimiter: try delimiter(a)) }
         if labels != nil && features == nil { throw UsageError("--val-labels needs --val-features X.npy") }
         guard let features else { return nil }
         guard let labels else { throw UsageError("--val-features needs --val-labels Y.npy (validation needs labels)") }
         return .npy(NPYSource(features: features, labels: labels, classesFile: a.string("--classes"),
                               featureNamesFile: a.string("--feature-names")))
+    }
+
+    /// `--delimiter`: one of , ; | or a tab ("tab" or "\t" spelled out); nil when not given.
+    static func delimiter(_ a: ParsedArguments) throws -> UInt8? {
+        guard let s = a.string("--delimiter") else { return nil }
+        switch s {
+        case ",", ";", "|": return s.utf8.first!
+        case "tab", "\t", "\\t": return 0x09
+        default: throw UsageError("--delimiter expects one of , ; tab |, got '\(s)'")
+        }
     }
 
     private static func checkNPYOptions(_ a: ParsedArguments) throws {
@@ -67,14 +79,14 @@ enum DataInput {
         }
     }
 
-    /// Parses the data (all cores unless `--threads`), sends its warnings to stderr.
+    /// Parses the data, sends its warnings to stderr.
     static func load(_ source: Source, classes: [String]? = nil, classesOf: String = "the model",
-                     labels: LabelMode = .required, threads: Int = Parallel.allCores,
-                     console: Console) throws -> LoadedData {
+                     labels: LabelMode = .required, parallel: Parallel, console: Console) throws -> LoadedData {
         let loaded: LoadedData
         switch source {
-        case .csv(let path):
-            loaded = try CSVReader.read(path: path, classes: classes, classesOf: classesOf, labels: labels, threads: threads)
+        case .csv(let path, let delimiter):
+            loaded = try CSVReader.read(path: path, classes: classes, classesOf: classesOf, labels: labels,
+                                        threads: parallel.threads, delimiter: delimiter)
         case .npy(let s):
             loaded = try NPYReader.read(s, classes: classes, classesOf: classesOf, labels: labels)
         }
@@ -82,12 +94,18 @@ enum DataInput {
         return loaded
     }
 
-    /// The command's main data in one call: the source from the command line, then `load`.
-    static func load(_ a: ParsedArguments, classes: [String]? = nil, labels: LabelMode = .required,
-                     console: Console) throws -> (data: Dataset, source: Source) {
-        let source = try source(a, needsLabels: labels == .required)
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
-        return (try load(source, classes: classes, labels: labels, threads: threads, console: console).dataset, source)
+    /// Runs a prediction on `data`, turning a non-finite one into an input error naming the row (1-based, as
+    /// in a CSV file without ids) and its id.
+    static func predicting<T>(_ data: Dataset, source: Source, model: String,
+                              _ body: () throws(NonFinitePrediction) -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            let id = data.ids[error.row]
+            throw DataError(file: source.name, "row \(error.row + 1)" + (id == String(error.row + 1) ? "" : " (id '\(id)')") +
+                            ": the prediction of \(model) is not finite (NaN or infinite logits): a feature value far " +
+                            "outside the training data's range, or a model whose numbers overflow")
+        }
     }
 
     /// The data's features in the model's order, with one note when columns are ignored.

@@ -12,7 +12,9 @@ enum EvalCommand: Command {
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object instead of the text report."),
-            OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
+            OptionSpec(name: "--ordinal", value: nil, help: "The classes are an ordered scale (in the model's order): add wasserstein."),
+            OptionSpec(name: "--plot", value: "FILE", help: "Write reliability diagrams (top class and soft labels) as SVG."),
+            Common.threads,
         ] + DataInput.options,
         notes: metricNotes)
 
@@ -28,37 +30,36 @@ enum EvalCommand: Command {
         "  top2_accuracy  the majority class is one of the two most probable predicted classes",
         "  brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)",
         "  ece            expected calibration error of max q against accuracy, 15 equal-width bins",
+        "  manhattan      Σ_j |p_j - q_j| (= 2 tv)",
+        "  entropy_correlation  Pearson correlation of H(p) and H(q) across examples (n/a if either is constant)",
+        "  wasserstein    with --ordinal: Σ_j |P_j - Q_j|, P and Q cumulative over the classes in the model's order",
         "Ties in argmax p or argmax q go to the first class in the model's order.",
     ]
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
         let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
+        let parallel = try Common.parallel(a)
         let model = try ModelFile.load(path: modelPath)
-        let data = try DataInput.load(source, classes: model.classes, threads: threads, console: console).dataset
-        let report = try evaluate(model, on: data, source: source, parallel: Parallel(threads: threads), console: console)
+        let data = try DataInput.load(source, classes: model.classes, parallel: parallel, console: console).dataset
+        let report = try evaluate(model, named: modelPath, on: data, source: source, parallel: parallel, console: console,
+                                  ordinal: a.flag("--ordinal"))
+        if let path = a.string("--plot") {
+            let title = URL(fileURLWithPath: modelPath).lastPathComponent + " on " + URL(fileURLWithPath: source.name).lastPathComponent
+            try AtomicFile.write(Data(ReliabilityChart(models: [(title, report.evaluation)]).svg.utf8), to: path)
+        }
         console.out(a.flag("--json") ? report.json.text + "\n" : report.text)
     }
 
     /// The model's predictions (with its temperature) on `data`, whose classes are in the model's order.
-    static func evaluate(_ model: ModelFile, on data: Dataset, source: DataInput.Source, parallel: Parallel,
-                         console: Console) throws -> EvaluationReport {
+    static func evaluate(_ model: ModelFile, named modelName: String, on data: Dataset, source: DataInput.Source,
+                         parallel: Parallel, console: Console, ordinal: Bool = false,
+                         keepExamples: Bool = false) throws -> EvaluationReport {
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
-        let logits = model.logits(x, parallel: parallel)
-        let evaluation = Evaluation(logits: logits, targets: data.targets)
-        try requireFinite(evaluation, data: data, source: source)
-        return EvaluationReport(evaluation, classes: model.classes)
-    }
-
-    /// A prediction that is not finite makes every metric meaningless: an error naming the example, never a
-    /// NaN in the report. (A backstop: prediction itself should already refuse such rows.)
-    static func requireFinite(_ evaluation: Evaluation, data: Dataset, source: DataInput.Source) throws {
-        if let i = evaluation.firstNonFiniteRow {
-            throw DataError(file: source.name, "example \(i + 1) (id '\(shownID(data.ids[i]))'): the model's prediction " +
-                            "is not finite (NaN or infinite logits: a feature far outside the training data's range, or a broken model?)")
+        let logits = try DataInput.predicting(data, source: source, model: modelName) { () throws(NonFinitePrediction) in
+            try model.logits(x, parallel: parallel)
         }
+        return EvaluationReport(Evaluation(logits: logits, targets: data.targets, keepExamples: keepExamples),
+                                classes: model.classes, ordinal: ordinal)
     }
-
-    private static func shownID(_ id: String) -> String { id.count > 40 ? String(id.prefix(40)) + "..." : id }
 }

@@ -10,18 +10,18 @@ enum InspectCommand: Command {
         positionals: [("DATA.csv", "data in the CSV format (labels optional)")],
         options: [
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object instead of the text report."),
-            OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
+            Common.threads,
         ] + DataInput.options,
         notes: ["majority: rows whose largest target probability is that class (ties go to the first class);",
                 "split: rows whose label is not one-hot (max p < 1); entropy in nats."])
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
         let source = try DataInput.source(a, needsLabels: false)
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
+        let parallel = try Common.parallel(a)
         let start = DispatchTime.now().uptimeNanoseconds
-        let data = try DataInput.load(source, labels: .optional, threads: threads, console: console).dataset
+        let data = try DataInput.load(source, labels: .optional, parallel: parallel, console: console).dataset
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let summary = DataSummary(data, parallel: Parallel(threads: threads))
+        let summary = DataSummary(data, parallel: parallel)
         let bytes = fileBytes(source)
         if a.flag("--json") {
             console.out(json(summary, source: source, bytes: bytes, seconds: seconds) + "\n")
@@ -34,7 +34,7 @@ enum InspectCommand: Command {
     private static func fileBytes(_ source: DataInput.Source) -> Int {
         let paths: [String]
         switch source {
-        case .csv(let p): paths = [p]
+        case .csv(let p, _): paths = [p]
         case .npy(let s): paths = [s.features] + (s.labels.map { [$0] } ?? [])
         }
         return paths.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }

@@ -16,7 +16,7 @@ enum PredictCommand: Command {
             OptionSpec(name: "--format", value: "NAME", help: "csv|jsonl. Default csv."),
             OptionSpec(name: "--top", value: "K", help: "Only the K most probable classes, most probable first."),
             OptionSpec(name: "--out", value: "FILE", help: "Write here (atomically) instead of stdout."),
-            OptionSpec(name: "--threads", value: "N", help: "Worker threads. Default: all cores."),
+            Common.threads,
         ] + DataInput.options,
         notes: [
             "Output, one line per example, in the data's order:",
@@ -32,15 +32,17 @@ enum PredictCommand: Command {
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         let format = try a.choice("--format", Format.self) ?? .csv
         let top = try a.int("--top", min: 1)
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
+        let parallel = try Common.parallel(a)
         let model = try ModelFile.load(path: modelPath)
         if let top, top > model.classes.count {
             throw UsageError("--top \(top) is more than the model's \(model.classes.count) classes")
         }
         // Label columns are read and checked (a malformed file is an error) but not used.
-        let data = try DataInput.load(source, labels: .optional, threads: threads, console: console).dataset
+        let data = try DataInput.load(source, labels: .optional, parallel: parallel, console: console).dataset
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
-        let q = model.probabilities(x, parallel: Parallel(threads: threads))
+        let q = try DataInput.predicting(data, source: source, model: modelPath) { () throws(NonFinitePrediction) in
+            try model.probabilities(x, parallel: parallel)
+        }
         let text = render(q, ids: data.ids, classes: model.classes, format: format, top: top)
         if let out = a.string("--out") {
             try AtomicFile.write(Data(text.utf8), to: out)

@@ -9,6 +9,9 @@ protocol Command {
 }
 
 public enum SoftLabelCLI {
+    /// The release, printed by `--version`.
+    public static let version = "0.3.0"
+
     static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self, InspectCommand.self,
                                           CalibrateCommand.self, CompareCommand.self, GradcheckCommand.self]
 
@@ -27,6 +30,8 @@ public enum SoftLabelCLI {
         """
     }
 
+    static var versionLine: String { "softlabel \(version) (model file format \(ModelFile.currentVersion))\n" }
+
     /// Runs the process: exits 0 on success, 1 on a runtime failure, 2 on a usage or input error.
     public static func main(_ arguments: [String]) -> Never {
         exit(run(Array(arguments.dropFirst()), console: .standard))
@@ -42,14 +47,24 @@ public enum SoftLabelCLI {
             console.out(help)
             return 0
         }
+        if name == "--version" {
+            console.out(versionLine)
+            return 0
+        }
         guard let command = commands.first(where: { $0.spec.name == name }) else {
-            console.err("softlabel: unknown command '\(oneLine(name))' (commands: \(commands.map { $0.spec.name }.joined(separator: ", ")))\n")
+            let names = commands.map { $0.spec.name }
+            let hint = closest(to: name, among: names).map { "did you mean '\($0)'? " } ?? ""
+            console.err("softlabel: unknown command '\(oneLine(name))' (\(hint)commands: \(names.joined(separator: ", ")))\n")
             return 2
         }
         do {
             let parsed = try command.spec.parse(Array(args.dropFirst()))
             if parsed.help {
                 console.out(command.spec.help)
+                return 0
+            }
+            if parsed.version {
+                console.out(versionLine)
                 return 0
             }
             try command.run(parsed, console)

@@ -3,8 +3,6 @@ import SoftLabel
 
 /// `softlabel train`: fit a model to a data file and save it.
 enum TrainCommand: Command {
-    private static let D = TrainConfig()  // defaults shown in the help come from the config itself
-
     static let spec = CommandSpec(
         name: "train",
         usage: ["train DATA.csv --model OUT.json [options]",
@@ -16,35 +14,11 @@ enum TrainCommand: Command {
             OptionSpec(name: "--val", value: "FILE", help: "Validation data, reported every epoch."),
             OptionSpec(name: "--val-features", value: "X.npy", help: "Validation features as NPY (with --val-labels), instead of --val."),
             OptionSpec(name: "--val-labels", value: "Y.npy", help: "Validation labels as NPY (with --val-features)."),
-            OptionSpec(name: "--val-fraction", value: "F", help: "Hold out this fraction of DATA for validation (seeded). Default 0, or 0.1 with --hidden."),
-            OptionSpec(name: "--patience", value: "P", help: "Stop after P epochs without a lower validation loss; keep the best epoch. Default 0 (off), or 10 with --hidden."),
-            OptionSpec(name: "--average", value: "E", help: "Validate and keep weights averaged over ~E epochs (EMA); 0 = off. Default 0, or 1 with --hidden."),
-            OptionSpec(name: "--epochs", value: "N", help: "Passes over the data (L-BFGS: iterations), at most. Default 1000 for lbfgs, 200 otherwise."),
-            OptionSpec(name: "--batch-size", value: "B", help: "Examples per minibatch. Default \(D.batchSize)."),
-            OptionSpec(name: "--optimizer", value: "NAME", help: "sgd|adam|adamw|lbfgs. Default lbfgs (full batch, exact optimum), or adam with --hidden."),
-            OptionSpec(name: "--lr", value: "X", help: "Learning rate (minibatch optimizers). Default: sgd 0.1; adam 0.01, or 0.002 with --hidden."),
-            OptionSpec(name: "--momentum", value: "M", help: "SGD momentum. Default \(D.momentum)."),
-            OptionSpec(name: "--nesterov", value: nil, help: "SGD: Nesterov momentum."),
-            OptionSpec(name: "--beta1", value: "B1", help: "Adam first-moment decay. Default \(D.beta1)."),
-            OptionSpec(name: "--beta2", value: "B2", help: "Adam second-moment decay. Default \(D.beta2)."),
-            OptionSpec(name: "--eps", value: "E", help: "Adam epsilon. Default \(D.epsilon)."),
-            OptionSpec(name: "--weight-decay", value: "W", help: "AdamW decoupled weight decay. Default \(D.weightDecay)."),
-            OptionSpec(name: "--l2", value: "L", help: "L2 penalty (L/2)·ΣW² on weights, not biases. Default \(D.l2)."),
-            OptionSpec(name: "--schedule", value: "NAME", help: "constant|step|cosine learning-rate schedule. Default \(D.schedule.rawValue)."),
-            OptionSpec(name: "--warmup", value: "E", help: "Epochs of linear learning-rate warm-up. Default \(D.warmup)."),
-            OptionSpec(name: "--step-every", value: "N", help: "Step schedule: decay every N epochs. Default \(D.stepEvery)."),
-            OptionSpec(name: "--step-gamma", value: "G", help: "Step schedule: multiply the rate by G. Default \(D.stepGamma)."),
-            OptionSpec(name: "--hidden", value: "H1,H2", help: "Hidden layer widths (Dense+ReLU), e.g. 128,64. Default none."),
-            OptionSpec(name: "--loss", value: "NAME", help: "kl|ce|reverse-kl|js. Default \(D.loss.rawValue)."),
-            OptionSpec(name: "--label-smoothing", value: "E", help: "Mix targets with uniform: (1-E)p + E/k. Default \(D.labelSmoothing)."),
-            OptionSpec(name: "--target-temperature", value: "T", help: "Targets p^(1/T), renormalised (T<1 sharpens). Default \(D.targetTemperature)."),
-            OptionSpec(name: "--class-weight", value: "NAME", help: "none|balanced. Default \(D.classWeight.rawValue)."),
-            OptionSpec(name: "--seed", value: "S", help: "Seed for shuffling, splitting and initialisation. Default \(D.seed)."),
-            OptionSpec(name: "--no-standardize", value: nil, help: "Use raw features (default: z-score with the training data's mean/std)."),
-            OptionSpec(name: "--threads", value: "N", help: "Worker threads (results do not depend on it). Default: all cores."),
+        ] + ConfigOption.all.map(\.spec) + [
+            Common.threads,
             OptionSpec(name: "--log", value: "FILE", help: "Write the per-epoch table as CSV (empty cells without validation)."),
-            OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of train and validation loss by epoch."),
-            OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot."),
+            OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of the losses (and validation accuracy), the kept epoch marked."),
+            OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade)."),
             OptionSpec(name: "--quiet", value: nil, help: "Print only the final summary line (no table, chart or progress)."),
         ] + DataInput.options,
         notes: [
@@ -57,34 +31,15 @@ enum TrainCommand: Command {
         var c = TrainConfig.defaults(hidden: try a.intList("--hidden") ?? [],
                                      optimizer: try a.choice("--optimizer", OptimizerKind.self))
         if a.string("--val") != nil || a.string("--val-features") != nil { c.valFraction = 0 }
-        if let v = try a.int("--epochs", min: 1) { c.epochs = v }
-        if let v = try a.int("--batch-size", min: 1) { c.batchSize = v }
-        if let v = try a.float("--lr", min: 0, exclusiveMin: true) { c.learningRate = Float(v) }
-        if let v = try a.float("--momentum", min: 0, max: 0.999999) { c.momentum = Float(v) }
-        if a.flag("--nesterov") { c.nesterov = true }
-        if let v = try a.float("--beta1", min: 0, max: 0.999999) { c.beta1 = Float(v) }
-        if let v = try a.float("--beta2", min: 0, max: 0.999999999) { c.beta2 = Float(v) }
-        if let v = try a.float("--eps", min: 0, exclusiveMin: true) { c.epsilon = Float(v) }
-        if let v = try a.float("--weight-decay", min: 0) { c.weightDecay = Float(v) }
-        if let v = try a.float("--l2", min: 0) { c.l2 = Float(v) }
-        if let v = try a.choice("--schedule", ScheduleKind.self) { c.schedule = v }
-        if let v = try a.int("--warmup", min: 0) { c.warmup = v }
-        if let v = try a.int("--step-every", min: 1) { c.stepEvery = v }
-        if let v = try a.float("--step-gamma", min: 0, max: 1, exclusiveMin: true) { c.stepGamma = Float(v) }
-        if let v = try a.choice("--loss", LossKind.self) { c.loss = v }
-        if let v = try a.float("--label-smoothing", min: 0, max: 1) { c.labelSmoothing = Float(v) }
-        if let v = try a.float("--target-temperature", min: 0, exclusiveMin: true) { c.targetTemperature = Float(v) }
-        if let v = try a.choice("--class-weight", ClassWeighting.self) { c.classWeight = v }
-        if let v = try a.float("--val-fraction", min: 0, max: 0.9) { c.valFraction = v }
-        if let v = try a.int("--patience", min: 0) { c.patience = v }
-        if let v = try a.float("--average", min: 0) { c.averageEpochs = v }
-        if let s = a.string("--seed") {
-            guard let v = UInt64(s) else { throw UsageError("--seed expects a non-negative integer, got '\(s)'") }
-            c.seed = v
-        }
-        if a.flag("--no-standardize") { c.standardize = false }
+        for option in ConfigOption.all { try option.apply(a, &c) }
         if (a.string("--val") != nil || a.string("--val-features") != nil) && a.string("--val-fraction") != nil {
             throw UsageError("--val and --val-fraction cannot be used together")
+        }
+        if c.dropout > 0 && c.hidden.isEmpty {
+            throw UsageError("--dropout needs hidden layers (--hidden); a linear model has no hidden units to drop")
+        }
+        if c.dropout > 0 && c.optimizer == .lbfgs {
+            throw UsageError("--dropout needs a minibatch optimizer (sgd, adam or adamw): lbfgs needs a deterministic objective")
         }
         return c
     }
@@ -93,7 +48,7 @@ enum TrainCommand: Command {
         let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required (where to save the model)") }
         let config = try config(from: a)
-        let threads = try a.int("--threads", min: 1, max: 1024) ?? Parallel.allCores
+        let parallel = try Common.parallel(a)
         let valSource = try DataInput.validationSource(a)
         if config.patience > 0 && valSource == nil && config.valFraction == 0 {
             throw UsageError("--patience needs validation data (--val FILE or --val-fraction F)")
@@ -116,36 +71,43 @@ enum TrainCommand: Command {
                 throw DataError(file: path, "cannot write: folder '\(dir)' does not exist")
             }
         }
-        let train = try DataInput.load(source, threads: threads, console: console).dataset
+        let train = try DataInput.load(source, parallel: parallel, console: console).dataset
         var validation: Dataset?
         if let valSource {
             let raw = try DataInput.load(valSource, classes: train.classNames, classesOf: "the training data",
-                                         threads: threads, console: console).dataset
+                                         parallel: parallel, console: console).dataset
             validation = try aligned(raw, to: train, file: valSource.name)
         }
 
         let quiet = a.flag("--quiet")
         let table = EpochTable()
         if !quiet { console.out(table.header) }
-        var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal)
+        var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal, epochs: config.epochs)
         // `consume`: the run standardises the features in place, with no second copy of the data.
         let run = TrainModel.run(train: consume train, validation: consume validation, config: config,
-                                 parallel: Parallel(threads: threads),
+                                 parallel: parallel,
                                  onEpoch: { record in
                                      progress.finishEpoch()
                                      if !quiet { console.out(table.row(record)) }
                                  },
-                                 onBatch: progress.enabled ? { progress.update(done: $0, total: $1) } : nil)
+                                 onBatch: progress.enabled ? { progress.update(done: $0, total: $1, loss: $2) } : nil)
         let history = run.outcome.history
         if !quiet && !history.isEmpty {
-            console.out("\n" + TerminalChart.losses(history, logScale: a.flag("--plot-log")).text + "\n")
+            var chart = TerminalChart.losses(history, logScale: a.flag("--plot-log"),
+                                             kept: KeptEpoch(outcome: run.outcome, config: config),
+                                             iterations: config.optimizer == .lbfgs)
+            if let lines = TerminalSize.lines() { chart.plotHeight = TerminalChart.rows(forTerminalHeight: lines) }
+            console.out("\n" + chart.text + "\n")
         }
         if let path = a.string("--log") {
             try AtomicFile.write(Data(EpochLog.csv(history).utf8), to: path)
         }
         if let path = a.string("--plot") {
             let title = "Loss by epoch: " + URL(fileURLWithPath: modelPath).lastPathComponent
-            try AtomicFile.write(Data(SVGChart.losses(history, title: title, logY: a.flag("--plot-log")).svg.utf8), to: path)
+            let chart = SVGChart.losses(history, title: title, logY: a.flag("--plot-log"), loss: config.loss,
+                                        iterations: config.optimizer == .lbfgs,
+                                        kept: KeptEpoch(outcome: run.outcome, config: config))
+            try AtomicFile.write(Data(chart.svg.utf8), to: path)
         }
         if let message = run.outcome.divergence {
             if run.outcome.keptEpoch > 0 {
@@ -159,6 +121,9 @@ enum TrainCommand: Command {
         var summary = "kept epoch \(o.keptEpoch) of \(o.history.count)"
         if o.stoppedEarly { summary += " (stopped early: no better validation loss for \(config.patience) epochs)" }
         if o.converged { summary += " (converged)" }
+        if KeptEpoch(outcome: o, config: config).reason == .notConverged {
+            summary += " (not converged: reached --epochs \(config.epochs))"
+        }
         summary += "; \(run.trainCount) training examples"
         if run.validationCount > 0 { summary += ", \(run.validationCount) validation" }
         summary += "; \(run.model.network.parameterCount) parameters; model written to \(modelPath)\n"
@@ -179,20 +144,23 @@ enum TrainCommand: Command {
 struct Progress {
     let console: Console
     let enabled: Bool
+    let epochs: Int
     private var epoch = 1
     private var started: UInt64 = DispatchTime.now().uptimeNanoseconds
     private var lastDrawn: UInt64 = 0
     private var shown = false
 
-    init(console: Console, enabled: Bool) {
+    init(console: Console, enabled: Bool, epochs: Int) {
         self.console = console
         self.enabled = enabled
+        self.epochs = epochs
     }
 
-    mutating func update(done: Int, total: Int) {
+    mutating func update(done: Int, total: Int, loss: Double) {
         let now = DispatchTime.now().uptimeNanoseconds
         guard now - started >= 1_000_000_000, now - lastDrawn >= 100_000_000 else { return }
-        console.err(ProgressBar.line(epoch: epoch, done: done, total: total))
+        console.err(ProgressBar.line(epoch: epoch, of: epochs, done: done, total: total,
+                                     seconds: Double(now - started) / 1e9, loss: loss))
         lastDrawn = now
         shown = true
     }

@@ -103,7 +103,13 @@ import TestSupport
         #expect(ea.status == 0 && ea.stdout == eb.stdout, "\(eb.stderr)")
         let pa = try runBinary(["predict", "--model", dir + "/a.json", dir + "/data.csv"])
         let pb = try runBinary(["predict", "--model", dir + "/a.json", "--features", dir + "/x.npy"])
-        #expect(pa.status == 0 && pa.stdout == pb.stdout, "\(pb.stderr)")
+        // The same probabilities; ids differ by design: CSV rows are numbered from 1 (the data row), NPY rows
+        // from 0 (as NPY errors and numpy's X[i] number them).
+        func cells(_ text: String) -> [[Substring]] { text.split(separator: "\n").map { Array($0.split(separator: ",")) } }
+        let ca = cells(pa.stdout), cb = cells(pb.stdout)
+        #expect(pa.status == 0 && pb.status == 0 && ca.count == cb.count, "\(pb.stderr)")
+        #expect(zip(ca, cb).allSatisfy { $0.dropFirst() == $1.dropFirst() })
+        #expect(ca[1][0] == "1" && cb[1][0] == "0" && cb.last![0] == String(cb.count - 2))
         // NPY validation data instead of --val.
         let v = try runBinary(["train", dir + "/data.csv", "--model", dir + "/v.json", "--epochs", "2",
                                "--val-features", dir + "/x.npy", "--val-labels", dir + "/y.npy"])

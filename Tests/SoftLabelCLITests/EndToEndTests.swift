@@ -14,11 +14,12 @@ import TestSupport
         #expect(t.status == 0, "\(t.stderr)")
         let lines = t.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines.first == "epoch  train_loss    val_loss      val_kl  val_acc          lr   seconds")
-        // header, 60 epochs, a blank line, the 17-line chart, a blank line, the summary
-        #expect(lines.count == 82 && lines[81] == "")
-        #expect(lines[60].hasPrefix("   60 ") && lines[61] == "" && lines[62] == "loss by epoch")
-        #expect(lines[78].hasPrefix("         * train loss") && lines[79] == "")
-        #expect(lines[80].hasPrefix("kept epoch 60 of 60; 1400 training examples, 397 validation"))
+        // header, 60 epochs, a blank line, the 18-line chart, a blank line, the summary
+        #expect(lines.count == 83 && lines[82] == "")
+        #expect(lines[60].hasPrefix("   60 ") && lines[61] == "" && lines[62] == "loss by iteration")
+        #expect(lines[78].hasPrefix("         * train loss") && lines[80] == "")
+        #expect(lines[79] == "         ^ kept iteration 60 (last iteration, not converged)")
+        #expect(lines[81].hasPrefix("kept epoch 60 of 60 (not converged: reached --epochs 60); 1400 training examples, 397 validation"))
 
         let e = try runBinary(["eval", "--model", model, test, "--json"])
         #expect(e.status == 0, "\(e.stderr)")
@@ -31,7 +32,7 @@ import TestSupport
         #expect(ce > kl)
 
         let text = try runBinary(["eval", "--model", model, test])
-        #expect(text.stdout.hasPrefix("examples       397\nkl             "))
+        #expect(text.stdout.hasPrefix("examples             397\nkl                   "))
         #expect(text.stdout.contains("\nconfusion (rows: majority label, columns: predicted class)\n"))
     }
 

@@ -30,9 +30,9 @@ func parseJSON(_ text: String) throws -> Any {
 /// A model made over-confident on purpose: its last layer times `factor`, so every logit is `factor` times larger.
 func overConfidentCopy(of path: String, factor: Float, to out: String) throws {
     var model = try ModelFile.load(path: path)
-    let last = model.network.layers.count - 1
-    model.network.layers[last].weight = model.network.layers[last].weight.map { $0 * factor }
-    model.network.layers[last].bias = model.network.layers[last].bias.map { $0 * factor }
+    let last = model.network.denseCount - 1
+    model.network[dense: last].weight = model.network[dense: last].weight.map { $0 * factor }
+    model.network[dense: last].bias = model.network[dense: last].bias.map { $0 * factor }
     try model.write(to: out)
 }
 
@@ -48,7 +48,7 @@ func overConfidentCopy(of path: String, factor: Float, to out: String) throws {
                                             encoding: .utf8))
         #expect(jsonDifferences(got, want, tol: 1e-5) == [])
         for key in ["examples", "kl", "cross_entropy", "entropy", "js", "tv", "accuracy", "top2_accuracy", "brier", "ece",
-                    "reliability", "per_class", "confusion"] {
+                    "manhattan", "entropy_correlation", "reliability", "per_class", "confusion"] {
             #expect(got[key] != nil, "missing \(key)")
         }
         // Stable key order in the text itself.
@@ -60,9 +60,10 @@ func overConfidentCopy(of path: String, factor: Float, to out: String) throws {
                                packagePath("Data/digits/test_votes.csv")])
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(Array(lines[0..<10].map { String($0.prefix(15)) }) == [
-            "examples       ", "kl             ", "cross_entropy  ", "entropy        ", "js             ",
-            "tv             ", "accuracy       ", "top2_accuracy  ", "brier          ", "ece            "])
+        #expect(Array(lines[0..<12].map { $0.split(separator: " ")[0] }) == [
+            "examples", "kl", "cross_entropy", "entropy", "js", "tv", "accuracy", "top2_accuracy", "brier", "ece",
+            "manhattan", "entropy_correlation"])
+        #expect(lines[0] == "examples             397" && lines[11].hasPrefix("entropy_correlation  0."))
         #expect(lines.contains("  confidence   count  mean_conf  accuracy  acc-conf"))
         #expect(lines.contains("  0.000-0.067      0          -         -         -"))
         #expect(lines.contains("  class  support  mean_p  mean_q  precision  recall"))
@@ -118,10 +119,16 @@ func overConfidentCopy(of path: String, factor: Float, to out: String) throws {
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0] == "397 examples of \(test)")
-        #expect(lines[2] == "metric         digits_model.json  loud.json     change")
-        #expect(lines[3].hasPrefix("kl             ") && lines[3].contains("* "))
-        #expect(lines[8].hasPrefix("accuracy       "))
-        #expect(lines.count == 15 && lines[14] == "")
+        #expect(lines[2] == "metric               digits_model.json  loud.json     change")
+        #expect(lines[3].hasPrefix("kl                   ") && lines[3].contains("* "))
+        #expect(lines[8].hasPrefix("accuracy             "))
+        // Then the differences to the first model with their intervals: 11 metrics, the logits × 3 are
+        // significantly worse in KL; accuracy cannot change (the same argmax).
+        #expect(lines[17] == "difference to digits_model.json, with its 95% paired bootstrap interval (1000 resamples of the 397 examples, seed 1)")
+        #expect(lines[18] == "  metric               model      difference      lower      upper  verdict")
+        #expect(lines[19].hasPrefix("  kl                   loud.json   +0.") && lines[19].hasSuffix("worse, significant"))
+        #expect(lines[24] == "  accuracy             loud.json    0.000000   0.000000   0.000000  not significant")
+        #expect(lines.count == 34 && lines[33] == "")
 
         // JSON: each model's eval --json fields, and the first equals eval --json of that model.
         let j = try runBinary(["compare", "--json", "--model", fixture, "--model", dir + "/loud.json", test])
@@ -134,5 +141,56 @@ func overConfidentCopy(of path: String, factor: Float, to out: String) throws {
         let alone = try parseJSON(try runBinary(["eval", "--json", "--model", fixture, test]).stdout)
         #expect(jsonDifferences(first, alone, tol: 0) == [])
         #expect((models[1]["kl"] as! Double) > (models[0]["kl"] as! Double))
+        // The differences with their intervals: the same numbers as the text.
+        let boot = obj["bootstrap"] as! [String: Any]
+        #expect(boot["resamples"] as? Int == 1000 && boot["seed"] as? Int == 1 && boot["level"] as? Double == 0.95)
+        let diffs = obj["differences"] as! [[String: Any]]
+        #expect(diffs.count == 1 && diffs[0]["model"] as? String == dir + "/loud.json")
+        let metrics = diffs[0]["metrics"] as! [String: [String: Any]]
+        #expect(metrics.count == 11)
+        let kl = metrics["kl"]!
+        let d = kl["difference"] as! Double, lo = kl["lower"] as! Double, hi = kl["upper"] as! Double
+        #expect(abs(d - ((models[1]["kl"] as! Double) - (models[0]["kl"] as! Double))) < 1e-12)
+        #expect(lo < d && d < hi && lo > 0 && kl["significant"] as? Bool == true)
+        let klRow = r.stdout.split(separator: "\n").first { $0.hasPrefix("  kl ") }!
+        #expect(klRow.contains(String(format: "%+.6f  %+.6f  %+.6f", d, lo, hi)))
+        // Another seed moves the bounds; --bootstrap 0 leaves them out.
+        let other = try parseJSON(try runBinary(["compare", "--json", "--seed", "2", "--model", fixture, "--model",
+                                                 dir + "/loud.json", test]).stdout) as! [String: Any]
+        let otherKL = ((other["differences"] as! [[String: Any]])[0]["metrics"] as! [String: [String: Any]])["kl"]!
+        #expect(otherKL["lower"] as! Double != lo && otherKL["difference"] as! Double == d)
+        let none = try runBinary(["compare", "--bootstrap", "0", "--model", fixture, "--model", dir + "/loud.json", test])
+        #expect(!none.stdout.contains("bootstrap") && none.stdout.hasSuffix("entropy depends only on the labels)\n"))
+    }
+
+    /// --ordinal adds wasserstein after the other scalars and changes nothing else; --plot writes the reliability
+    /// SVG and leaves stdout as it was.
+    @Test func evalOrdinalAndPlot() throws {
+        let dir = scratchFolder()
+        let model = packagePath("Tests/Fixtures/eval/digits_model.json"), test = packagePath("Data/digits/test_votes.csv")
+        let plain = try runBinary(["eval", "--json", "--model", model, test])
+        let ordinal = try runBinary(["eval", "--json", "--ordinal", "--model", model, test, "--plot", dir + "/rel.svg"])
+        #expect(ordinal.status == 0, "\(ordinal.stderr)")
+        var got = try parseJSON(ordinal.stdout) as! [String: Any]
+        let w = try #require(got["wasserstein"] as? Double)
+        #expect(w >= (got["tv"] as! Double))  // W1 >= TV on a line with unit spacing
+        #expect(ordinal.stdout.contains(#/"entropy_correlation": [0-9.e-]+, "wasserstein": /#))
+        got["wasserstein"] = nil
+        #expect(jsonDifferences(got, try parseJSON(plain.stdout), tol: 0) == [])
+        let svg = try String(contentsOfFile: dir + "/rel.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<?xml") && svg.contains("Reliability: digits_model.json on test_votes.csv, ECE ") && svg.hasSuffix("</svg>\n"))
+        #expect(try runBinary(["eval", "--model", model, test, "--plot", dir + "/no/rel.svg"]).status == 2)
+    }
+
+    /// compare --plot overlays the models in one SVG.
+    @Test func comparePlotOverlaysTheModels() throws {
+        let dir = scratchFolder()
+        let fixture = packagePath("Tests/Fixtures/eval/digits_model.json"), test = packagePath("Data/digits/test_votes.csv")
+        try overConfidentCopy(of: fixture, factor: 3, to: dir + "/loud.json")
+        let r = try runBinary(["compare", "--bootstrap", "0", "--model", fixture, "--model", dir + "/loud.json", test,
+                               "--plot", dir + "/c.svg"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let svg = try String(contentsOfFile: dir + "/c.svg", encoding: .utf8)
+        #expect(svg.contains("Reliability of 2 models") && svg.contains(">digits_model.json (ECE ") && svg.contains(">loud.json (ECE "))
     }
 }

@@ -36,22 +36,25 @@ import Testing
           --warmup E              Epochs of linear learning-rate warm-up. Default 0.
           --step-every N          Step schedule: decay every N epochs. Default 30.
           --step-gamma G          Step schedule: multiply the rate by G. Default 0.1.
-          --hidden H1,H2          Hidden layer widths (Dense+ReLU), e.g. 128,64. Default none.
+          --hidden H1,H2          Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
+          --activation NAME       relu|gelu|tanh after each hidden layer. Default relu.
+          --dropout P             Drop probability after each hidden activation (training only). Default 0.
           --loss NAME             kl|ce|reverse-kl|js. Default kl.
-          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.0.
-          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.0.
+          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.
+          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.
           --class-weight NAME     none|balanced. Default none.
-          --seed S                Seed for shuffling, splitting and initialisation. Default 1.
+          --seed S                Seed for shuffling, splitting, initialisation and dropout. Default 1.
           --no-standardize        Use raw features (default: z-score with the training data's mean/std).
           --threads N             Worker threads (results do not depend on it). Default: all cores.
           --log FILE              Write the per-epoch table as CSV (empty cells without validation).
-          --plot FILE             Write an SVG chart of train and validation loss by epoch.
-          --plot-log              Log-scale loss axis in the terminal chart and --plot.
+          --plot FILE             Write an SVG chart of the losses (and validation accuracy), the kept epoch marked.
+          --plot-log              Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade).
           --quiet                 Print only the final summary line (no table, chart or progress).
           --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C           CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                  Show this help and exit.
 
         Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs
@@ -74,11 +77,14 @@ import Testing
         Options:
           --model FILE          The trained model. Required.
           --json                Print one JSON object instead of the text report.
-          --threads N           Worker threads. Default: all cores.
+          --ordinal             The classes are an ordered scale (in the model's order): add wasserstein.
+          --plot FILE           Write reliability diagrams (top class and soft labels) as SVG.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
@@ -91,6 +97,9 @@ import Testing
           top2_accuracy  the majority class is one of the two most probable predicted classes
           brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)
           ece            expected calibration error of max q against accuracy, 15 equal-width bins
+          manhattan      Σ_j |p_j - q_j| (= 2 tv)
+          entropy_correlation  Pearson correlation of H(p) and H(q) across examples (n/a if either is constant)
+          wasserstein    with --ordinal: Σ_j |P_j - Q_j|, P and Q cumulative over the classes in the model's order
         Ties in argmax p or argmax q go to the first class in the model's order.
 
         """)
@@ -112,11 +121,12 @@ import Testing
           --format NAME         csv|jsonl. Default csv.
           --top K               Only the K most probable classes, most probable first.
           --out FILE            Write here (atomically) instead of stdout.
-          --threads N           Worker threads. Default: all cores.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Output, one line per example, in the data's order:
@@ -143,11 +153,12 @@ import Testing
         Options:
           --model FILE          The trained model. Required.
           --out FILE            Where to write the calibrated model (may be the same file). Required.
-          --threads N           Worker threads. Default: all cores.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Predictions become softmax(z / T) for the logits z; T is the minimiser of the mean KL(p‖softmax(z / T))
@@ -173,12 +184,17 @@ import Testing
 
         Options:
           --model FILE          A trained model; give it two or more times.
-          --json                Print one JSON object: each model's eval --json fields.
-          --threads N           Worker threads. Default: all cores.
+          --json                Print one JSON object: each model's eval --json fields, the differences.
+          --bootstrap N         Resamples for the 95% intervals of the differences to the first model; 0 = none. Default 1000.
+          --seed S              Seed of the bootstrap resamples. Default 1.
+          --ordinal             The classes are an ordered scale (in the first model's order): add wasserstein.
+          --plot FILE           Write the models' reliability diagrams overlaid, as SVG.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         Metrics (means over examples; p the label, q = softmax(z / T) the prediction, natural log):
@@ -191,6 +207,9 @@ import Testing
           top2_accuracy  the majority class is one of the two most probable predicted classes
           brier          Σ_j (q_j - p_j)², summed over classes (not divided by k)
           ece            expected calibration error of max q against accuracy, 15 equal-width bins
+          manhattan      Σ_j |p_j - q_j| (= 2 tv)
+          entropy_correlation  Pearson correlation of H(p) and H(q) across examples (n/a if either is constant)
+          wasserstein    with --ordinal: Σ_j |P_j - Q_j|, P and Q cumulative over the classes in the model's order
         Ties in argmax p or argmax q go to the first class in the model's order.
 
         """)
@@ -209,11 +228,12 @@ import Testing
 
         Options:
           --json                Print one JSON object instead of the text report.
-          --threads N           Worker threads. Default: all cores.
+          --threads N           Worker threads (results do not depend on it). Default: all cores.
           --features X.npy      Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy        NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE        NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE  NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C         CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                Show this help and exit.
 
         majority: rows whose largest target probability is that class (ties go to the first class);
@@ -233,21 +253,24 @@ import Testing
           DATA.csv  data with features and labels (a sample of its rows is used)
 
         Options:
-          --hidden H1,H2          Hidden layer widths. Default none.
+          --hidden H1,H2          Hidden layer widths (Dense + activation), e.g. 128,64. Default none.
+          --activation NAME       relu|gelu|tanh after each hidden layer. Default relu.
+          --dropout P             Drop probability after each hidden activation (training only). Default 0.
           --loss NAME             kl|ce|reverse-kl|js. Default kl.
-          --l2 L                  L2 penalty included in the objective. Default 0.001.
-          --label-smoothing E     Target smoothing, as in train. Default 0.
-          --target-temperature T  Target temperature, as in train. Default 1.
-          --class-weight NAME     none|balanced, as in train. Default none.
+          --l2 L                  L2 penalty (L/2)·ΣW² on weights, not biases. Default 0.001.
+          --label-smoothing E     Mix targets with uniform: (1-E)p + E/k. Default 0.
+          --target-temperature T  Targets p^(1/T), renormalised (T<1 sharpens). Default 1.
+          --class-weight NAME     none|balanced. Default none.
+          --seed S                Seed for shuffling, splitting, initialisation and dropout. Default 1.
           --sample N              Rows to use (the first N after a seeded shuffle). Default 16.
           --max-entries M         Entries checked per tensor (a seeded sample). Default 300.
           --step H                Finite-difference step. Default 1e-5.
           --tolerance T           Largest accepted relative error. Default 1e-3.
-          --seed S                Seed for the sample and the random weights. Default 1.
           --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
           --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
+          --delimiter C           CSV cell separator: , ; tab or |. Default: detected from the header line.
           --help                  Show this help and exit.
 
         The gradients come from the training code (Float); the finite differences from an independent

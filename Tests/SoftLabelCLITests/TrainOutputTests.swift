@@ -14,7 +14,8 @@ import TestSupport
         let dir = scratchFolder()
         let r = try runBinary(["train", train, "--model", dir + "/m.json", "--epochs", "5", "--quiet"])
         #expect(r.status == 0)
-        #expect(r.stdout == "kept epoch 5 of 5; 480 training examples; 34 parameters; model written to \(dir)/m.json\n")
+        #expect(r.stdout == "kept epoch 5 of 5 (not converged: reached --epochs 5); 480 training examples; 34 parameters; " +
+                "model written to \(dir)/m.json\n")
         #expect(r.stderr.isEmpty)
     }
 
@@ -26,13 +27,16 @@ import TestSupport
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0] == "epoch  train_loss    val_loss      val_kl  val_acc          lr   seconds")
         #expect(lines[1].hasPrefix("    1    0.") && lines[8].hasPrefix("    8    0."))
-        #expect(lines[9] == "" && lines[10] == "loss by epoch (log scale)")
-        #expect(lines[24].hasSuffix(" +----------------------------------------------------------------"))
+        // L-BFGS (the default for a linear model) counts iterations.
+        #expect(lines[9] == "" && lines[10] == "loss by iteration (log scale)")
+        // The kept iteration (the last: no early stopping) is marked under its column.
+        #expect(lines[24].hasSuffix(" +---------------------------------------------------------------^"))
         // The tick labels' width depends on the numbers; the rest does not.
-        #expect(lines[25].trimmingCharacters(in: .whitespaces) == "1                            epoch                             8")
+        #expect(lines[25].trimmingCharacters(in: .whitespaces) == "1                          iteration                           8")
         #expect(lines[26].trimmingCharacters(in: .whitespaces).hasPrefix("* train loss   o validation loss"))
-        #expect(lines[27] == "" && lines[28].hasPrefix("kept epoch 8 of 8; 480 training examples, 120 validation"))
-        #expect(lines.count == 30 && lines[..<28].allSatisfy { $0.count <= 80 })
+        #expect(lines[27].trimmingCharacters(in: .whitespaces) == "^ kept iteration 8 (last iteration, not converged)")
+        #expect(lines[28] == "" && lines[29].hasPrefix("kept epoch 8 of 8 (not converged: reached --epochs 8); 480 training examples, 120 validation"))
+        #expect(lines.count == 31 && lines[..<28].allSatisfy { $0.count <= 80 })
     }
 
     @Test func logHasOneRowPerEpochWithEmptyValidationCells() throws {
@@ -83,7 +87,8 @@ import TestSupport
         let points = Points()
         parser.delegate = points
         #expect(parser.parse(), "\(String(describing: parser.parserError))")
-        #expect(points.counts == [23, 23])
+        // Train loss, validation loss, validation accuracy.
+        #expect(points.counts == [23, 23, 23])
     }
 
     /// A missing output folder is reported before any training, and nothing is written.

@@ -29,12 +29,53 @@ import TestSupport
         (["calibrate", "--model", "m.json", "--out", "o.json"], "softlabel calibrate: missing VAL_DATA.csv (see 'softlabel calibrate --help')\n"),
         (["compare", "d.csv", "--model", "a.json"], "softlabel compare: give two or more models to compare (--model A.json --model B.json), got 1\n"),
         (["train", "x.csv", "--model", "m.json", "--quiet=yes"], "softlabel train: option '--quiet' takes no value\n"),
+        (["train", "x.csv", "--modle", "m.json"], "softlabel train: unknown option '--modle' (did you mean --model? see 'softlabel train --help')\n"),
+        (["eval", "x.csv", "--model", "m.json", "--jsno"], "softlabel eval: unknown option '--jsno' (did you mean --json? see 'softlabel eval --help')\n"),
+        (["train", "x.csv", "--model", "m.json", "--optimizer", "adma"], "softlabel train: --optimizer expects one of sgd|adam|adamw|lbfgs, got 'adma' (did you mean 'adam'?)\n"),
+        (["trian", "x.csv"], "softlabel: unknown command 'trian' (did you mean 'train'? commands: train, eval, predict, inspect, calibrate, compare, gradcheck)\n"),
+        (["train", "x.csv", "--model", "m.json", "--hidden", "8", "--dropout", "0.99"], "softlabel train: --dropout expects a number >= 0 and <= 0.95, got '0.99'\n"),
+        (["train", "x.csv", "--model", "m.json", "--dropout", "0.2"], "softlabel train: --dropout needs hidden layers (--hidden); a linear model has no hidden units to drop\n"),
+        (["train", "x.csv", "--model", "m.json", "--hidden", "8", "--optimizer", "lbfgs", "--dropout", "0.2"], "softlabel train: --dropout needs a minibatch optimizer (sgd, adam or adamw): lbfgs needs a deterministic objective\n"),
     ])
     func badArgumentsGiveOneLineAndStatus2(_ args: [String], _ expected: String) {
         let r = runInProcess(args)
         #expect(r.status == 2)
         #expect(r.stderr == expected)
         #expect(r.stdout.isEmpty)
+    }
+
+    /// Option values are case-insensitive where that names one choice; --version answers everywhere.
+    @Test func caseInsensitiveValuesAndVersion() throws {
+        let dir = scratchFolder()
+        let r = runInProcess(["train", packagePath("Data/catdog/train.csv"), "--model", dir + "/m.json", "--optimizer", "Adam",
+                              "--Loss".lowercased(), "KL", "--epochs", "2", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let model = try String(contentsOfFile: dir + "/m.json", encoding: .utf8)
+        #expect(model.contains("\"optimizer\":\"adam\"") && model.contains("\"loss\":\"kl\""))
+        for args in [["--version"], ["train", "--version"]] {
+            let v = runInProcess(args)
+            #expect(v.status == 0 && v.stdout.hasPrefix("softlabel ") && v.stdout.contains("model file format 2"))
+        }
+    }
+
+    /// A prediction that is not finite is an error naming the row, never a NaN in the output.
+    @Test func nonFinitePredictionNamesTheRow() throws {
+        let dir = scratchFolder()
+        // f0 spreads over ±0.01 in training, so a value of 3e38 standardises past Float's range.
+        var train = "id,f0,f1,label:a,label:b\n"
+        for i in 0..<20 { train += "r\(i),\(Double(i % 5 - 2) * 0.005),\(i % 3),\(i % 2),\(1 - i % 2)\n" }
+        write(train, to: dir + "/train.csv")
+        #expect(runInProcess(["train", dir + "/train.csv", "--model", dir + "/m.json", "--quiet"]).status == 0)
+        write("id,f0,f1,label:a,label:b\nok,0.001,1,1,0\nhuge,3e38,1,0,1\n", to: dir + "/bad.csv")
+        let cells = ["huge"]
+        for command in ["predict", "eval"] {
+            let r = runInProcess([command, "--model", dir + "/m.json", dir + "/bad.csv", "--out", dir + "/p.csv"]
+                                 .filter { command == "predict" || ($0 != "--out" && !$0.hasSuffix("p.csv")) })
+            #expect(r.status == 2)
+            #expect(r.stderr.hasPrefix("softlabel \(command): \(dir)/bad.csv: row 2 (id '\(cells[0])'): the prediction of \(dir)/m.json is not finite"), "\(r.stderr)")
+            #expect(r.stderr.filter { $0 == "\n" }.count == 1)
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/p.csv"))
     }
 
     @Test func missingDataFileIsAnInputError() throws {

@@ -11,8 +11,9 @@ import Testing
         var rng = SplitMix64(seed: 3)
         var network = Network.make(inputs: 5, hidden: hidden, classes: 4, rng: &rng)
         // A non-zero output layer so every path carries gradient.
-        for e in network.layers[network.layers.count - 1].weight.indices {
-            network.layers[network.layers.count - 1].weight[e] = Float(rng.nextGaussian() * 0.5)
+        let last = network.denseCount - 1
+        for e in network[dense: last].weight.indices {
+            network[dense: last].weight[e] = Float(rng.nextGaussian() * 0.5)
         }
         var config = TrainConfig()
         config.loss = kind
@@ -22,6 +23,40 @@ import Testing
         for r in reports {
             #expect(r.maxRelativeError < 1e-3, "\(kind) hidden \(hidden) \(r.name): \(r.maxRelativeError)")
         }
+    }
+
+    /// Every activation, with dropout (a fixed mask: epoch 1 of the config's seed), through two hidden layers.
+    @Test(arguments: LossKind.allCases, Activation.allCases)
+    func activationsAndDropoutGradients(_ kind: LossKind, _ activation: Activation) {
+        var g = TestData(seed: 21)
+        let data = g.dataset(n: 11, d: 5, k: 4, zeros: true)
+        var rng = SplitMix64(seed: 8)
+        var network = Network.make(inputs: 5, hidden: [9, 6], classes: 4, activation: activation, dropout: 0.3, rng: &rng)
+        let last = network.denseCount - 1
+        for e in network[dense: last].weight.indices { network[dense: last].weight[e] = Float(rng.nextGaussian() * 0.5) }
+        var config = TrainConfig()
+        config.loss = kind
+        config.l2 = 0.01
+        config.seed = 5
+        let reports = GradientCheck.run(network: network, data: data, config: config)
+        #expect(reports.count == 6)
+        for r in reports { #expect(r.maxRelativeError < 1e-3, "\(kind) \(activation) \(r.name): \(r.maxRelativeError)") }
+    }
+
+    /// The check sees dropout: the same gradient with the mask of another seed disagrees with the reference.
+    @Test func dropoutMaskIsPartOfTheCheck() {
+        var g = TestData(seed: 21)
+        let data = g.dataset(n: 11, d: 5, k: 4, zeros: true)
+        var rng = SplitMix64(seed: 8)
+        let network = Network.make(inputs: 5, hidden: [9], classes: 4, dropout: 0.5, rng: &rng)
+        var config = TrainConfig()
+        config.seed = 5
+        let reference = ReferenceObjective(data: data, targets: PreparedTargets(data.targets, config: config), config: config,
+                                           layers: network.layers, mode: .training(seed: 6, epoch: 1))
+        let theta = Parameters(network).flat
+        let withMask = ReferenceObjective(data: data, targets: PreparedTargets(data.targets, config: config), config: config,
+                                          layers: network.layers, mode: .training(seed: 5, epoch: 1))
+        #expect(abs(reference.value(theta) - withMask.value(theta)) > 1e-4)
     }
 
     /// Target transformations and class weights enter the gradient too.

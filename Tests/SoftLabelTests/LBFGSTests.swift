@@ -62,8 +62,7 @@ import Testing
         #expect(abs(whole.objective - chunked.objective) < 1e-12)
         for i in whole.gradient.indices { #expect(abs(whole.gradient[i] - chunked.gradient[i]) < 1e-6) }
         // And the objective is the Double reference's, to Float precision.
-        let reference = ReferenceObjective(data: data, targets: targets, config: config)
-        let theta = network.layers.map { (w: $0.weight.map(Double.init), b: $0.bias.map(Double.init)) }
-        #expect(close(whole.objective, reference.value(theta), 1e-6))
+        let reference = ReferenceObjective(data: data, targets: targets, config: config, layers: network.layers, mode: .inference)
+        #expect(close(whole.objective, reference.value(params.flat), 1e-6))
     }
 }

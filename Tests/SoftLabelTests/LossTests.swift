@@ -23,13 +23,18 @@ private func lossAndGradient(_ kind: LossKind, z: [Float], p: [Float]) -> (Float
 }
 
 private func softmax(_ z: [Float]) -> (q: [Float], logq: [Float]) {
-    var q = [Float](repeating: 0, count: z.count), logq = q
-    q.withUnsafeMutableBufferPointer { qb in
-        logq.withUnsafeMutableBufferPointer { lb in
-            _ = Softmax.forward(z: z, k: z.count, q: qb.baseAddress!, logq: lb.baseAddress!)
+    let k = z.count, kp = paddedWidth(k)
+    var zp = z + [Float](repeating: .nan, count: kp - k)  // padding lanes must be ignored, whatever they hold
+    var q = [Float](repeating: 0, count: kp), logq = q
+    zp.withUnsafeMutableBufferPointer { zb in
+        q.withUnsafeMutableBufferPointer { qb in
+            logq.withUnsafeMutableBufferPointer { lb in
+                Softmax.forwardPadded(z: zb.baseAddress!, k: k, kp: kp, q: qb.baseAddress!, logq: lb.baseAddress!)
+            }
         }
     }
-    return (q, logq)
+    #expect(q[k...].allSatisfy { $0 == 0 } && logq[k...].allSatisfy { $0 == 0 })
+    return (Array(q[..<k]), Array(logq[..<k]))
 }
 
 @Suite struct LossTests {

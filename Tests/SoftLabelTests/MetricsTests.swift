@@ -58,6 +58,14 @@ struct MetricFixture {
             near(e.top2Accuracy, want["top2_accuracy"], "top2_accuracy")
             near(e.brier, want["brier"], "brier")
             near(e.ece, want["ece"], "ece")
+            // The field's metrics, to 1e-6.
+            func near6(_ got: Double?, _ expected: Any?, _ what: String) {
+                let expected = try! #require(expected as? Double, "T=\(t) \(what): numpy has no value")
+                #expect(got != nil && abs(got! - expected) <= 1e-6, "T=\(t) \(what): \(String(describing: got)) vs numpy \(expected)")
+            }
+            near6(e.manhattan, want["manhattan"], "manhattan")
+            near6(e.entropyCorrelation, want["entropy_correlation"], "entropy_correlation")
+            near6(e.wasserstein, want["wasserstein"], "wasserstein")
 
             let bins = want["reliability"] as! [[String: Any]]
             #expect(e.reliability.bins.count == bins.count)
@@ -91,6 +99,53 @@ struct MetricFixture {
         #expect(e.tv >= 0 && e.tv <= 1 && e.brier >= 0 && e.brier <= 2)
         #expect(e.accuracy <= e.top2Accuracy)
         #expect(e.reliability.total == e.count && e.perClass.map(\.support).reduce(0, +) == e.count)
+    }
+
+    /// Hand-computed values of the field's metrics on two examples, k = 3 (classes in order 0 < 1 < 2).
+    @Test func manhattanWassersteinAndEntropyCorrelationByHand() {
+        // q = softmax(0, 0, 0) = (1/3, 1/3, 1/3); q' = softmax(log 1, log 2, log 1) = (1/4, 1/2, 1/4).
+        let logits = Matrix(rows: 2, cols: 3, values: [0, 0, 0,   0, Float(log(2.0)), 0])
+        let targets = Matrix(rows: 2, cols: 3, values: [1, 0, 0,   0, 0.5, 0.5])
+        let e = Evaluation(logits: logits, targets: targets)
+        // Σ|p - q|: (2/3 + 1/3 + 1/3) and (1/4 + 0 + 1/4).
+        #expect(abs(e.manhattan - (4.0 / 3 + 0.5) / 2) < 1e-7)
+        #expect(abs(e.manhattan - 2 * e.tv) < 1e-15)
+        // CDF gaps: |1 - 1/3| + |1 - 2/3| = 1, and |0 - 1/4| + |1/2 - 3/4| = 1/2.
+        #expect(abs(e.wasserstein - 0.75) < 1e-7)
+        // Two points always correlate ±1: H(p) = (0, log 2) rises, H(q) = (log 3, 1.5 log 2) falls.
+        #expect(abs(e.entropyCorrelation! + 1) < 1e-12)
+        // Moving all mass one class further away doubles W1 but leaves Manhattan unchanged.
+        let near = Evaluation(logits: Matrix(rows: 1, cols: 3, values: [10, -10, -10]),
+                              targets: Matrix(rows: 1, cols: 3, values: [0, 1, 0]))
+        let far = Evaluation(logits: Matrix(rows: 1, cols: 3, values: [10, -10, -10]),
+                             targets: Matrix(rows: 1, cols: 3, values: [0, 0, 1]))
+        #expect(abs(far.wasserstein - 2 * near.wasserstein) < 1e-6 && abs(far.manhattan - near.manhattan) < 1e-6)
+    }
+
+    /// One-hot labels have H(p) = 0 for every example: the correlation is undefined, reported as JSON null and
+    /// "n/a", never NaN.
+    @Test func entropyCorrelationIsNilWhenAnEntropyIsConstant() {
+        let logits = Matrix(rows: 3, cols: 2, values: [1, 0,   0, 2,   3, 1])
+        let onehot = Evaluation(logits: logits, targets: Matrix(rows: 3, cols: 2, values: [1, 0,   0, 1,   1, 0]))
+        #expect(onehot.entropyCorrelation == nil)
+        let report = EvaluationReport(onehot, classes: ["a", "b"])
+        #expect(report.json.text.contains("\"entropy_correlation\": null"))
+        #expect(report.text.contains("\nentropy_correlation  n/a\n"))
+        #expect(!report.json.text.contains("nan") && !report.text.lowercased().contains("nan"))
+        // Equal logits in every row: H(q) is constant.
+        let flat = Evaluation(logits: Matrix(rows: 2, cols: 2, values: [0, 0,   0, 0]),
+                              targets: Matrix(rows: 2, cols: 2, values: [0.5, 0.5,   0.9, 0.1]))
+        #expect(flat.entropyCorrelation == nil)
+    }
+
+    /// `wasserstein` is in the report only for ordered classes, after the other scalars.
+    @Test func wassersteinOnlyWithOrdinal() throws {
+        let f = try MetricFixture.load()
+        let e = Evaluation(logits: f.logits, targets: f.targets)
+        #expect(!EvaluationReport(e, classes: f.classes).json.text.contains("wasserstein"))
+        let ordinal = EvaluationReport(e, classes: f.classes, ordinal: true)
+        #expect(ordinal.keys.suffix(3) == ["manhattan", "entropy_correlation", "wasserstein"])
+        #expect(ordinal.json.text.contains("\"entropy_correlation\": \(e.entropyCorrelation!), \"wasserstein\": \(e.wasserstein), "))
     }
 
     /// Ties in p and in q go to the first class; a class nobody predicts has no precision, one nobody

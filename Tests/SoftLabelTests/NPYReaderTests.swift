@@ -46,7 +46,7 @@ import TestSupport
         for name in ["y_prob_f4", "y_prob_f8"] {
             let d = try read(good + "x_f4.npy", good + name + ".npy").dataset
             #expect(d.targets.values == probs && d.classNames == ["0", "1"], "\(name)")
-            #expect(d.ids == ["1", "2", "3", "4"])
+            #expect(d.ids == ["0", "1", "2", "3"])  // 0-based, as errors number NPY rows
         }
         let counts = try read(good + "x_f4.npy", good + "y_counts_i4.npy").dataset
         #expect(counts.targets.values == [0.25, 0.75, 1, 0, 0.5, 0.5, 0, 1])
@@ -144,7 +144,8 @@ import TestSupport
         let b = try NPYReader.read(NPYSource(features: dir + "/x.npy", labels: dir + "/y.npy"))
         #expect(a.dataset.features.values.map(\.bitPattern) == b.dataset.features.values.map(\.bitPattern))
         #expect(a.dataset.targets.values.map(\.bitPattern) == b.dataset.targets.values.map(\.bitPattern))
-        #expect(a.dataset.ids == b.dataset.ids && a.dataset.featureNames == b.dataset.featureNames)
+        // Ids: CSV data rows count from 1, NPY rows from 0 (as NPY errors count them).
+        #expect(a.dataset.ids == b.dataset.ids.map { String(Int($0)! + 1) } && a.dataset.featureNames == b.dataset.featureNames)
         #expect(a.dataset.classNames == b.dataset.classNames)
         #expect(a.warnings.count == 1 && b.warnings.count == 1)
     }

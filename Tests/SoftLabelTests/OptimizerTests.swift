@@ -7,11 +7,13 @@ private func run(_ opt: Optimizer, theta start: [Float], lr: Float, l2: Float = 
                  gradient: ([Float]) -> [Float]) -> [Float] {
     var theta = start
     for _ in 0..<steps {
-        let g = gradient(theta)
+        var g = gradient(theta)
         opt.beginStep()
         theta.withUnsafeMutableBufferPointer { t in
-            g.withUnsafeBufferPointer { gb in
-                opt.step(tensor: 0, range: 0..<t.count, theta: t.baseAddress!, grad: gb.baseAddress!, lr: lr, l2: l2, decay: decay)
+            g.withUnsafeMutableBufferPointer { gb in
+                // The coupled penalty enters the gradient as the minibatch step adds it (penalised tensors only).
+                if decay { L2Penalty(l2: l2).addGradient(theta: t.baseAddress!, grad: gb.baseAddress!, range: 0..<t.count) }
+                opt.step(tensor: 0, range: 0..<t.count, theta: t.baseAddress!, grad: gb.baseAddress!, lr: lr, decay: decay)
             }
         }
     }
@@ -89,12 +91,18 @@ private func run(_ opt: Optimizer, theta start: [Float], lr: Float, l2: Float = 
                 a.beginStep()
                 b.beginStep()
                 ta.withUnsafeMutableBufferPointer { t in
-                    grad.withUnsafeBufferPointer { a.step(tensor: 0, range: 0..<37, theta: t.baseAddress!, grad: $0.baseAddress!, lr: 0.05, l2: 0.1, decay: true) }
+                    var g = grad
+                    g.withUnsafeMutableBufferPointer { gb in
+                        L2Penalty(l2: 0.1).addGradient(theta: t.baseAddress!, grad: gb.baseAddress!, range: 0..<37)
+                        a.step(tensor: 0, range: 0..<37, theta: t.baseAddress!, grad: gb.baseAddress!, lr: 0.05, decay: true)
+                    }
                 }
                 tb.withUnsafeMutableBufferPointer { t in
-                    grad.withUnsafeBufferPointer { gb in
+                    var g = grad
+                    g.withUnsafeMutableBufferPointer { gb in
                         for r in [0..<5, 5..<20, 20..<37] {
-                            b.step(tensor: 0, range: r, theta: t.baseAddress!, grad: gb.baseAddress!, lr: 0.05, l2: 0.1, decay: true)
+                            L2Penalty(l2: 0.1).addGradient(theta: t.baseAddress!, grad: gb.baseAddress!, range: r)
+                            b.step(tensor: 0, range: r, theta: t.baseAddress!, grad: gb.baseAddress!, lr: 0.05, decay: true)
                         }
                     }
                 }

@@ -15,13 +15,15 @@ struct CSVLayout {
     var hasLabels: Bool            // the file has label columns (read or not)
     var modelClasses: [String]?
     var classesOf: String  // whose classes `modelClasses` are, for messages ("the model")
+    var delimiter: UInt8   // the cell separator
 
     var readsSoftLabels: Bool { !softClasses.isEmpty }
 
     /// Classifies the header; every problem the header alone shows is an error here.
     init(header: [String], file: String, classes modelClasses: [String]?, classesOf: String = "the model",
-         mode: LabelMode) throws {
+         mode: LabelMode, delimiter: UInt8 = UInt8(ascii: ",")) throws {
         self.classesOf = classesOf
+        self.delimiter = delimiter
         self.header = header
         self.modelClasses = modelClasses
         var idColumn: Int?
@@ -57,6 +59,13 @@ struct CSVLayout {
                             "both 'label' and 'label:<class>' columns, expected one form of label")
         }
         hasLabels = hardColumn != nil || !softColumns.isEmpty
+        if header.count == 1, let other = [UInt8(ascii: ";"), 0x09, UInt8(ascii: "|"), UInt8(ascii: ",")]
+            .first(where: { $0 != delimiter && header[0].utf8.contains($0) }) {
+            // One column holding the other separator: the file is not separated the way it is being read.
+            throw DataError(file: file, line: 1, "the header is one column, '\(header[0].count > 40 ? String(header[0].prefix(40)) + "..." : header[0])': the file looks " +
+                            "\(CSVDelimiter.name(other))-separated, not \(CSVDelimiter.name(delimiter))-separated " +
+                            "(--delimiter \(CSVDelimiter.flag(other)))")
+        }
         if mode == .required && !hasLabels {
             throw DataError(file: file, line: 1, "no label columns, expected 'label' or 'label:<class>' columns")
         }

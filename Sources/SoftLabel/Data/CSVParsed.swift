@@ -55,6 +55,7 @@ struct CSVParsed {
     /// Moves the buffers out (no copy of the data).
     mutating func loaded(layout: CSVLayout, file: String) throws -> LoadedData {
         let n = rows
+        var warnings: [String] = []
         var values: [Float] = []
         swap(&values, &features)
         var classNames: [String] = []
@@ -64,6 +65,7 @@ struct CSVParsed {
                 classNames = modelClasses  // eval: rows of any of the model's classes, even all of one class
             } else {
                 classNames = orderedClassNames(Set(tables.flatMap(\.names)))
+                if let w = probabilityLikeLabels(classNames, file: file) { warnings.append(w) }
                 if classNames.count < 2 {
                     throw DataError(file: file, column: "label",
                                     "only one class ('\(classNames.first ?? "")'), expected at least two")
@@ -85,8 +87,19 @@ struct CSVParsed {
         let ds = Dataset(ids: layout.idColumn != nil ? ids : (0..<n).map { String($0 + 1) },
                          featureNames: layout.featureNames, classNames: classNames,
                          features: Matrix(rows: n, cols: layout.featureNames.count, values: values), targets: targets)
-        return LoadedData(dataset: ds, hasLabels: layout.hasLabels, warnings: stats.warning(file: file).map { [$0] } ?? [])
+        return LoadedData(dataset: ds, warnings: warnings + (stats.warning(file: file).map { [$0] } ?? []))
     }
+}
+
+/// The warning for a hard-label column whose class names look like probabilities: every one a number in
+/// [0, 1], at least three distinct and some fractional (a soft label squeezed into one column); nil otherwise.
+func probabilityLikeLabels(_ names: [String], file: String) -> String? {
+    let values = names.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard values.count == names.count, names.count >= 3, values.allSatisfy({ $0 >= 0 && $0 <= 1 }),
+          values.contains(where: { $0 != $0.rounded() }) else { return nil }
+    let shown = names.prefix(4).joined(separator: ", ") + (names.count > 4 ? ", ..." : "")
+    return "\(file): column 'label' holds \(names.count) distinct numbers in [0, 1] (\(shown)); they are read as " +
+        "\(names.count) class names (hard labels). For probabilities, give one 'label:<class>' column per class"
 }
 
 /// Class names in a stable order that does not depend on row order: numeric order when every name is an

@@ -1,14 +1,12 @@
 import Foundation
 
-/// What a data file held: the examples, whether it had labels, and notes for the user (stderr).
+/// What a data file held: the examples, and notes for the user (stderr).
 public struct LoadedData: Sendable {
     public var dataset: Dataset
-    public var hasLabels: Bool
     public var warnings: [String]
 
-    public init(dataset: Dataset, hasLabels: Bool, warnings: [String]) {
+    public init(dataset: Dataset, warnings: [String]) {
         self.dataset = dataset
-        self.hasLabels = hasLabels
         self.warnings = warnings
     }
 }
@@ -40,21 +38,27 @@ public enum CSVReader {
     ///   - classesOf: whose classes they are, as errors name them ("the model", "the training data").
     ///   - labels: `.required` for train and eval; `.optional` or `.ignored` for predict.
     ///   - threads: parsing threads (the result does not depend on it).
+    ///   - path: the file, or "-" for standard input (named "<stdin>" in messages).
+    ///   - delimiter: the cell separator; nil to detect it from the header line (`CSVDelimiter.detect`).
     public static func read(path: String, classes: [String]? = nil, classesOf: String = "the model",
-                            labels: LabelMode = .required, threads: Int = Parallel.allCores) throws -> LoadedData {
+                            labels: LabelMode = .required, threads: Int = Parallel.allCores,
+                            delimiter: UInt8? = nil) throws -> LoadedData {
         try read(path: path, classes: classes, classesOf: classesOf, labels: labels, threads: threads,
-                 chunkBytes: 1 << 19, chunkRows: 4096)
+                 chunkBytes: 1 << 19, chunkRows: 4096, delimiter: delimiter)
     }
 
     /// `chunkBytes`, `chunkRows`: the size of the parallel work units (small ones exercise the seams in tests).
     static func read(path: String, classes: [String]?, classesOf: String = "the model", labels: LabelMode,
-                     threads: Int, chunkBytes: Int, chunkRows: Int) throws -> LoadedData {
-        let input = try InputFile(path: path)
+                     threads: Int, chunkBytes: Int, chunkRows: Int, delimiter: UInt8? = nil) throws -> LoadedData {
+        let input = path == "-" ? try InputFile.standardInput() : try InputFile(path: path)
+        let path = input.path
         let head = try input.prefix(4096)
         if let e = sniffNonCSV(head, whole: head.count == input.size, file: path) { throw e }
         let bom = head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        let separator = try delimiter ?? CSVDelimiter.detect(input, from: bom)
 
-        let reader = CSVRecordReader(input: input, from: bom, line: 1, blockSize: min(1 << 20, input.size + 1))
+        let reader = CSVRecordReader(input: input, from: bom, line: 1, blockSize: min(1 << 20, input.size + 1),
+                                     delimiter: separator)
         guard try reader.next() else { throw DataError(file: path, "is empty, expected a header row and data rows") }
         var header: [String] = []
         for (c, cell) in reader.cells.enumerated() {
@@ -64,7 +68,8 @@ public enum CSVReader {
             }
             header.append(name)
         }
-        let layout = try CSVLayout(header: header, file: path, classes: classes, classesOf: classesOf, mode: labels)
+        let layout = try CSVLayout(header: header, file: path, classes: classes, classesOf: classesOf, mode: labels,
+                                   delimiter: separator)
         let dataStart = reader.nextOffset, dataLine = reader.line
 
         var parsed: CSVParsed
@@ -165,7 +170,7 @@ public enum CSVReader {
         var parser: CSVRowParser?
         try out.withBuffers(layout: layout, file: input.path) { makeParser in
             var p = makeParser(0)
-            let reader = CSVRecordReader(input: input, from: dataStart, line: line)
+            let reader = CSVRecordReader(input: input, from: dataStart, line: line, delimiter: layout.delimiter)
             var row = 0
             while try reader.next() {
                 if row == n { throw DataError(file: input.path, "changed while being read (it has more rows now)") }

@@ -26,9 +26,12 @@ final class CSVRecordReader {
     private(set) var line: Int             // physical line of the next unread byte
     private(set) var endedWithLoneCR = false
     private var scratch: [UInt8] = []
+    /// The cell separator: a comma, or what `CSVDelimiter` found or was told.
+    let delimiter: UInt8
 
-    init(input: InputFile, from offset: Int, line: Int, blockSize: Int = 1 << 20) {
+    init(input: InputFile, from offset: Int, line: Int, blockSize: Int = 1 << 20, delimiter: UInt8 = UInt8(ascii: ",")) {
         self.input = input
+        self.delimiter = delimiter
         self.bufferOffset = offset
         self.line = line
         buffer = ByteBuffer(capacity: blockSize)
@@ -59,7 +62,7 @@ final class CSVRecordReader {
 
     private func scanRecord() throws -> Scan {
         let b = buffer.storage
-        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+        let quote = UInt8(ascii: "\""), comma = delimiter, lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
         var i = head
         var newlines = 0
         cells.removeAll(keepingCapacity: true)
@@ -98,7 +101,7 @@ final class CSVRecordReader {
                 }
                 if i < tail && b[i] != comma && b[i] != lf && b[i] != cr {
                     throw DataError(file: input.path, line: line + newlines,
-                                    "text after a closing quote, expected ',' or end of line")
+                                    "text after a closing quote, expected \(CSVDelimiter.quoted(delimiter)) or end of line")
                 }
             } else {
                 let start = i

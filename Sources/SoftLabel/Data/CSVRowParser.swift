@@ -22,7 +22,7 @@ struct CSVRowParser {
     /// is a line break or a 0 sentinel, so number scans stop there.
     @inline(__always)
     mutating func parseLine(_ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>, row: Int, line: Int) throws {
-        let comma = UInt8(ascii: ",")
+        let comma = layout.delimiter
         let featureRow = features + row * d
         var p = start
         var c = 0
@@ -105,7 +105,9 @@ struct CSVRowParser {
         if bytes.isEmpty { throw DataError(file: file, line: line, column: column, "empty cell, expected a number") }
         guard let v = FloatParser.parse(bytes) else {
             if let problem = textProblem(bytes) { throw DataError(file: file, line: line, column: column, problem) }
-            throw DataError(file: file, line: line, column: column, "'\(shown(bytes))' is not a number")
+            let decimalComma = layout.delimiter != UInt8(ascii: ",") && bytes.contains(UInt8(ascii: ","))
+            throw DataError(file: file, line: line, column: column, "'\(shown(bytes))' is not a number" +
+                            (decimalComma ? " (a decimal comma? write numbers with a '.')" : ""))
         }
         if v.isNaN { throw DataError(file: file, line: line, column: column, "NaN, expected a finite number") }
         if v.isInfinite {

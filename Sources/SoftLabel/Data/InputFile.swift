@@ -34,6 +34,69 @@ final class InputFile: @unchecked Sendable {
         self.size = Int(st.st_size)
     }
 
+    /// A file already open as `fd` (owned from now on), named `path` in messages.
+    private init(fd: Int32, path: String, size: Int) {
+        self.fd = fd
+        self.path = path
+        self.size = size
+    }
+
+    /// Standard input, named "<stdin>": used in place when it is a regular file (`< data.csv`); otherwise
+    /// (a pipe) copied to a temporary file that is unlinked at once, so the readers can make their positioned,
+    /// parallel passes and nothing is left behind however the process ends.
+    static func standardInput() throws -> InputFile {
+        let name = "<stdin>"
+        var st = stat()
+        guard fstat(0, &st) == 0 else { throw DataError(file: name, "cannot be read: \(String(cString: strerror(errno)))") }
+        if (st.st_mode & S_IFMT) == S_IFREG {
+            // A file read from its start is used in place; one already partly read is copied from where it is.
+            if lseek(0, 0, SEEK_CUR) == 0 {
+                let fd = dup(0)
+                guard fd >= 0 else { throw DataError(file: name, "cannot be read: \(String(cString: strerror(errno)))") }
+                return InputFile(fd: fd, path: name, size: Int(st.st_size))
+            }
+        }
+        return try spool(from: 0, name: name)
+    }
+
+    /// Copies everything readable from `source` into an unlinked temporary file.
+    private static func spool(from source: Int32, name: String) throws -> InputFile {
+        let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array((dir + "/softlabel-stdin-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw DataError(file: name, "cannot be spooled to a temporary file in \(dir): \(String(cString: strerror(errno)))")
+        }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        var total = 0
+        while true {
+            let r = systemRead(source, buffer, chunk)
+            if r < 0 {
+                if errno == EINTR { continue }
+                let message = String(cString: strerror(errno))
+                close(fd)
+                throw DataError(file: name, "read failed: \(message)")
+            }
+            if r == 0 { break }
+            var written = 0
+            while written < r {
+                let w = write(fd, buffer + written, r - written)
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    let message = String(cString: strerror(errno))
+                    close(fd)
+                    throw DataError(file: name, "cannot be spooled to a temporary file in \(dir): \(message)")
+                }
+                written += w
+            }
+            total += r
+        }
+        return InputFile(fd: fd, path: name, size: total)
+    }
+
     deinit { close(fd) }
 
     /// Reads up to `count` bytes at `offset` into `buffer`; fewer only at the end of the file.
@@ -57,6 +120,15 @@ final class InputFile: @unchecked Sendable {
         let n = try bytes.withUnsafeMutableBytes { try read(into: $0.baseAddress!, count: $0.count, at: 0) }
         return Array(bytes[..<n])
     }
+}
+
+/// read(2), named apart from `InputFile.read`.
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.read(fd, buffer, count)
+    #else
+    return Darwin.read(fd, buffer, count)
+    #endif
 }
 
 /// A growable byte buffer with 16 spare bytes after its capacity: room for a 0 sentinel after the data (number

@@ -79,10 +79,10 @@ public enum NPYReader {
                                                 modelName: classesOf)
             }
         }
-        let ds = Dataset(ids: (0..<n).map { String($0 + 1) }, featureNames: names, classNames: classes,
+        // Ids are the 0-based row numbers, the numbering NPY errors use (and numpy's own X[i]).
+        let ds = Dataset(ids: (0..<n).map { String($0) }, featureNames: names, classNames: classes,
                          features: Matrix(rows: n, cols: d, values: features), targets: targets)
-        return LoadedData(dataset: ds, hasLabels: labelArray != nil || (mode == .ignored && source.labels != nil),
-                          warnings: warnings)
+        return LoadedData(dataset: ds, warnings: warnings)
     }
 
     /// (n, k) probabilities or counts, each row normalised to sum 1 (as CSV `label:<class>` columns).

@@ -9,6 +9,9 @@ public struct Parallel: Sendable {
         self.threads = threads
     }
 
+    /// The most threads a command accepts (`--threads`).
+    public static let maxThreads = 1024
+
     /// All cores of this machine.
     public static var allCores: Int { max(1, ProcessInfo.activeCores) }
 

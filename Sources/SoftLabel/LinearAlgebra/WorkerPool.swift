@@ -7,24 +7,36 @@ import Synchronization
 ///
 /// Tasks are assigned statically (task t runs on participant t mod p), and `run` returns only after every
 /// participant has finished, so no job's state can be seen by a later job.
+///
+/// The hand-off: a job is published as ONE atomic word, `generation << 16 | participants`. A worker reads
+/// that word once per job, so it can never pair one job's generation with another job's participant count
+/// (the race of the first version, where a worker that skipped job N could read job N+1's count, run its
+/// share of N+1, report, and run it again). A worker whose index is below the count it read is a
+/// participant, and the caller waits for every participant's report before it changes `body` or `tasks`;
+/// a worker at or above the count touches nothing of the job.
 final class WorkerPool: @unchecked Sendable {
+    // @unchecked Sendable: `body` and `tasks` are plain stored properties shared with the workers. They are
+    // written only by the caller holding `inUse`, before the job word is published (release), read by a
+    // participant only after it loaded that word (acquire), and not written again until every participant
+    // has reported in `finished` (release/acquire). Everything else is atomic or behind a lock.
     static let shared = WorkerPool()
 
-    private let generation = Atomic<Int>(0)  // bumped once per job
-    private let finished = Atomic<Int>(0)    // workers done with the current job
+    /// Largest number of participants one job word can carry.
+    static let maxParticipants = 0xFFFF
+
+    private let job = Atomic<UInt64>(0)     // generation << 16 | participants of the current job
+    private let finished = Atomic<Int>(0)   // participants (other than the caller) done with the current job
     private let sleeping = Atomic<Int>(0)
     private let wake = NSCondition()
     private let grow = NSLock()
     private let inUse = NSLock()  // one job at a time
-    private var workers = 0
-    // The current job, written before `generation` is bumped (release) and read after (acquire).
+    private var workers = 0       // behind `grow`
     private var body: ((Int) -> Void)?
     private var tasks = 0
-    private var participants = 0
 
     /// Runs body(t) for t in 0..<tasks on up to `threads` threads (the caller is one of them).
     func run(tasks: Int, threads: Int, _ body: (Int) -> Void) {
-        let p = min(tasks, threads)
+        let p = min(tasks, threads, WorkerPool.maxParticipants)
         // Another caller (a second trainer in the process, or a task that itself runs in parallel) has the
         // pool: run here, one task after another. Results are the same for any number of threads.
         if p <= 1 || !inUse.try() {
@@ -36,10 +48,13 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { escaping in
             self.body = escaping
             self.tasks = tasks
-            self.participants = p
             finished.store(0, ordering: .relaxed)
-            generation.add(1, ordering: .releasing)
-            if sleeping.load(ordering: .acquiring) > 0 {
+            let generation = (job.load(ordering: .relaxed) >> 16) &+ 1
+            // Sequentially consistent with the `sleeping` check below and the workers' own pair (increment
+            // `sleeping`, then re-read the job): at least one side sees the other, so no worker sleeps
+            // through a job it is part of.
+            job.store(generation << 16 | UInt64(p), ordering: .sequentiallyConsistent)
+            if sleeping.load(ordering: .sequentiallyConsistent) > 0 {
                 wake.lock()
                 wake.broadcast()
                 wake.unlock()
@@ -65,7 +80,8 @@ final class WorkerPool: @unchecked Sendable {
         defer { grow.unlock() }
         while workers < count {
             let index = workers + 1  // participant number; the caller is 0
-            let start = generation.load(ordering: .acquiring)
+            // Called before the next job is published, so a new worker starts out having "seen" the last one.
+            let start = job.load(ordering: .acquiring) >> 16
             let thread = Thread { [unowned self] in self.work(index: index, seen: start) }
             thread.stackSize = 1 << 20
             thread.start()
@@ -76,7 +92,7 @@ final class WorkerPool: @unchecked Sendable {
     /// This worker's tasks of the current job. A function of its own so the reference to the job's closure
     /// ends here, before the worker reports itself finished (the caller requires the closure released).
     @inline(never)
-    private func runShare(_ index: Int) {
+    private func runShare(_ index: Int, participants: Int) {
         guard let body else { return }
         var t = index
         while t < tasks {
@@ -85,27 +101,28 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    private func work(index: Int, seen start: Int) {
+    private func work(index: Int, seen start: UInt64) {
         var seen = start
         while true {
             var spins = 0
-            var current = generation.load(ordering: .acquiring)
-            while current == seen {
+            var word = job.load(ordering: .acquiring)
+            while word >> 16 == seen {
                 spins += 1
                 if spins > 20_000 { sched_yield() }
                 if spins > 100_000 {  // a few ms idle: sleep until the next job
                     wake.lock()
-                    sleeping.add(1, ordering: .releasing)
-                    while generation.load(ordering: .acquiring) == seen { wake.wait() }
-                    sleeping.subtract(1, ordering: .releasing)
+                    sleeping.add(1, ordering: .sequentiallyConsistent)
+                    while job.load(ordering: .sequentiallyConsistent) >> 16 == seen { wake.wait() }
+                    sleeping.subtract(1, ordering: .relaxed)
                     wake.unlock()
                     spins = 0
                 }
-                current = generation.load(ordering: .acquiring)
+                word = job.load(ordering: .acquiring)
             }
-            seen = current
-            guard index < participants else { continue }
-            runShare(index)
+            seen = word >> 16
+            let participants = Int(word & 0xFFFF)
+            guard index < participants else { continue }  // not part of this job: touch nothing of it
+            runShare(index, participants: participants)
             finished.add(1, ordering: .releasing)
         }
     }

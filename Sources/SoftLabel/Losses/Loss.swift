@@ -27,6 +27,8 @@ struct LossTargets {
     var negEntropy: UnsafePointer<Float>
     /// Example weights (class weighting), nil for all ones.   (n)
     var weight: UnsafePointer<Float>?
+    /// The stored row of batch row 0 when there is no index (a full-batch pass goes through the data in pieces).
+    var offset = 0
 
     @inline(__always) func stored(_ r: Int) -> Int { index?[r] ?? r }
 
@@ -40,6 +42,7 @@ struct LossTargets {
         } else {
             t.negEntropy = negEntropy + r0
             t.weight = weight.map { $0 + r0 }
+            t.offset = offset + r0
         }
         return t
     }

@@ -1,61 +1,17 @@
 import Foundation
 
-/// Softmax and log-softmax of one row of k logits, the first step of every loss and of prediction.
+/// Softmax and log-softmax of one row of k logits, the first step of every loss and of prediction (in Float,
+/// 16 lanes at a time).
 ///
 /// q_j = exp(z_j) / Σ_l exp(z_l). Computed as exp(z_j - m) / Σ_l exp(z_l - m) with m = max_l z_l: the
 /// same value, but every exponent is <= 0, so exp never overflows (logits of 1e4 stay finite) and the
 /// largest term is exactly 1, so the sum never underflows to 0. log q_j = z_j - m - log Σ_l exp(z_l - m)
 /// is computed from the logits directly, not as log(q_j): it stays finite where q_j underflows to 0.
 public enum Softmax {
-    /// Writes q (k) and log q (k) for the logits z (k); returns log Σ exp(z) (the log-partition).
-    @inline(__always)
-    @discardableResult
-    public static func forward(
-        z: UnsafePointer<Float>, k: Int, q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>
-    ) -> Float {
-        let kMain = k - k % vecWidth
-        // Row max.
-        var mv = Vec(repeating: -.infinity)
-        var j = 0
-        while j < kMain { mv = vmax(mv, loadVec(z + j)); j += vecWidth }
-        if j < k { mv = vmax(mv, loadPartialVec(z + j, k - j, fill: -.infinity)) }
-        let m = hmax(mv)
-        // Σ exp(z - m); exp(z - m) parked in q.
-        let mvec = Vec(repeating: m)
-        var sv = Vec()
-        j = 0
-        while j < kMain {
-            let e = expVec(loadVec(z + j) - mvec)
-            storeVec(e, q + j)
-            sv += e
-            j += vecWidth
-        }
-        if j < k {
-            let e = expVec(loadPartialVec(z + j, k - j, fill: -.infinity) - mvec)
-            storePartialVec(e, q + j, k - j)
-            sv += e
-        }
-        let s = hsum(sv)
-        let logS = log(s)
-        let shift = Vec(repeating: m + logS)
-        let inv = Vec(repeating: 1 / s)
-        j = 0
-        while j < kMain {
-            storeVec(loadVec(z + j) - shift, logq + j)
-            storeVec(loadVec(q + j) * inv, q + j)
-            j += vecWidth
-        }
-        while j < k {
-            logq[j] = z[j] - (m + logS)
-            q[j] = q[j] * (1 / s)
-            j += 1
-        }
-        return m + logS
-    }
-
-    /// The training-time variant on a padded row: z, q and logq hold kp = k rounded up to whole vectors,
+    /// Writes q and log q for one padded row of logits: z, q and logq hold kp = k rounded up to whole vectors,
     /// lanes k..<kp of z are ignored (whatever they hold) and those of q and logq are set to 0, so callers
-    /// can run whole-vector loops over kp lanes.
+    /// can run whole-vector loops over kp lanes. (The Double form, for metrics and references, is
+    /// `logSoftmax` in Evaluation.swift.)
     @inline(__always)
     static func forwardPadded(
         z: UnsafePointer<Float>, k: Int, kp: Int, q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>

@@ -27,37 +27,52 @@ public struct Evaluation: Sendable {
     /// Multi-class Brier score against the soft label: mean over examples of Σ_j (q_j - p_j)², in [0, 2].
     /// (Summed over classes, not divided by k; with one-hot p it is the classic Brier (1950) score.)
     public var brier: Double
+    /// Mean Manhattan distance Σ_j |p_j - q_j| (= 2 tv; in [0, 2]), the soft metric of LeWiDi 2025.
+    public var manhattan: Double
+    /// Pearson correlation across examples of the label entropy H(p) and the predicted entropy H(q)
+    /// (LeWiDi 2023, SemEval-2021 Task 12): does the model hesitate where the annotators disagree?
+    /// nil when either entropy has zero variance (all labels one-hot, say): the correlation is undefined.
+    public var entropyCorrelation: Double?
+    /// Mean Wasserstein-1 distance between p and q for classes on an ordered scale in the model's class
+    /// order, one class apart = distance 1: Σ_{j<k} |P_j - Q_j| with P, Q the cumulative sums. In [0, k-1].
+    /// Meaningful only when the class order is an ordinal scale (`--ordinal`).
+    public var wasserstein: Double
+    /// Every class probability q_ij binned against the mean label probability p_ij (the soft-label
+    /// reliability diagram).
+    public var softReliability: SoftReliability
+    /// The per-example values behind the means, when asked for (`keepExamples`): what `compare` resamples.
+    public var examples: ExampleScores?
     /// Confidence max_j q_j against correctness (argmax q = argmax p) in `Reliability.binCount` equal-width bins.
     public var reliability: Reliability
     /// Per class c: support (examples with majority c), mean p_c, mean q_c, precision and recall. (k)
     public var perClass: [ClassMetrics]
     /// Counts of (majority label, predicted class). (k, k)
     public var confusion: ConfusionMatrix
-    /// The first example (0-based) whose scaled logits z / T are not all finite, if any: its prediction
-    /// is meaningless and every metric above with it. Callers must refuse such an evaluation.
-    public var firstNonFiniteRow: Int?
 
     /// Expected calibration error (see `Reliability.ece`).
     public var ece: Double { reliability.ece }
 
-    /// - Parameters: logits (n, k), targets (n, k) rows summing to 1, temperature T > 0 dividing the logits.
-    public init(logits: Matrix, targets: Matrix, temperature: Float = 1) {
+    /// - Parameters: logits (n, k), targets (n, k) rows summing to 1, temperature T > 0 dividing the logits;
+    ///   `keepExamples`: also keep the per-example values in `examples`.
+    public init(logits: Matrix, targets: Matrix, temperature: Float = 1, keepExamples: Bool = false) {
         precondition(logits.rows == targets.rows && logits.cols == targets.cols)
         let n = logits.rows, k = logits.cols
-        var sums = (kl: 0.0, ce: 0.0, h: 0.0, rkl: 0.0, js: 0.0, tv: 0.0, brier: 0.0, hits: 0, top2: 0)
+        var sums = (kl: 0.0, ce: 0.0, h: 0.0, rkl: 0.0, js: 0.0, tv: 0.0, brier: 0.0, hits: 0, top2: 0, w: 0.0)
         var reliability = Reliability()
+        var soft = SoftReliability()
+        var entropies = Covariance()
+        var kept = keepExamples ? ExampleScores(capacity: n) : nil
         var classes = ClassTally(k: k)
-        var nonFinite: Int?
         let t = Double(temperature)
         var z = [Double](repeating: 0, count: k), q = z, logq = z, p = z  // (k) each
         for i in 0..<n {
             for j in 0..<k {
                 z[j] = Double(logits[i, j]) / t
                 p[j] = Double(targets[i, j])
-                if !z[j].isFinite && nonFinite == nil { nonFinite = i }
             }
             logSoftmax(z, q: &q, logq: &logq)
-            var ce = 0.0, h = 0.0, rkl = 0.0, js = 0.0, tv = 0.0, brier = 0.0
+            var ce = 0.0, h = 0.0, hq = 0.0, rkl = 0.0, js = 0.0, tv = 0.0, brier = 0.0, w = 0.0
+            var cdfP = 0.0, cdfQ = 0.0
             for j in 0..<k {
                 let pj = p[j], qj = q[j], lq = logq[j]
                 if pj > 0 {
@@ -66,14 +81,23 @@ public struct Evaluation: Sendable {
                 }
                 if qj > 0 {
                     rkl += qj * (lq - log(max(pj, Double(reverseKLFloor))))
+                    hq -= qj * lq
                 }
                 let m = 0.5 * (pj + qj)
                 if pj > 0 { js += 0.5 * pj * (log(pj) - log(m)) }
                 if qj > 0 { js += 0.5 * qj * (lq - log(m)) }
                 tv += abs(pj - qj)
                 brier += (qj - pj) * (qj - pj)
+                // W1 on the line 0, 1, ..., k-1 is the area between the CDFs; the last term is |1 - 1| = 0.
+                if j < k - 1 {
+                    cdfP += pj
+                    cdfQ += qj
+                    w += abs(cdfP - cdfQ)
+                }
+                soft.add(predicted: qj, target: pj)
             }
             let label = firstArgmax(p), predicted = firstArgmax(logq)
+            let hit = label == predicted, top2 = rank(of: label, in: logq) < 2
             sums.ce += ce
             sums.h += h
             sums.kl += ce - h
@@ -81,10 +105,15 @@ public struct Evaluation: Sendable {
             sums.js += js
             sums.tv += 0.5 * tv
             sums.brier += brier
-            if label == predicted { sums.hits += 1 }
-            if rank(of: label, in: logq) < 2 { sums.top2 += 1 }
-            reliability.add(confidence: q[predicted], correct: label == predicted)
+            sums.w += w
+            if hit { sums.hits += 1 }
+            if top2 { sums.top2 += 1 }
+            entropies.add(h, hq)
+            reliability.add(confidence: q[predicted], correct: hit)
             classes.add(label: label, predicted: predicted, p: p, q: q)
+            kept?.append(kl: ce - h, crossEntropy: ce, entropy: h, predictedEntropy: hq, js: js, tv: 0.5 * tv,
+                         correct: hit, top2: top2, brier: brier, manhattan: tv, wasserstein: w,
+                         confidence: q[predicted])
         }
         let nn = Double(max(n, 1))
         count = n
@@ -95,12 +124,16 @@ public struct Evaluation: Sendable {
         js = sums.js / nn
         tv = sums.tv / nn
         brier = sums.brier / nn
+        manhattan = 2 * tv
+        wasserstein = sums.w / nn
+        entropyCorrelation = entropies.correlation
+        softReliability = soft
+        examples = kept
         accuracy = Double(sums.hits) / nn
         top2Accuracy = Double(sums.top2) / nn
         self.reliability = reliability
         perClass = classes.metrics(count: n)
         confusion = classes.confusion
-        firstNonFiniteRow = nonFinite
     }
 
     /// The mean of a training loss on these examples.
@@ -114,17 +147,25 @@ public struct Evaluation: Sendable {
     }
 }
 
-/// log q_j = z_j - m - log Σ_l exp(z_l - m), m = max_l z_l (every exponent <= 0: no overflow, and the sum
-/// is at least 1: no log 0), and q_j = exp(log q_j). z, q, logq: (k).
-func logSoftmax(_ z: [Double], q: inout [Double], logq: inout [Double]) {
-    let m = z.max() ?? 0
+/// The Double log-softmax every metric, the calibration search and the gradient check's reference use
+/// (the training code's Float form is `Softmax.forwardPadded`): for the k logits at z divided by T,
+///   log q_j = z_j/T - m - log Σ_l exp(z_l/T - m),   m = max_l z_l/T
+/// (every exponent <= 0: no overflow, and the sum is at least 1: no log 0). Writes log q (k).
+func logSoftmax(_ z: UnsafePointer<Double>, count k: Int, temperature t: Double = 1, logq: UnsafeMutablePointer<Double>) {
+    var m = -Double.infinity
+    for j in 0..<k { m = max(m, z[j] / t) }
     var s = 0.0
-    for v in z { s += exp(v - m) }
+    for j in 0..<k { s += exp(z[j] / t - m) }
     let shift = m + log(s)
-    for j in z.indices {
-        logq[j] = z[j] - shift
-        q[j] = exp(logq[j])
+    for j in 0..<k { logq[j] = z[j] / t - shift }
+}
+
+/// The same for arrays, with q_j = exp(log q_j) too. z, q, logq: (k).
+func logSoftmax(_ z: [Double], q: inout [Double], logq: inout [Double]) {
+    z.withUnsafeBufferPointer { zb in
+        logq.withUnsafeMutableBufferPointer { logSoftmax(zb.baseAddress!, count: z.count, logq: $0.baseAddress!) }
     }
+    for j in z.indices { q[j] = exp(logq[j]) }
 }
 
 /// The index of the largest value; ties go to the first (lowest index).

@@ -15,8 +15,8 @@ public struct Reliability: Sendable, Equatable {
     public init() {}
 
     /// The bin of a confidence in [0, 1]. Total: anything else is clamped (below 0 and NaN to bin 0, above 1
-    /// and +inf to the last bin) before it meets Int(), which traps on NaN. A NaN confidence is a bug or a
-    /// hostile model upstream; `Evaluation.firstNonFiniteRow` reports it so callers can refuse the result.
+    /// and +inf to the last bin) before it meets Int(), which traps on NaN. A NaN confidence comes only from
+    /// a non-finite prediction, which prediction refuses upstream (`NonFinitePrediction`), naming the row.
     public static func bin(of confidence: Double) -> Int {
         let x = confidence * Double(binCount)
         guard x >= 0 else { return 0 }  // also NaN
@@ -67,4 +67,47 @@ public struct ReliabilityBin: Sendable, Equatable {
     public var meanConfidence: Double?
     /// Share of the bin's examples with argmax q = argmax p; nil when empty.
     public var accuracy: Double?
+}
+
+/// The soft-label reliability table: every class probability q_ij of every example binned into
+/// `Reliability.binCount` equal-width bins of [0, 1] (same edges as `Reliability`), comparing the bin's mean
+/// predicted probability with the mean label probability p_ij of the same (example, class) pairs. A model
+/// calibrated to the annotators has mean p = mean q in every bin.
+public struct SoftReliability: Sendable, Equatable {
+    /// Per bin: (example, class) pairs, Σ q, Σ p.   (B) each
+    var counts = [Int](repeating: 0, count: Reliability.binCount)
+    var predictedSums = [Double](repeating: 0, count: Reliability.binCount)
+    var targetSums = [Double](repeating: 0, count: Reliability.binCount)
+
+    public init() {}
+
+    mutating func add(predicted q: Double, target p: Double) {
+        let b = Reliability.bin(of: q)
+        counts[b] += 1
+        predictedSums[b] += q
+        targetSums[b] += p
+    }
+
+    public var total: Int { counts.reduce(0, +) }
+
+    /// Σ_b (n_b / N) |mean p_b - mean q_b| over the N = n·k pairs: the class-wise calibration error against
+    /// the soft labels (0 for a model whose q matches the annotators' mean p in every bin).
+    public var error: Double {
+        let n = total
+        guard n > 0 else { return 0 }
+        var sum = 0.0
+        for b in 0..<Reliability.binCount where counts[b] > 0 { sum += abs(targetSums[b] - predictedSums[b]) }
+        return sum / Double(n)
+    }
+
+    /// One row per bin, empty bins included: `meanConfidence` is the mean q, `accuracy` the mean p.
+    public var bins: [ReliabilityBin] {
+        (0..<Reliability.binCount).map { b in
+            let n = counts[b]
+            return ReliabilityBin(
+                lower: Double(b) / Double(Reliability.binCount), upper: Double(b + 1) / Double(Reliability.binCount),
+                count: n, meanConfidence: n > 0 ? predictedSums[b] / Double(n) : nil,
+                accuracy: n > 0 ? targetSums[b] / Double(n) : nil)
+        }
+    }
 }

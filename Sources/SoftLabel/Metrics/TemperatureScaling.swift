@@ -73,21 +73,19 @@ private struct KLObjective {
         negEntropy = p.reduce(0) { $1 > 0 ? $0 + $1 * log($1) : $0 }
     }
 
-    /// mean_i [Σ_j p_ij log p_ij - Σ_j p_ij log q_ij], log q_ij = z_ij/T - m_i - log Σ_l exp(z_il/T - m_i),
-    /// m_i the row max (so no exp overflows).
+    /// mean_i [Σ_j p_ij log p_ij - Σ_j p_ij log q_ij], log q_i from `logSoftmax` at temperature T.
     func value(_ t: Double) -> Double {
         guard n > 0 else { return 0 }
         var cross = 0.0  // Σ_i Σ_j p_ij log q_ij
+        var logq = [Double](repeating: 0, count: k)
         z.withUnsafeBufferPointer { z in
             p.withUnsafeBufferPointer { p in
-                for i in 0..<n {
-                    let row = i * k
-                    var m = -Double.infinity
-                    for j in 0..<k { m = max(m, z[row + j] / t) }
-                    var s = 0.0
-                    for j in 0..<k { s += exp(z[row + j] / t - m) }
-                    let shift = m + log(s)
-                    for j in 0..<k where p[row + j] > 0 { cross += p[row + j] * (z[row + j] / t - shift) }
+                logq.withUnsafeMutableBufferPointer { lq in
+                    for i in 0..<n {
+                        let row = i * k
+                        logSoftmax(z.baseAddress! + row, count: k, temperature: t, logq: lq.baseAddress!)
+                        for j in 0..<k where p[row + j] > 0 { cross += p[row + j] * lq[j] }
+                    }
                 }
             }
         }

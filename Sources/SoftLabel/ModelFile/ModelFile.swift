@@ -55,13 +55,17 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     }
 }
 
-/// A trained model as saved on disk: a versioned JSON document.
+/// A trained model as saved on disk: a versioned JSON document (every key is defined in the README's "Model
+/// files" section).
 ///
 /// Holds everything prediction needs (class and feature names, standardisation, layers, temperature) and
 /// everything needed to know how it was made (the training configuration and summary).
-public struct ModelFile: Codable, Equatable, Sendable {
+///
+/// Versions: 2 (written now) stores `layers`, each with a `kind`. 1 (the first release) stored
+/// `network.layers`, dense layers only, with ReLU implied between them; it still loads, as the same network.
+public struct ModelFile: Equatable, Sendable {
     public static let formatName = "softlabel-model"
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     public var format = ModelFile.formatName
     public var version = ModelFile.currentVersion
@@ -85,7 +89,56 @@ public struct ModelFile: Codable, Equatable, Sendable {
         self.config = config
         self.training = training
     }
+}
 
+extension ModelFile: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case format, version, classes, features, standardization, temperature, layers, network, config, training
+    }
+    private struct Version1Network: Decodable { var layers: [Dense] }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(String.self, forKey: .format)
+        version = try c.decode(Int.self, forKey: .version)
+        classes = try c.decode([String].self, forKey: .classes)
+        features = try c.decode([String].self, forKey: .features)
+        standardization = try c.decodeIfPresent(Standardizer.self, forKey: .standardization)
+        temperature = try c.decode(Float.self, forKey: .temperature)
+        if version == 1 {
+            let dense = try c.decode(Version1Network.self, forKey: .network).layers
+            var layers: [Layer] = []
+            for (l, d) in dense.enumerated() {
+                layers.append(.dense(d))
+                if l < dense.count - 1 { layers.append(.activation(.relu)) }
+            }
+            if let problem = Network.problem(layers) {
+                throw DecodingError.dataCorruptedError(forKey: .network, in: c, debugDescription: problem)
+            }
+            network = Network(layers: layers)
+        } else {
+            network = try c.decode(Network.self, forKey: .layers)
+        }
+        config = try TrainConfig(from: DefaultingDecoder(base: try c.superDecoder(forKey: .config), defaults: TrainConfig()))
+        training = try c.decode(TrainingSummary.self, forKey: .training)
+    }
+
+    /// Always the current version's layout (a version-1 file read and written again becomes version 2).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format)
+        try c.encode(ModelFile.currentVersion, forKey: .version)
+        try c.encode(classes, forKey: .classes)
+        try c.encode(features, forKey: .features)
+        try c.encodeIfPresent(standardization, forKey: .standardization)
+        try c.encode(temperature, forKey: .temperature)
+        try c.encode(network, forKey: .layers)
+        try c.encode(config, forKey: .config)
+        try c.encode(training, forKey: .training)
+    }
+}
+
+extension ModelFile {
     /// The JSON text: sorted keys and shortest round-trip number formatting, so the same model always gives
     /// the same bytes and every Float reads back exactly.
     public func encoded() throws -> Data {
@@ -105,9 +158,12 @@ public struct ModelFile: Codable, Equatable, Sendable {
         guard header.format == formatName else {
             throw DataError(file: file, "is not a softlabel model (format is \(header.format.map { "'\($0)'" } ?? "missing"))")
         }
-        guard let version = header.version, version <= currentVersion else {
-            throw DataError(file: file, "model format version \(header.version.map(String.init) ?? "missing") is newer " +
-                            "than this softlabel reads (\(currentVersion))")
+        guard let version = header.version else { throw DataError(file: file, "model file has no format version") }
+        guard version <= currentVersion else {
+            throw DataError(file: file, "model format version \(version) is newer than this softlabel reads (\(currentVersion))")
+        }
+        guard version >= 1 else {
+            throw DataError(file: file, "model format version \(version) is not a valid version (1...\(currentVersion))")
         }
         let model: ModelFile
         do {
@@ -126,27 +182,44 @@ public struct ModelFile: Codable, Equatable, Sendable {
         return try decode(data, file: path)
     }
 
-    /// Shapes agree with each other and with the names; numbers are finite.
+    /// Shapes agree with each other and with the names; names are unique; numbers are finite.
     func validate(file: String) throws {
-        let layers = network.layers
-        guard !layers.isEmpty else { throw DataError(file: file, "model has no layers") }
-        guard layers[0].inputs == features.count else {
-            throw DataError(file: file, "first layer takes \(layers[0].inputs) inputs but the model names \(features.count) features")
+        for (l, layer) in network.layers.enumerated() {
+            guard case .dense(let d) = layer else { continue }
+            let size = d.inputs.multipliedReportingOverflow(by: d.outputs)
+            guard d.inputs > 0, d.outputs > 0, !size.overflow, d.weight.count == size.partialValue,
+                  d.bias.count == d.outputs else {
+                throw DataError(file: file, "layer \(l + 1) has inconsistent shapes: \(d.outputs) x \(d.inputs) weights " +
+                                "need \(size.overflow ? "more than Int.max" : String(size.partialValue)) values and " +
+                                "\(d.outputs) biases; the file has \(d.weight.count) and \(d.bias.count)")
+            }
         }
-        guard layers[layers.count - 1].outputs == classes.count else {
-            throw DataError(file: file, "last layer has \(layers[layers.count - 1].outputs) outputs but the model names \(classes.count) classes")
+        guard network.inputs == features.count else {
+            throw DataError(file: file, "first layer takes \(network.inputs) inputs but the model names \(features.count) features")
         }
-        for (l, layer) in layers.enumerated() {
-            guard layer.weight.count == layer.inputs * layer.outputs, layer.bias.count == layer.outputs,
-                  l == 0 || layer.inputs == layers[l - 1].outputs else {
-                throw DataError(file: file, "layer \(l + 1) has inconsistent shapes")
+        guard network.classes == classes.count else {
+            throw DataError(file: file, "last layer has \(network.classes) outputs but the model names \(classes.count) classes")
+        }
+        for (names, what) in [(features, "feature"), (classes, "class")] {
+            var seen = Set<String>()
+            if let dup = names.first(where: { !seen.insert($0).inserted }) {
+                throw DataError(file: file, "duplicate \(what) name '\(dup)' in the model")
             }
         }
         guard network.isFinite else { throw DataError(file: file, "model weights contain NaN or infinity") }
-        if let s = standardization, s.mean.count != features.count || s.std.count != features.count {
-            throw DataError(file: file, "standardisation has the wrong number of features")
+        if let s = standardization {
+            guard s.mean.count == features.count, s.std.count == features.count else {
+                throw DataError(file: file, "standardisation has the wrong number of features")
+            }
+            // A std of 0 marks a constant feature; any other must have a finite reciprocal (1 / 1e-45 overflows).
+            if let j = features.indices.first(where: { !s.mean[$0].isFinite || !(s.std[$0] >= 0) || !(s.std[$0] == 0 || (1 / s.std[$0]).isFinite) }) {
+                throw DataError(file: file, "standardisation of feature '\(features[j])' is unusable (mean \(s.mean[j]), std \(s.std[j])): " +
+                                "expected a finite mean and a std of 0 or at least \(1 / Float.greatestFiniteMagnitude)")
+            }
         }
-        guard temperature > 0, temperature.isFinite else { throw DataError(file: file, "temperature must be positive") }
+        guard temperature.isNormal, temperature > 0 else {
+            throw DataError(file: file, "temperature \(temperature) is not a positive normal number")
+        }
     }
 
     /// Writes the model atomically: a temporary file in the same folder, then rename.

@@ -15,11 +15,10 @@ public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
 public protocol Optimizer: AnyObject {
     /// Call once per minibatch before the `step`s of that batch (advances Adam's t).
     func beginStep()
-    /// Updates θ[range] from g[range]. `l2` is the coupled penalty: the gradient used is g + l2 θ
-    /// (the derivative of (l2/2) Σ θ²); `decay` says whether this tensor takes weight decay at all
-    /// (weights do, biases do not).
+    /// Updates θ[range] from g[range], the gradient of the whole objective (the L2 penalty's term included:
+    /// `L2Penalty`). `decay` says whether this tensor takes decoupled weight decay (weights do, biases do not).
     func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
-              lr: Float, l2: Float, decay: Bool)
+              lr: Float, decay: Bool)
 }
 
 /// Optimizer state buffers, one per parameter tensor, zero-initialised.
@@ -56,23 +55,22 @@ public final class SGD: Optimizer {
     public func beginStep() {}
 
     public func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
-                     lr: Float, l2: Float, decay: Bool) {
+                     lr: Float, decay: Bool) {
         let v = self.v[tensor]
-        let penalty = decay ? l2 : 0
         // Whole vectors, then single elements, by the same operations (a range's split between the two
         // depends on the thread count, the result must not).
         var e = range.lowerBound
-        let mu = Vec(repeating: momentum), pv = Vec(repeating: penalty), rate = Vec(repeating: lr)
+        let mu = Vec(repeating: momentum), rate = Vec(repeating: lr)
         while e + vecWidth <= range.upperBound {
             let th = loadVec(theta + e)
-            let g = loadVec(grad + e) + pv * th
+            let g = loadVec(grad + e)
             let ve = mu * loadVec(v + e) + g
             storeVec(ve, v + e)
             storeVec(th - rate * (nesterov ? g + mu * ve : ve), theta + e)
             e += vecWidth
         }
         while e < range.upperBound {
-            let g = grad[e] + penalty * theta[e]
+            let g = grad[e]
             v[e] = momentum * v[e] + g
             theta[e] = theta[e] - lr * (nesterov ? g + momentum * v[e] : v[e])
             e += 1
@@ -108,20 +106,19 @@ public final class Adam: Optimizer {
     }
 
     public func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
-                     lr: Float, l2: Float, decay: Bool) {
+                     lr: Float, decay: Bool) {
         let m = self.m[tensor], v = self.v[tensor]
         let b1 = beta1, b2 = beta2, eps = epsilon
         let c1 = correction1, c2 = correction2
-        let penalty = decay ? l2 : 0
         let shrink = decay ? 1 - lr * weightDecay : 1
         // Whole vectors, then single elements, by the same operations (see SGD.step).
         var e = range.lowerBound
         let vb1 = Vec(repeating: b1), vb2 = Vec(repeating: b2), one = Vec(repeating: 1)
         let vc1 = Vec(repeating: c1), vc2 = Vec(repeating: c2), veps = Vec(repeating: eps)
-        let vpen = Vec(repeating: penalty), vshrink = Vec(repeating: shrink), rate = Vec(repeating: lr)
+        let vshrink = Vec(repeating: shrink), rate = Vec(repeating: lr)
         while e + vecWidth <= range.upperBound {
             let th = loadVec(theta + e)
-            let g = loadVec(grad + e) + vpen * th
+            let g = loadVec(grad + e)
             let me = vb1 * loadVec(m + e) + (one - vb1) * g
             let ve = vb2 * loadVec(v + e) + (one - vb2) * g * g
             storeVec(me, m + e)
@@ -131,7 +128,7 @@ public final class Adam: Optimizer {
             e += vecWidth
         }
         while e < range.upperBound {
-            let g = grad[e] + penalty * theta[e]
+            let g = grad[e]
             m[e] = b1 * m[e] + (1 - b1) * g
             v[e] = b2 * v[e] + (1 - b2) * g * g
             let mHat = m[e] / c1

@@ -39,14 +39,45 @@ public enum EpochLog {
 /// A one-line progress bar for a long epoch, redrawn in place on a terminal (carriage return, then
 /// erase to the end of the line).
 public enum ProgressBar {
-    /// `\r  epoch 3 [#########...........]  45%  12800/28000\e[K`, 20 cells of bar.
-    public static func line(epoch: Int, done: Int, total: Int) -> String {
+    /// `\r  epoch 3/200 [#########...........]  45%  12,800/28,000  4,210 ex/s  loss 0.4123  left 0:04, run <= 13:20\e[K`:
+    /// 20 cells of bar; the speed and the time left come from the epoch so far (`seconds`), the run's
+    /// bound from this epoch's pace times the epochs still allowed (early stopping may end it sooner).
+    public static func line(epoch: Int, of epochs: Int, done: Int, total: Int, seconds: Double, loss: Double?) -> String {
         let width = 20
         let fraction = total > 0 ? min(max(Double(done) / Double(total), 0), 1) : 1
         let filled = Int((fraction * Double(width)).rounded(.down))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let percent = Int((fraction * 100).rounded(.down))
-        return "\r  epoch \(epoch) [\(bar)] \(String(repeating: " ", count: 3 - String(percent).count))\(percent)%  \(done)/\(total)\u{1B}[K"
+        var s = "\r  epoch \(epoch)/\(epochs) [\(bar)] \(String(repeating: " ", count: 3 - String(percent).count))\(percent)%" +
+            "  \(grouped(done))/\(grouped(total))"
+        if seconds > 0 && done > 0 {
+            let rate = Double(done) / seconds
+            s += "  \(grouped(Int(rate.rounded()))) ex/s"
+            if let loss, loss.isFinite { s += "  loss " + String(format: "%.4f", loss) }
+            let epochLeft = Double(total - done) / rate
+            let runLeft = epochLeft + Double(max(epochs - epoch, 0)) * Double(total) / rate
+            s += "  left \(clock(epochLeft))"
+            if epochs > epoch { s += ", run <= \(clock(runLeft))" }
+        }
+        return s + "\u{1B}[K"
+    }
+
+    /// 1234567 as "1,234,567".
+    static func grouped(_ v: Int) -> String {
+        let digits = String(abs(v))
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+            out.append(ch)
+        }
+        return (v < 0 ? "-" : "") + out
+    }
+
+    /// Seconds as m:ss, or h:mm:ss from an hour.
+    static func clock(_ seconds: Double) -> String {
+        let t = Int(seconds.isFinite ? max(seconds, 0).rounded(.up) : 0)
+        let h = t / 3600, m = t / 60 % 60, sec = t % 60
+        return h > 0 ? String(format: "%d:%02d:%02d", h, m, sec) : String(format: "%d:%02d", m, sec)
     }
 
     /// Erases the bar's line.

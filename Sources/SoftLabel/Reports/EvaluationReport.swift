@@ -2,19 +2,28 @@
 public struct EvaluationReport {
     public var evaluation: Evaluation
     public var classes: [String]  // (k) in the model's order
+    /// The classes are an ordered scale (`--ordinal`): the report adds `wasserstein`.
+    public var ordinal: Bool
 
-    public init(_ evaluation: Evaluation, classes: [String]) {
+    public init(_ evaluation: Evaluation, classes: [String], ordinal: Bool = false) {
         precondition(classes.count == evaluation.perClass.count)
         self.evaluation = evaluation
         self.classes = classes
+        self.ordinal = ordinal
     }
 
     /// The scalar metrics in report order, with their JSON keys. `examples` is first and is a count.
     public static let scalarKeys = ["examples", "kl", "cross_entropy", "entropy", "js", "tv", "accuracy",
-                                    "top2_accuracy", "brier", "ece"]
+                                    "top2_accuracy", "brier", "ece", "manhattan", "entropy_correlation"]
+    /// The scalars reported only for ordered classes.
+    public static let ordinalKeys = ["wasserstein"]
 
-    /// The value of a scalar metric by its JSON key.
-    public static func scalar(_ key: String, of e: Evaluation) -> Double {
+    /// This report's scalar keys, in order.
+    public var keys: [String] { Self.scalarKeys + (ordinal ? Self.ordinalKeys : []) }
+
+    /// The value of a scalar metric by its JSON key; nil when it is undefined on this data
+    /// (`entropy_correlation` with a constant entropy).
+    public static func scalar(_ key: String, of e: Evaluation) -> Double? {
         switch key {
         case "examples": return Double(e.count)
         case "kl": return e.kl
@@ -26,6 +35,9 @@ public struct EvaluationReport {
         case "top2_accuracy": return e.top2Accuracy
         case "brier": return e.brier
         case "ece": return e.ece
+        case "manhattan": return e.manhattan
+        case "entropy_correlation": return e.entropyCorrelation
+        case "wasserstein": return e.wasserstein
         default: preconditionFailure("unknown metric key '\(key)'")
         }
     }
@@ -34,7 +46,7 @@ public struct EvaluationReport {
     /// object per class) and `confusion` (`classes` and `counts`, rows = majority label, columns = predicted).
     public var jsonFields: [(String, JSONValue)] {
         let e = evaluation
-        var fields: [(String, JSONValue)] = Self.scalarKeys.map { key in
+        var fields: [(String, JSONValue)] = keys.map { key in
             key == "examples" ? (key, .int(e.count)) : (key, .number(Self.scalar(key, of: e)))
         }
         fields.append(("reliability", .array(e.reliability.bins.map { b in
@@ -59,9 +71,9 @@ public struct EvaluationReport {
     public var text: String {
         let e = evaluation
         var out = ""
-        for key in Self.scalarKeys {
-            let value = key == "examples" ? String(e.count) : fixed(Self.scalar(key, of: e), 6)
-            out += key.padding(toLength: 15, withPad: " ", startingAt: 0) + value + "\n"
+        for key in keys {
+            let value = key == "examples" ? String(e.count) : fixed(Self.scalar(key, of: e), 6, missing: "n/a")
+            out += key.padding(toLength: 21, withPad: " ", startingAt: 0) + value + "\n"
         }
 
         out += "\nreliability (confidence = max q in \(Reliability.binCount) equal bins; correct = argmax q is the majority class)\n"

@@ -6,6 +6,8 @@ public indirect enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case int(Int)
+    /// A seed or other unsigned 64-bit integer, written exactly.
+    case uint(UInt64)
     case number(Double)
     /// A Float in its own shortest round-trip form ("0.1", not the Double expansion 0.10000000149011612).
     case float(Float)
@@ -25,6 +27,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
         case .int(let i): return String(i)
+        case .uint(let u): return String(u)
         case .number(let d): return d.isFinite ? "\(d)" : "null"
         case .float(let f): return f.isFinite ? "\(f)" : "null"
         case .string(let s): return jsonString(s)

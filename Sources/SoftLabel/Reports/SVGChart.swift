@@ -1,116 +1,174 @@
 import Foundation
 
-/// An SVG line chart of per-epoch curves (`softlabel train --plot`): white background, axes with ticks and
-/// grid lines, axis titles, a title, and a legend in the top-right corner of the plot area. One `<polyline>`
-/// per series with one point per epoch. Self-contained (no scripts, no external fonts or styles).
-public struct SVGChart: Sendable {
-    public struct Series: Sendable {
-        public var name: String
-        public var color: String  // any SVG colour, e.g. "#1f77b4"
-        public var points: [(x: Double, y: Double)]
+/// Why a training run kept the weights of a given epoch (the summary line, the charts' marker).
+public struct KeptEpoch: Sendable, Equatable {
+    public enum Reason: Sendable, Equatable {
+        /// L-BFGS: the objective stopped decreasing.
+        case converged
+        /// No better validation loss for `patience` epochs: the best validation epoch.
+        case stoppedEarly
+        /// The epochs ran out with early stopping on: the best validation epoch.
+        case bestValidation
+        /// The epochs ran out: the last one.
+        case lastEpoch
+        /// L-BFGS ran out of iterations before converging.
+        case notConverged
+        /// The loss became NaN or infinite: the last good epoch.
+        case diverged
+    }
 
-        public init(name: String, color: String, points: [(x: Double, y: Double)]) {
-            self.name = name
-            self.color = color
-            self.points = points
+    public var epoch: Int
+    public var reason: Reason
+
+    public init(epoch: Int, reason: Reason) {
+        self.epoch = epoch
+        self.reason = reason
+    }
+
+    /// How the run ended, read from its outcome and configuration.
+    public init(outcome: TrainingOutcome, config: TrainConfig) {
+        epoch = outcome.keptEpoch
+        if outcome.divergence != nil {
+            reason = .diverged
+        } else if outcome.converged {
+            reason = .converged
+        } else if outcome.stoppedEarly {
+            reason = .stoppedEarly
+        } else if config.patience > 0 && outcome.history.contains(where: { $0.valLoss != nil }) {
+            reason = .bestValidation
+        } else {
+            reason = config.optimizer == .lbfgs ? .notConverged : .lastEpoch
         }
     }
 
+    /// "early stop, best validation loss", ... as the charts' legend says it.
+    public var text: String {
+        switch reason {
+        case .converged: return "converged"
+        case .stoppedEarly: return "early stop, best validation loss"
+        case .bestValidation: return "best validation loss"
+        case .lastEpoch: return "last epoch"
+        case .notConverged: return "last iteration, not converged"
+        case .diverged: return "last before divergence"
+        }
+    }
+}
+
+/// The SVG chart of a training run (`softlabel train --plot`): train and validation loss by epoch (L-BFGS:
+/// iteration) on a y axis named with the loss and its unit, the kept epoch marked with the reason it was
+/// kept, and validation accuracy on a second panel below when there is validation data. The loss axis is
+/// logarithmic when the curves span more than a decade (or when forced). Self-contained: no scripts, no
+/// external fonts or styles; one polyline point per epoch.
+public struct SVGChart: Sendable {
     public var title: String
-    public var xLabel: String
-    public var yLabel: String
-    public var series: [Series]
-    /// Log10 y axis; points with y <= 0 cannot be shown there and are left out.
-    public var logY: Bool
-    public var width = 800.0
-    public var height = 500.0
+    public var history: [EpochRecord]
+    public var loss: LossKind
+    /// L-BFGS runs count iterations, not epochs.
+    public var iterations: Bool
+    public var kept: KeptEpoch?
+    /// Log scale even when the curves span less than a decade (`--plot-log`).
+    public var forceLog: Bool
+    public var width = 900.0
 
-    public init(title: String, xLabel: String, yLabel: String, series: [Series], logY: Bool) {
+    public init(title: String, history: [EpochRecord], loss: LossKind = .kl, iterations: Bool = false,
+                kept: KeptEpoch? = nil, forceLog: Bool = false) {
         self.title = title
-        self.xLabel = xLabel
-        self.yLabel = yLabel
-        self.series = series
-        self.logY = logY
+        self.history = history
+        self.loss = loss
+        self.iterations = iterations
+        self.kept = kept
+        self.forceLog = forceLog
     }
 
-    /// Train loss and, where present, validation loss against epoch.
-    public static func losses(_ history: [EpochRecord], title: String, logY: Bool) -> SVGChart {
-        var series = [Series(name: "train loss", color: "#1f77b4",
-                             points: history.map { (Double($0.epoch), $0.trainLoss) })]
-        let val = history.compactMap { r in r.valLoss.map { (Double(r.epoch), $0) } }
-        if !val.isEmpty { series.append(Series(name: "validation loss", color: "#ff7f0e", points: val)) }
-        return SVGChart(title: title, xLabel: "epoch", yLabel: "loss" + (logY ? " (log scale)" : ""),
-                        series: series, logY: logY)
+    /// Train loss and, where present, validation loss and accuracy against epoch.
+    public static func losses(_ history: [EpochRecord], title: String, logY: Bool, loss: LossKind = .kl,
+                              iterations: Bool = false, kept: KeptEpoch? = nil) -> SVGChart {
+        SVGChart(title: title, history: history, loss: loss, iterations: iterations, kept: kept, forceLog: logY)
     }
 
-    /// The plot area inside the margins: left, right, top, bottom in SVG user units.
-    private var area: (l: Double, r: Double, t: Double, b: Double) { (78, width - 24, 46, height - 58) }
+    /// The loss axis's title: what the loss measures, in which unit.
+    public static func axisTitle(_ loss: LossKind) -> String {
+        switch loss {
+        case .kl: return "KL divergence (nats)"
+        case .ce: return "cross-entropy (nats)"
+        case .reverseKL: return "reverse KL divergence (nats)"
+        case .js: return "Jensen-Shannon divergence (nats)"
+        }
+    }
+
+    /// Whether positive values span more than a factor of 10 (then a log axis shows them better).
+    public static func spansMoreThanADecade(_ values: [Double]) -> Bool {
+        let positive = values.filter { $0.isFinite && $0 > 0 }
+        guard let lo = positive.min(), let hi = positive.max() else { return false }
+        return hi > 10 * lo
+    }
+
+    private var lossValues: [Double] { history.map(\.trainLoss) + history.compactMap(\.valLoss) }
+
+    /// The loss axis is logarithmic: forced, or chosen because the curves span more than a decade.
+    public var logY: Bool {
+        (forceLog || Self.spansMoreThanADecade(lossValues)) && lossValues.contains { $0.isFinite && $0 > 0 }
+    }
 
     /// The document, starting with the XML declaration.
     public var svg: String {
-        let shown = series.map { s in
-            Series(name: s.name, color: s.color, points: s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) })
-        }
-        let xs = shown.flatMap { $0.points.map(\.x) }, ys = shown.flatMap { $0.points.map(\.y) }
-        let xAxis = Axis.linear(min: 0, max: xs.max() ?? 1, integral: true)
-        let yAxis = logY ? Axis.log(min: ys.min() ?? 0.1, max: ys.max() ?? 1)
-                         : Axis.linear(min: ys.min() ?? 0, max: ys.max() ?? 1, integral: false)
-        let a = area
-        func px(_ x: Double) -> Double { a.l + (x - xAxis.lo) / (xAxis.hi - xAxis.lo) * (a.r - a.l) }
-        func py(_ y: Double) -> Double {
-            let t = logY ? (log10(y) - log10(yAxis.lo)) / (log10(yAxis.hi) - log10(yAxis.lo)) : (y - yAxis.lo) / (yAxis.hi - yAxis.lo)
-            return a.b - t * (a.b - a.t)
-        }
-        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+        let log = logY
+        let train = history.map { (x: Double($0.epoch), y: $0.trainLoss) }
+        let val = history.compactMap { r in r.valLoss.map { (x: Double(r.epoch), y: $0) } }
+        let acc = history.compactMap { r in r.valAccuracy.map { (x: Double(r.epoch), y: $0) } }
+        let shownLoss = lossValues.filter { $0.isFinite && (!log || $0 > 0) }
+        let finiteAcc = acc.map(\.y).filter(\.isFinite)
+        let xAxis = Axis.linear(min: 0, max: Double(history.map(\.epoch).max() ?? 1), integral: true)
+        let yAxis = log ? Axis.log(min: shownLoss.min() ?? 0.1, max: shownLoss.max() ?? 1)
+                        : Axis.linear(min: shownLoss.min() ?? 0, max: shownLoss.max() ?? 1, integral: false)
+        let accPanel = !finiteAcc.isEmpty
+        let keptRecord = kept.flatMap { k in history.first { $0.epoch == k.epoch } }
 
-        var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" " +
-            "viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
-        s += "  <rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"\(Int(height))\" fill=\"#ffffff\"/>\n"
-        s += "  <text x=\"\(f(width / 2))\" y=\"26\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\" fill=\"#222222\">\(xml(title))</text>\n"
+        var legend = [LegendEntry(name: "train loss", color: ChartStyle.color(0), dash: ChartStyle.dash(0), marker: nil)]
+        if !val.isEmpty {
+            legend.append(LegendEntry(name: "validation loss", color: ChartStyle.color(1), dash: ChartStyle.dash(1), marker: nil))
+        }
+        if accPanel {
+            legend.append(LegendEntry(name: "validation accuracy", color: ChartStyle.color(2), dash: ChartStyle.dash(2), marker: nil))
+        }
+        let unit = iterations ? "iteration" : "epoch"
+        if let kept, keptRecord != nil {
+            legend.append(LegendEntry(name: "kept \(unit) \(kept.epoch): \(kept.text)", color: "#555555", dash: "4 3",
+                                      marker: .circle, markerFill: "#ffffff"))
+        }
+        let left = 112.0, right = width - 30
+        let (legendSVG, legendEnd) = legendRows(legend, left: left, right: right, y: 66)
+        let lossPanel = SVGPanel(left: left, top: legendEnd - 4, width: right - left, height: accPanel ? 360 : 420,
+                                 x: xAxis, y: yAxis, logY: log)
+        var panels = [lossPanel]
+        if accPanel {
+            let accAxis = Axis.linear(min: finiteAcc.min()!, max: finiteAcc.max()!, integral: false, intervals: 3)
+            panels.append(SVGPanel(left: left, top: lossPanel.bottom + 26, width: right - left, height: 160,
+                                   x: xAxis, y: accAxis))
+        }
+        let last = panels[panels.count - 1]
+        let height = last.bottom + ChartStyle.tickSize + ChartStyle.labelSize + 40
 
-        // Grid lines and tick labels.
-        s += "  <g stroke=\"#e6e6e6\" stroke-width=\"1\" shape-rendering=\"crispEdges\">\n"
-        for t in yAxis.minor { s += "    <line x1=\"\(f(a.l))\" y1=\"\(f(py(t)))\" x2=\"\(f(a.r))\" y2=\"\(f(py(t)))\" stroke=\"#f3f3f3\"/>\n" }
-        for t in yAxis.ticks { s += "    <line x1=\"\(f(a.l))\" y1=\"\(f(py(t.value)))\" x2=\"\(f(a.r))\" y2=\"\(f(py(t.value)))\"/>\n" }
-        for t in xAxis.ticks { s += "    <line x1=\"\(f(px(t.value)))\" y1=\"\(f(a.t))\" x2=\"\(f(px(t.value)))\" y2=\"\(f(a.b))\"/>\n" }
-        s += "  </g>\n"
-        s += "  <g font-size=\"12\" fill=\"#444444\">\n"
-        for t in yAxis.ticks {
-            s += "    <text x=\"\(f(a.l - 8))\" y=\"\(f(py(t.value) + 4))\" text-anchor=\"end\">\(t.label)</text>\n"
+        var s = svgHeader(width: width, height: height, title: title)
+        s += legendSVG
+        s += lossPanel.frame(xLabel: accPanel ? nil : unit,
+                             yLabel: Self.axisTitle(loss) + (log ? ", log scale" : ""), xTickLabels: !accPanel)
+        if accPanel { s += panels[1].frame(xLabel: unit, yLabel: "val. accuracy") }
+        if let kept, keptRecord != nil {
+            let x = lossPanel.px(Double(kept.epoch))
+            s += "  <line x1=\"\(n(x))\" y1=\"\(n(lossPanel.top))\" x2=\"\(n(x))\" y2=\"\(n(last.bottom))\" " +
+                "stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"><title>kept \(unit)</title></line>\n"
         }
-        for t in xAxis.ticks {
-            s += "    <text x=\"\(f(px(t.value)))\" y=\"\(f(a.b + 18))\" text-anchor=\"middle\">\(t.label)</text>\n"
+        s += lossPanel.polyline(train, color: ChartStyle.color(0), dash: ChartStyle.dash(0), title: "train loss")
+        s += lossPanel.polyline(val, color: ChartStyle.color(1), dash: ChartStyle.dash(1), title: "validation loss")
+        if accPanel {
+            s += panels[1].polyline(acc, color: ChartStyle.color(2), dash: ChartStyle.dash(2), title: "validation accuracy")
         }
-        s += "  </g>\n"
-        s += "  <g stroke=\"#444444\" stroke-width=\"1\" shape-rendering=\"crispEdges\">\n"
-        s += "    <line x1=\"\(f(a.l))\" y1=\"\(f(a.b))\" x2=\"\(f(a.r))\" y2=\"\(f(a.b))\"/>\n"
-        s += "    <line x1=\"\(f(a.l))\" y1=\"\(f(a.t))\" x2=\"\(f(a.l))\" y2=\"\(f(a.b))\"/>\n"
-        for t in yAxis.ticks { s += "    <line x1=\"\(f(a.l - 5))\" y1=\"\(f(py(t.value)))\" x2=\"\(f(a.l))\" y2=\"\(f(py(t.value)))\"/>\n" }
-        for t in xAxis.ticks { s += "    <line x1=\"\(f(px(t.value)))\" y1=\"\(f(a.b))\" x2=\"\(f(px(t.value)))\" y2=\"\(f(a.b + 5))\"/>\n" }
-        s += "  </g>\n"
-        s += "  <text x=\"\(f((a.l + a.r) / 2))\" y=\"\(f(height - 14))\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222222\">\(xml(xLabel))</text>\n"
-        s += "  <text transform=\"translate(18 \(f((a.t + a.b) / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222222\">\(xml(yLabel))</text>\n"
-
-        // The curves.
-        for ser in shown where !ser.points.isEmpty {
-            let pts = ser.points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-            s += "  <polyline fill=\"none\" stroke=\"\(xml(ser.color))\" stroke-width=\"2\" stroke-linejoin=\"round\" " +
-                "stroke-linecap=\"round\" points=\"\(pts)\"><title>\(xml(ser.name))</title></polyline>\n"
+        if let k = keptRecord {
+            let e = Double(k.epoch)
+            s += lossPanel.marker(.circle, at: (e, k.valLoss ?? k.trainLoss), color: "#222222", size: 7, fill: "#ffffff")
+            if accPanel, let a = k.valAccuracy { s += panels[1].marker(.circle, at: (e, a), color: "#222222", size: 7, fill: "#ffffff") }
         }
-
-        // Legend, top right inside the plot area.
-        let rowH = 20.0
-        let boxW = Double(shown.map(\.name.count).max() ?? 0) * 7 + 52, boxH = Double(shown.count) * rowH + 10
-        let bx = a.r - boxW - 10, by = a.t + 10
-        s += "  <g font-size=\"12\" fill=\"#222222\">\n"
-        s += "    <rect x=\"\(f(bx))\" y=\"\(f(by))\" width=\"\(f(boxW))\" height=\"\(f(boxH))\" fill=\"#ffffff\" fill-opacity=\"0.9\" stroke=\"#cccccc\"/>\n"
-        for (i, ser) in shown.enumerated() {
-            let ly = by + 5 + rowH * (Double(i) + 0.5)
-            s += "    <line x1=\"\(f(bx + 10))\" y1=\"\(f(ly))\" x2=\"\(f(bx + 34))\" y2=\"\(f(ly))\" stroke=\"\(xml(ser.color))\" stroke-width=\"2\"/>\n"
-            s += "    <text x=\"\(f(bx + 42))\" y=\"\(f(ly + 4))\">\(xml(ser.name))</text>\n"
-        }
-        s += "  </g>\n"
         s += "</svg>\n"
         return s
     }
@@ -124,14 +182,15 @@ struct Axis {
     var minor: [Double] = []
 
     /// Five to eight ticks at multiples of 1, 2 or 5 × 10^e, with the range widened to whole steps.
-    static func linear(min a: Double, max b: Double, integral: Bool) -> Axis {
+    /// `intervals`: about how many steps to aim for (fewer for a short panel).
+    static func linear(min a: Double, max b: Double, integral: Bool, intervals: Double = 5) -> Axis {
         var lo = a, hi = b
         if hi - lo <= 1e-12 * Swift.max(1, abs(hi)) {
             let pad = Swift.max(abs(hi) * 0.1, integral ? 1 : 1e-3)
             lo -= pad
             hi += pad
         }
-        var step = niceStep((hi - lo) / 5)
+        var step = niceStep((hi - lo) / intervals)
         if integral { step = Swift.max(step, 1) }
         lo = (lo / step).rounded(.down) * step
         hi = (hi / step).rounded(.up) * step

@@ -24,7 +24,16 @@ public struct TerminalChart: Sendable {
     /// Plot log10 of the values (non-positive values are raised to the smallest positive one).
     public var logScale: Bool
     public var plotWidth = 64
+    /// Rows of the plot; `rows(forTerminalHeight:)` picks more for a taller terminal.
     public var plotHeight = 13
+    /// The kept epoch, marked `^` under its column, and why it was kept.
+    public var kept: KeptEpoch?
+    /// "epoch", or "iteration" for L-BFGS.
+    public var unit = "epoch"
+
+    /// Plot rows for a terminal of `lines` lines: what leaves room for the axis, legend, summary and a few
+    /// table rows, between the default 13 and 40.
+    public static func rows(forTerminalHeight lines: Int) -> Int { min(max(lines - 14, 13), 40) }
 
     public init(title: String, series: [Series], logScale: Bool) {
         self.title = title
@@ -32,15 +41,20 @@ public struct TerminalChart: Sendable {
         self.logScale = logScale
     }
 
-    /// Train loss (`*`) and, when every epoch has one, validation loss (`o`).
-    public static func losses(_ history: [EpochRecord], logScale: Bool) -> TerminalChart {
+    /// Train loss (`*`) and, when every epoch has one, validation loss (`o`); L-BFGS counts `iterations`.
+    public static func losses(_ history: [EpochRecord], logScale: Bool, kept: KeptEpoch? = nil,
+                              iterations: Bool = false) -> TerminalChart {
         var series = [Series(name: "train loss", symbol: "*", values: history.map(\.trainLoss))]
         let val = history.compactMap(\.valLoss)
         if !history.isEmpty && val.count == history.count {
             series.append(Series(name: "validation loss", symbol: "o", values: val))
         }
-        return TerminalChart(title: "loss by epoch" + (logScale ? " (log scale)" : ""), series: series,
-                             logScale: logScale)
+        let unit = iterations ? "iteration" : "epoch"
+        var chart = TerminalChart(title: "loss by \(unit)" + (logScale ? " (log scale)" : ""), series: series,
+                                  logScale: logScale)
+        chart.unit = unit
+        chart.kept = kept.flatMap { k in history.indices.contains(k.epoch - 1) ? k : nil }
+        return chart
     }
 
     /// The chart, every line ending in a newline; empty when there is nothing to plot.
@@ -106,8 +120,14 @@ public struct TerminalChart: Sendable {
             while line.hasSuffix(" ") { line.removeLast() }
             out += line + "\n"
         }
-        out += String(repeating: " ", count: lw) + " +" + String(repeating: "-", count: W) + "\n"
-        let first = "1", last = String(epochs), middle = "epoch"
+        var axisLine = [Character](repeating: "-", count: W)
+        if let kept {
+            // Column c is centred on epoch index c·δ, δ = (epochs - 1) / (W - 1).
+            let c = epochs > 1 ? Int((Double(kept.epoch - 1) * Double(W - 1) / Double(epochs - 1)).rounded()) : 0
+            axisLine[min(max(c, 0), W - 1)] = "^"
+        }
+        out += String(repeating: " ", count: lw) + " +" + String(axisLine) + "\n"
+        let first = "1", last = String(epochs), middle = unit
         var axis = [Character](repeating: " ", count: W)
         func put(_ s: String, at start: Int) { for (o, ch) in s.enumerated() where start + o < W { axis[start + o] = ch } }
         put(middle, at: (W - middle.count) / 2)
@@ -117,6 +137,7 @@ public struct TerminalChart: Sendable {
         var legend = series.map { "\($0.symbol) \($0.name)" }
         if overlap { legend.append("# both") }
         out += margin + legend.joined(separator: "   ") + "\n"
+        if let kept { out += margin + "^ kept \(unit) \(kept.epoch) (\(kept.text))\n" }
         return out
     }
 }

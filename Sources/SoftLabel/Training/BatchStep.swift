@@ -11,7 +11,7 @@
 ///      those weights.
 struct BatchStep {
     var loss: LossKind
-    var l2: Float
+    var penalty: L2Penalty
     var parallel: Parallel
 
     /// Rows per chunk of phase A.
@@ -22,49 +22,26 @@ struct BatchStep {
     static let chunkedGradientOutputs = 16
 
     /// Processes rows 0..<m of `x`/`targets`. Leaves ∂/∂θ of (1/divisor) Σ_r ω_r ℓ_r in `params.grads`
-    /// (without the L2 term, which the optimizer adds) and, with `update`, steps the optimizer.
-    /// `divisor` is m for a minibatch mean; the full data count when a full-batch gradient is summed over
-    /// chunks. Returns Σ_r ω_r ℓ_r.
+    /// (without the L2 term; with `update`, the penalty's gradient is added just before the optimizer steps
+    /// on it) and, with `update`, steps the optimizer. `divisor` is m for a minibatch mean; the full data
+    /// count when a full-batch gradient is summed over chunks. `mode` is the forward's (dropout is active in
+    /// training). Returns Σ_r ω_r ℓ_r.
     func run(x: Rows, targets: LossTargets, m: Int, divisor: Int? = nil, params: Parameters, work: Workspace,
-             update: (optimizer: Optimizer, lr: Float)?) -> Double {
+             mode: PassMode = .inference, update: (optimizer: Optimizer, lr: Float)?) -> Double {
         let layers = params.layerCount
-        let k = params.shapes[layers - 1].outputs, kp = work.stride[layers - 1]
+        let k = params.widths[layers - 1], kp = work.stride[layers - 1]
         let kind = loss
         let chunkRows = Self.chunkRows
         let chunks = (m + chunkRows - 1) / chunkRows
-
-        // Layers that run their forward from Wᵀ: transpose the current weights first, rows of Wᵀ split
-        // across threads (unless the previous training step's update already wrote Wᵀ: see phase B).
-        for l in 0..<layers where !(update != nil && work.transposedCurrent[l]) {
-            guard let wt = work.transposed[l] else { continue }
-            let s = params.shapes[l]
-            let tasks = Parallel.partCount(s.inputs, parts: parallel.threads, align: 16)
-            parallel.run(tasks: tasks) { t in
-                Dense.transpose(params.weight(l), inputs: s.inputs, outputs: s.outputs,
-                                rows: Parallel.part(t, of: tasks, count: s.inputs, align: 16), into: wt)
-            }
-        }
+        let examples = ExampleIndex(index: x.index, offset: targets.offset)
+        params.refreshTransposed(parallel: parallel)
 
         // Phase A: chunks of rows.
         let chunkTasks = Parallel.partCount(chunks, parts: parallel.threads)
         parallel.run(tasks: chunkTasks) { t in
             for c in Parallel.part(t, of: chunkTasks, count: chunks) {
                 let lower = c * chunkRows, rows = lower..<min(m, lower + chunkRows), count = rows.count
-                var input = x
-                for l in 0..<layers {
-                    let s = params.shapes[l], ld = work.stride[l]
-                    if let wt = work.transposed[l] {
-                        Dense.forwardTransposed(x: input, rows: rows, wt: wt, b: params.bias(l), inputs: s.inputs,
-                                                outputs: s.outputs, z: work.act[l], ldz: ld)
-                    } else {
-                        Dense.forward(x: input, rows: rows, w: params.weight(l), b: params.bias(l), inputs: s.inputs,
-                                      outputs: s.outputs, z: work.act[l], ldz: ld)
-                    }
-                    if l < layers - 1 {
-                        ReLU.forward(work.act[l] + lower * ld, count: count * ld)
-                        input = Rows(base: work.act[l], stride: ld)
-                    }
-                }
+                Network.forward(x, rows: rows, params: params, work: work, mode: mode, examples: examples)
                 // The chunk's targets, gathered first in one tight loop so their cache misses overlap.
                 let pChunk = work.targets + t * chunkRows * kp
                 for r in rows {
@@ -77,21 +54,23 @@ struct BatchStep {
                 kind.forwardBackward(z: work.act[layers - 1] + lower * kp, ldz: kp, targets: chunkTargets,
                                      rows: 0..<count, k: k, n: divisor ?? m, dz: work.dz[layers - 1] + lower * kp,
                                      loss: work.rowLoss + lower, q: work.q + t * kp, logq: work.logq + t * kp)
+                // Back to each layer's input (not the data's: nothing needs ∂L/∂x).
                 for l in stride(from: layers - 1, to: 0, by: -1) {
-                    let s = params.shapes[l], ld = work.stride[l], below = work.stride[l - 1]
-                    Dense.backwardInput(dz: work.dz[l], ldz: ld, rows: rows, w: params.weight(l), inputs: s.inputs,
-                                        outputs: s.outputs, dx: work.dz[l - 1], ldx: below)
-                    ReLU.backward(work.dz[l - 1] + lower * below,
-                                  activation: work.act[l - 1] + lower * below, count: count * below)
+                    let context = LayerContext(parameters: params.tensors(ofLayer: l), transposed: nil, layer: l,
+                                               mode: mode, examples: examples)
+                    params.layers[l].backward(dOut: work.dz[l], ldo: work.stride[l],
+                                              input: Rows(base: work.act[l - 1], stride: work.stride[l - 1]),
+                                              output: work.act[l], rows: rows, inputs: params.widths[l - 1],
+                                              dIn: work.dz[l - 1], ldi: work.stride[l - 1], context: context)
                 }
                 for l in 0..<layers where work.chunked[l] {
-                    let s = params.shapes[l], ld = work.stride[l]
-                    let layerInput = l == 0 ? x : Rows(base: work.act[l - 1], stride: work.stride[l - 1])
-                    Dense.backwardWeight(dz: work.dz[l] + lower * ld, ldz: ld, x: layerInput.dropping(lower), n: count,
-                                         inputs: s.inputs, outputs: s.outputs, cols: 0..<s.inputs,
-                                         dw: work.partialWeight[l] + c * s.inputs * s.outputs)
-                    Dense.backwardBias(dz: work.dz[l] + lower * ld, ldz: ld, n: count, outputs: s.outputs,
-                                       db: work.partialBias[l] + c * s.outputs)
+                    guard case .dense(let d) = params.layers[l] else { continue }
+                    let ld = work.stride[l]
+                    Dense.backwardWeight(dz: work.dz[l] + lower * ld, ldz: ld, x: layerInput(l, x, work).dropping(lower),
+                                         n: count, inputs: d.inputs, outputs: d.outputs, cols: 0..<d.inputs,
+                                         dw: work.partialWeight[l]! + c * d.inputs * d.outputs)
+                    Dense.backwardBias(dz: work.dz[l] + lower * ld, ldz: ld, n: count, outputs: d.outputs,
+                                       db: work.partialBias[l]! + c * d.outputs)
                 }
             }
         }
@@ -102,54 +81,110 @@ struct BatchStep {
 
         // Phase B: weights.
         update?.optimizer.beginStep()
-        let l2 = self.l2
+        let penalty = self.penalty
         let tasks = parallel.threads
         parallel.run(tasks: tasks) { t in
             for l in 0..<layers {
-                let s = params.shapes[l], ld = work.stride[l]
-                let size = s.inputs * s.outputs
+                guard case .dense(let d) = params.layers[l] else { continue }
+                let ld = work.stride[l]
+                let (wIndex, bIndex) = (params.first[l], params.first[l] + 1)
+                let weight = params.tensors[wIndex], dWeight = params.grads[wIndex]
+                let bias = params.tensors[bIndex], dBias = params.grads[bIndex]
+                let size = d.inputs * d.outputs
                 if work.chunked[l] {
                     let range = Parallel.part(t, of: tasks, count: size, align: vecWidth)
                     if !range.isEmpty {
-                        sumChunks(work.partialWeight[l], stride: size, chunks: chunks, range: range, into: params.dWeight(l))
-                        update?.optimizer.step(tensor: 2 * l, range: range, theta: params.weight(l),
-                                               grad: params.dWeight(l), lr: update!.lr, l2: l2, decay: true)
+                        sumChunks(work.partialWeight[l]!, stride: size, chunks: chunks, range: range, into: dWeight)
+                        if let (optimizer, lr) = update {
+                            penalty.addGradient(theta: weight, grad: dWeight, range: range)
+                            optimizer.step(tensor: wIndex, range: range, theta: weight, grad: dWeight, lr: lr, decay: true)
+                        }
                     }
                 } else {
-                    let input = l == 0 ? x : Rows(base: work.act[l - 1], stride: work.stride[l - 1])
-                    let cols = Parallel.part(t, of: tasks, count: s.inputs, align: 4 * vecWidth)
+                    let cols = Parallel.part(t, of: tasks, count: d.inputs, align: 4 * vecWidth)
                     if !cols.isEmpty {
-                        Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: input, n: m, inputs: s.inputs,
-                                             outputs: s.outputs, cols: cols, dw: params.dWeight(l))
+                        Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: layerInput(l, x, work), n: m, inputs: d.inputs,
+                                             outputs: d.outputs, cols: cols, dw: dWeight)
                         if let (optimizer, lr) = update {
-                            for o in 0..<s.outputs {
-                                let base = o * s.inputs
-                                optimizer.step(tensor: 2 * l, range: (base + cols.lowerBound)..<(base + cols.upperBound),
-                                               theta: params.weight(l), grad: params.dWeight(l), lr: lr, l2: l2, decay: true)
+                            for o in 0..<d.outputs {
+                                let base = o * d.inputs
+                                let range = (base + cols.lowerBound)..<(base + cols.upperBound)
+                                penalty.addGradient(theta: weight, grad: dWeight, range: range)
+                                optimizer.step(tensor: wIndex, range: range, theta: weight, grad: dWeight, lr: lr, decay: true)
                             }
                             // The columns just updated are these rows of Wᵀ: refresh them while they are in cache.
-                            if let wt = work.transposed[l] {
-                                Dense.transpose(params.weight(l), inputs: s.inputs, outputs: s.outputs, rows: cols, into: wt)
+                            if let wt = params.transposed[l] {
+                                Dense.transpose(weight, inputs: d.inputs, outputs: d.outputs, rows: cols, into: wt)
                             }
                         }
                     }
                 }
                 if t == l % tasks {
                     if work.chunked[l] {
-                        sumChunks(work.partialBias[l], stride: s.outputs, chunks: chunks, range: 0..<s.outputs,
-                                  into: params.dBias(l))
+                        sumChunks(work.partialBias[l]!, stride: d.outputs, chunks: chunks, range: 0..<d.outputs, into: dBias)
                     } else {
-                        Dense.backwardBias(dz: work.dz[l], ldz: ld, n: m, outputs: s.outputs, db: params.dBias(l))
+                        Dense.backwardBias(dz: work.dz[l], ldz: ld, n: m, outputs: d.outputs, db: dBias)
                     }
-                    if let (optimizer, lr) = update {
-                        optimizer.step(tensor: 2 * l + 1, range: 0..<s.outputs, theta: params.bias(l),
-                                       grad: params.dBias(l), lr: lr, l2: l2, decay: false)
-                    }
+                    update?.optimizer.step(tensor: bIndex, range: 0..<d.outputs, theta: bias, grad: dBias,
+                                           lr: update!.lr, decay: false)
                 }
             }
         }
-        if update != nil { for l in 0..<layers where work.transposed[l] != nil { work.transposedCurrent[l] = true } }
+        if update != nil { for l in 0..<layers where params.transposed[l] != nil { params.transposedCurrent[l] = true } }
         return total
+    }
+
+    /// Validation of rows 0..<m: the one forward (inference mode) and this step's loss, no gradient. Returns
+    /// Σ_r ℓ_r (unweighted), Σ_r KL(p_r‖q_r) and the number of rows whose predicted class (the first argmax
+    /// of the logits) is the majority class (the first argmax of p), each summed in row order.
+    func evaluate(x: Rows, targets: LossTargets, m: Int, params: Parameters, work: Workspace)
+        -> (loss: Double, kl: Double, hits: Int) {
+        let layers = params.layerCount
+        let k = params.widths[layers - 1], kp = work.stride[layers - 1]
+        let kind = loss
+        let chunks = (m + Self.chunkRows - 1) / Self.chunkRows
+        let examples = ExampleIndex(index: x.index, offset: targets.offset)
+        params.refreshTransposed(parallel: parallel)
+        let tasks = Parallel.partCount(chunks, parts: parallel.threads)
+        parallel.run(tasks: tasks) { t in
+            for c in Parallel.part(t, of: tasks, count: chunks) {
+                let lower = c * Self.chunkRows, rows = lower..<min(m, lower + Self.chunkRows)
+                Network.forward(x, rows: rows, params: params, work: work, mode: .inference, examples: examples)
+                let z = work.act[layers - 1] + lower * kp, dz = work.dz[layers - 1] + lower * kp
+                let chunkTargets = targets.dropping(lower)
+                let q = work.q + t * kp, logq = work.logq + t * kp
+                kind.forwardBackward(z: z, ldz: kp, targets: chunkTargets, rows: 0..<rows.count, k: k, n: 1, dz: dz,
+                                     loss: work.rowLoss + lower, q: q, logq: logq)
+                if kind == .kl {
+                    (work.rowKL + lower).update(from: work.rowLoss + lower, count: rows.count)
+                } else {
+                    LossKind.kl.forwardBackward(z: z, ldz: kp, targets: chunkTargets, rows: 0..<rows.count, k: k, n: 1,
+                                                dz: dz, loss: work.rowKL + lower, q: q, logq: logq)
+                }
+                for r in rows {
+                    let zr = work.act[layers - 1] + r * kp, pr = targets.p.row(r)
+                    var predicted = 0, label = 0
+                    for j in 1..<k {
+                        if zr[j] > zr[predicted] { predicted = j }
+                        if pr[j] > pr[label] { label = j }
+                    }
+                    work.rowHit[r] = predicted == label ? 1 : 0
+                }
+            }
+        }
+        var sums = (loss: 0.0, kl: 0.0, hits: 0)
+        for r in 0..<m {
+            sums.loss += Double(work.rowLoss[r])
+            sums.kl += Double(work.rowKL[r])
+            sums.hits += Int(work.rowHit[r])
+        }
+        return sums
+    }
+
+    /// The rows layer l reads: the batch for the first layer, else the previous layer's output.
+    @inline(__always)
+    private func layerInput(_ l: Int, _ x: Rows, _ work: Workspace) -> Rows {
+        l == 0 ? x : Rows(base: work.act[l - 1], stride: work.stride[l - 1])
     }
 }
 
@@ -173,57 +208,3 @@ private func sumChunks(_ partial: UnsafePointer<Float>, stride: Int, chunks: Int
     }
 }
 
-/// Rounds a row width up to whole vectors: activation rows are padded so every row starts a fresh vector
-/// and whole-vector loads and stores never touch the next row.
-@inline(__always)
-func paddedWidth(_ width: Int) -> Int { (width + vecWidth - 1) / vecWidth * vecWidth }
-
-/// Per-batch buffers, allocated once per run: activations and their gradients for each layer,
-/// (batch, stride[l]) with stride[l] = outputs_l rounded up to whole vectors; per-chunk weight-gradient
-/// shares for the layers that sum them per chunk; per-task scratch.
-final class Workspace {
-    let stride: [Int]
-    let act: [UnsafeMutablePointer<Float>]  // layer l output (batch, stride[l]); the last holds the logits
-    let dz: [UnsafeMutablePointer<Float>]   // ∂L/∂Z_l (batch, stride[l])
-    let chunked: [Bool]                     // layer l sums dW per chunk (BatchStep.chunkedGradientOutputs)
-    let transposed: [UnsafeMutablePointer<Float>?]  // Wᵀ (inputs_l, outputs_l) for layers that prefer it
-    /// Wᵀ already matches W: set by a training step's update, which rewrites Wᵀ with the new weights.
-    var transposedCurrent: [Bool]
-    let partialWeight: [UnsafeMutablePointer<Float>]  // (chunks, outputs_l, inputs_l) when chunked
-    let partialBias: [UnsafeMutablePointer<Float>]    // (chunks, outputs_l) when chunked
-    let rowLoss: UnsafeMutablePointer<Float>  // (batch)
-    let targets: UnsafeMutablePointer<Float>  // (tasks, chunkRows, stride[last]) a chunk's gathered targets
-    let q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>  // (tasks, stride[last]) scratch
-
-    init(shapes: [(inputs: Int, outputs: Int)], batch: Int, tasks: Int) {
-        stride = shapes.map { paddedWidth($0.outputs) }
-        func zeroed(_ n: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-            p.initialize(repeating: 0, count: max(n, 1))
-            return p
-        }
-        let chunks = (batch + BatchStep.chunkRows - 1) / BatchStep.chunkRows
-        let chunked = shapes.map { $0.outputs <= BatchStep.chunkedGradientOutputs }
-        self.chunked = chunked
-        partialWeight = shapes.indices.map { chunked[$0] ? zeroed(chunks * shapes[$0].inputs * shapes[$0].outputs) : zeroed(0) }
-        partialBias = shapes.indices.map { chunked[$0] ? zeroed(chunks * shapes[$0].outputs) : zeroed(0) }
-        transposed = shapes.map { Dense.prefersTransposedForward(outputs: $0.outputs) ? zeroed($0.inputs * $0.outputs) : nil }
-        transposedCurrent = shapes.map { _ in false }
-        let stride = self.stride
-        act = stride.map { zeroed(batch * $0) }
-        dz = stride.map { zeroed(batch * $0) }
-        rowLoss = zeroed(batch)
-        let kp = stride[stride.count - 1]
-        targets = zeroed(tasks * BatchStep.chunkRows * kp)
-        q = zeroed(tasks * kp)
-        logq = zeroed(tasks * kp)
-    }
-
-    deinit {
-        (act + dz + partialWeight + partialBias + transposed.compactMap { $0 }).forEach { $0.deallocate() }
-        rowLoss.deallocate()
-        targets.deallocate()
-        q.deallocate()
-        logq.deallocate()
-    }
-}

@@ -7,15 +7,13 @@ final class FullBatchObjective {
     let stepper: BatchStep
     let work: Workspace
     let chunk: Int
-    let l2: Double
 
     init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel, chunk: Int = 2048) {
         self.data = data
         self.params = params
         self.chunk = min(chunk, data.n)
-        stepper = BatchStep(loss: config.loss, l2: config.l2, parallel: parallel)
-        work = Workspace(shapes: params.shapes, batch: self.chunk, tasks: parallel.threads)
-        l2 = Double(config.l2)
+        stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
+        work = Workspace(params: params, batch: self.chunk, tasks: parallel.threads)
     }
 
     /// (J, mean loss, ∇J) at the parameters' current values, ∇J flattened in tensor order.
@@ -36,20 +34,8 @@ final class FullBatchObjective {
             start += m
         }
         let loss = total / Double(data.n)
-        var penalty = 0.0
-        var offset = 0
-        for (t, size) in params.sizes.enumerated() {
-            if t % 2 == 0 {  // weights (tensor 2l); biases are not penalised
-                let w = params.tensors[t]
-                for e in 0..<size {
-                    let v = Double(w[e])
-                    penalty += v * v
-                    gradient[offset + e] += l2 * v
-                }
-            }
-            offset += size
-        }
-        return (loss + 0.5 * l2 * penalty, loss, gradient)
+        let penalty = stepper.penalty.add(to: &gradient, theta: params.flat, shapes: params.shapes)
+        return (loss + penalty, loss, gradient)
     }
 }
 
@@ -71,7 +57,7 @@ final class FullBatchDriver: EpochDriver {
 
     var network: Network { params.network }
 
-    func runEpoch(_ epoch: Int, onBatch: ((Int, Int) -> Void)?) -> EpochResult {
+    func runEpoch(_ epoch: Int, onBatch: ((Int, Int, Double) -> Void)?) -> EpochResult {
         if current == nil {
             theta = params.flat
             current = objective.evaluate()
@@ -96,7 +82,7 @@ final class FullBatchDriver: EpochDriver {
             trial = (alpha, self.params.flat, v)  // θ as stored (rounded to Float)
             return (v.objective, dot(v.gradient, direction))
         }, f0: f, slope0: slope, initial: initial)
-        onBatch?(objective.data.n, objective.data.n)
+        onBatch?(objective.data.n, objective.data.n, trial?.value.loss ?? current!.loss)
         guard let found, found.f < f else {
             params.setFlat(theta)  // no decrease at the precision of the objective: we are at the optimum
             return EpochResult(loss: current!.loss, rate: 0, converged: true)

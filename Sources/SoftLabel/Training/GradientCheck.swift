@@ -16,48 +16,59 @@ public enum GradientCheck {
 
     /// - Parameters: `data` rows as the network sees them (standardised), `network` the point to check at;
     ///   `maxEntries` caps how many entries of each tensor get a finite difference (a seeded sample of them).
+    ///   Dropout layers are active with the mask of epoch 1 under `config.seed` (fixed, so the objective is a
+    ///   deterministic function of θ and the reference applies the same mask).
     public static func run(network: Network, data: Dataset, config: TrainConfig, step h: Double = 1e-5,
                            maxEntries: Int = .max, seed: UInt64 = 1) -> [TensorReport] {
-        let n = data.count, d = data.featureCount, k = data.classCount
+        let n = data.count, d = data.featureCount
         let targets = PreparedTargets(data.targets, config: config)
+        let mode = PassMode.training(seed: config.seed, epoch: 1)
         // Analytic, through the training code (one batch of all n rows, no update).
         let params = Parameters(network)
-        let work = Workspace(shapes: params.shapes, batch: n, tasks: 1)
-        let stepper = BatchStep(loss: config.loss, l2: config.l2, parallel: Parallel(threads: 1))
+        let work = Workspace(params: params, batch: n, tasks: 1)
+        let stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: Parallel(threads: 1))
         TrainingPointers.with(data.features, targets) { ptrs in
             _ = stepper.run(x: Rows(base: ptrs.x, stride: d), targets: ptrs.targets, m: n, params: params, work: work,
-                            update: nil)
+                            mode: mode, update: nil)
         }
+        var analyticAll = (0..<params.shapes.count).flatMap { t in
+            (0..<params.shapes[t].count).map { Double(params.grads[t][$0]) }
+        }
+        let thetaAll = params.flat
+        _ = stepper.penalty.add(to: &analyticAll, theta: thetaAll, shapes: params.shapes)
         // Numeric, in Double.
-        let reference = ReferenceObjective(data: data, targets: targets, config: config)
-        var theta = network.layers.map { (w: $0.weight.map(Double.init), b: $0.bias.map(Double.init)) }
+        let reference = ReferenceObjective(data: data, targets: targets, config: config, layers: network.layers, mode: mode)
+        var theta = thetaAll
         var reports: [TensorReport] = []
-        for l in 0..<theta.count {
-            for isBias in [false, true] {
-                let count = isBias ? theta[l].b.count : theta[l].w.count
+        var offset = 0
+        var denseNumber = 0
+        for (l, layer) in network.layers.enumerated() {
+            if case .dense = layer { denseNumber += 1 }
+            for t in 0..<layer.parameterShapes.count {
+                let tensor = params.first[l] + t, count = params.shapes[tensor].count
                 var entries = Array(0..<count)
                 if count > maxEntries {
-                    var rng = SplitMix64(seed: seed).derived(UInt64(2 * l + (isBias ? 1 : 0)))
+                    var rng = SplitMix64(seed: seed).derived(UInt64(tensor))
                     rng.shuffle(&entries)
                     entries = Array(entries[..<maxEntries]).sorted()
                 }
                 var analytic: [Double] = [], numeric: [Double] = []
-                let grad = isBias ? params.dBias(l) : params.dWeight(l)
                 for e in entries {
-                    analytic.append(Double(grad[e]) + (isBias ? 0 : Double(config.l2) * theta[l].w[e]))
-                    let saved = isBias ? theta[l].b[e] : theta[l].w[e]
-                    func set(_ v: Double) { if isBias { theta[l].b[e] = v } else { theta[l].w[e] = v } }
-                    set(saved + h)
+                    let i = offset + e
+                    analytic.append(analyticAll[i])
+                    let saved = theta[i]
+                    theta[i] = saved + h
                     let up = reference.value(theta)
-                    set(saved - h)
+                    theta[i] = saved - h
                     let down = reference.value(theta)
-                    set(saved)
+                    theta[i] = saved
                     numeric.append((up - down) / (2 * h))
                 }
                 let (rel, abs_) = compare(analytic: analytic, numeric: numeric)
-                reports.append(TensorReport(name: "layer\(l + 1).\(isBias ? "bias" : "weight")", count: count,
-                                            checked: entries.count,
+                let name = layer.parameterShapes.count == 2 ? (t == 0 ? "weight" : "bias") : "tensor\(t + 1)"
+                reports.append(TensorReport(name: "layer\(denseNumber).\(name)", count: count, checked: entries.count,
                                             maxRelativeError: rel, maxAbsoluteError: abs_))
+                offset += count
             }
         }
         return reports
@@ -78,45 +89,69 @@ public enum GradientCheck {
     }
 }
 
-/// The training objective written plainly in Double, sharing no arithmetic with the training code.
+/// The training objective written plainly in Double, sharing no arithmetic with the training code: each
+/// layer by its textbook formula (activations from the C library), the loss from `Evaluation`'s Double
+/// log-softmax. θ is every tensor concatenated in tensor order.
 struct ReferenceObjective {
     let x: [[Double]]
     let p: [[Double]]
     let weight: [Double]
     let kind: LossKind
     let l2: Double
+    let layers: [Layer]
+    let mode: PassMode
 
-    init(data: Dataset, targets: PreparedTargets, config: TrainConfig) {
+    init(data: Dataset, targets: PreparedTargets, config: TrainConfig, layers: [Layer], mode: PassMode) {
         let n = data.count
         x = (0..<n).map { data.features.row($0).map(Double.init) }
         p = (0..<n).map { targets.p.row($0).map(Double.init) }
         weight = targets.weight.map { $0.map(Double.init) } ?? [Double](repeating: 1, count: n)
         kind = config.loss
         l2 = Double(config.l2)
+        self.layers = layers
+        self.mode = mode
     }
 
-    func value(_ theta: [(w: [Double], b: [Double])]) -> Double {
+    func value(_ theta: [Double]) -> Double {
         var total = 0.0
         for i in 0..<x.count {
             var a = x[i]
-            for (l, layer) in theta.enumerated() {
-                let inputs = a.count, outputs = layer.b.count
-                var z = layer.b
-                for o in 0..<outputs { for j in 0..<inputs { z[o] += layer.w[o * inputs + j] * a[j] } }
-                a = l < theta.count - 1 ? z.map { max($0, 0) } : z
+            var offset = 0
+            for (l, layer) in layers.enumerated() {
+                switch layer {
+                case .dense(let d):
+                    let w = offset, b = offset + d.inputs * d.outputs
+                    a = (0..<d.outputs).map { o in
+                        var z = theta[b + o]
+                        for j in 0..<d.inputs { z += theta[w + o * d.inputs + j] * a[j] }
+                        return z
+                    }
+                    offset = b + d.outputs
+                case .activation(let f):
+                    a = a.map(f.reference)
+                case .dropout(let rate):
+                    guard case .training(let seed, let epoch) = mode else { continue }
+                    a = a.indices.map { j in
+                        Dropout.keeps(seed: seed, epoch: epoch, layer: l, example: i, unit: j, rate: rate) ? a[j] / (1 - Double(rate)) : 0
+                    }
+                }
             }
             total += weight[i] * Self.loss(kind, p: p[i], z: a)
         }
         var penalty = 0.0
-        for layer in theta { for w in layer.w { penalty += w * w } }
+        var offset = 0
+        for layer in layers {
+            for s in layer.parameterShapes {
+                if s.penalised { for e in offset..<(offset + s.count) { penalty += theta[e] * theta[e] } }
+                offset += s.count
+            }
+        }
         return total / Double(x.count) + 0.5 * l2 * penalty
     }
 
     static func loss(_ kind: LossKind, p: [Double], z: [Double]) -> Double {
-        let m = z.max()!
-        let logSum = m + log(z.reduce(0) { $0 + exp($1 - m) })
-        let logq = z.map { $0 - logSum }
-        let q = logq.map(exp)
+        var q = z, logq = z
+        logSoftmax(z, q: &q, logq: &logq)
         var s = 0.0
         switch kind {
         case .kl:

@@ -9,6 +9,9 @@ public enum ClassWeighting: String, Codable, CaseIterable, Sendable {
 
 /// Everything that decides what training computes; saved inside the model file. (`--threads` is not here:
 /// it changes speed, never results.)
+///
+/// Saved with Swift's synthesised coding (each key is the property's name); a model file from an older
+/// version that lacks a newer key decodes with today's default for it (`DecodingDefaults`).
 public struct TrainConfig: Codable, Equatable, Sendable {
     /// Passes over the training data, at most (early stopping or L-BFGS convergence may end sooner).
     /// One L-BFGS iteration counts as one epoch.
@@ -39,8 +42,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Step schedule: multiply the rate by `stepGamma` every `stepEvery` epochs.
     public var stepEvery = 30
     public var stepGamma: Float = 0.1
-    /// Hidden layer widths (Dense + ReLU each); empty = linear softmax model.
+    /// Hidden layer widths (Dense + activation each); empty = linear softmax model.
     public var hidden: [Int] = []
+    /// The activation after each hidden layer.
+    public var activation = Activation.relu
+    /// Dropout probability after each hidden activation (inverted dropout, training only); 0 = none.
+    public var dropout: Float = 0
     /// Training loss.
     public var loss = LossKind.kl
     /// Targets mixed with uniform: (1 - ε) p + ε / k.
@@ -91,66 +98,5 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             c.averageEpochs = 1
         }
         return c
-    }
-}
-
-extension TrainConfig {
-    private enum CodingKeys: String, CodingKey {
-        case epochs
-        case batchSize
-        case optimizer
-        case learningRate
-        case momentum
-        case nesterov
-        case beta1
-        case beta2
-        case epsilon
-        case weightDecay
-        case l2
-        case schedule
-        case warmup
-        case stepEvery
-        case stepGamma
-        case hidden
-        case loss
-        case labelSmoothing
-        case targetTemperature
-        case classWeight
-        case valFraction
-        case patience
-        case averageEpochs
-        case seed
-        case standardize
-    }
-
-    /// Reads a saved configuration; settings missing from an older model file take today's defaults.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = TrainConfig()
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        optimizer = try c.decodeIfPresent(OptimizerKind.self, forKey: .optimizer) ?? d.optimizer
-        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
-        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? d.momentum
-        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? d.nesterov
-        beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? d.beta1
-        beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
-        epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? d.epsilon
-        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
-        l2 = try c.decodeIfPresent(Float.self, forKey: .l2) ?? d.l2
-        schedule = try c.decodeIfPresent(ScheduleKind.self, forKey: .schedule) ?? d.schedule
-        warmup = try c.decodeIfPresent(Int.self, forKey: .warmup) ?? d.warmup
-        stepEvery = try c.decodeIfPresent(Int.self, forKey: .stepEvery) ?? d.stepEvery
-        stepGamma = try c.decodeIfPresent(Float.self, forKey: .stepGamma) ?? d.stepGamma
-        hidden = try c.decodeIfPresent([Int].self, forKey: .hidden) ?? d.hidden
-        loss = try c.decodeIfPresent(LossKind.self, forKey: .loss) ?? d.loss
-        labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? d.labelSmoothing
-        targetTemperature = try c.decodeIfPresent(Float.self, forKey: .targetTemperature) ?? d.targetTemperature
-        classWeight = try c.decodeIfPresent(ClassWeighting.self, forKey: .classWeight) ?? d.classWeight
-        valFraction = try c.decodeIfPresent(Double.self, forKey: .valFraction) ?? d.valFraction
-        patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? d.patience
-        averageEpochs = try c.decodeIfPresent(Double.self, forKey: .averageEpochs) ?? d.averageEpochs
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-        standardize = try c.decodeIfPresent(Bool.self, forKey: .standardize) ?? d.standardize
     }
 }

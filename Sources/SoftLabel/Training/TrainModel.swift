@@ -16,7 +16,7 @@ public enum TrainModel {
     public static func run(
         train rawTrain: consuming Dataset, validation rawValidation: consuming Dataset?, config: TrainConfig,
         parallel: Parallel,
-        onEpoch: (EpochRecord) -> Void = { _ in }, onBatch: ((Int, Int) -> Void)? = nil
+        onEpoch: (EpochRecord) -> Void = { _ in }, onBatch: ((Int, Int, Double) -> Void)? = nil
     ) -> TrainingRun {
         var train = consume rawTrain
         var validation = consume rawValidation

@@ -31,25 +31,42 @@ public final class Trainer {
     }
 
     /// Trains for the configured epochs. `onEpoch` gets each finished epoch's record; `onBatch`, when
-    /// given, gets (examples done, examples per epoch) after every minibatch (for progress bars).
+    /// given, gets (examples done, examples per epoch, mean loss of the epoch so far) after every minibatch
+    /// (for progress bars).
     public func run(onEpoch: (EpochRecord) -> Void = { _ in },
-                    onBatch: ((Int, Int) -> Void)? = nil) -> TrainingOutcome {
+                    onBatch: ((Int, Int, Double) -> Void)? = nil) -> TrainingOutcome {
         var initRNG = SplitMix64(seed: config.seed).derived(1)
         let initial = Network.make(inputs: train.featureCount, hidden: config.hidden, classes: train.classCount,
-                                   rng: &initRNG)
+                                   activation: config.activation, dropout: config.dropout, rng: &initRNG)
         let params = Parameters(initial)
         let targets = PreparedTargets(train.targets, config: config)
+        let validator = validation.map { Validator(data: $0, structure: initial, loss: config.loss, parallel: parallel) }
         return TrainingPointers.with(train.features, targets) { data in
-            let driver: EpochDriver = config.optimizer == .lbfgs
-                ? FullBatchDriver(config: config, data: data, params: params, parallel: parallel)
-                : MinibatchDriver(config: config, data: data, params: params, parallel: parallel)
-            return loop(driver: driver, params: params, initial: initial, onEpoch: onEpoch, onBatch: onBatch)
+            let sizes = params.sizes
+            let driver: EpochDriver
+            switch config.optimizer {
+            case .lbfgs:
+                driver = FullBatchDriver(config: config, data: data, params: params, parallel: parallel)
+            case .sgd:
+                driver = MinibatchDriver(config: config, data: data, params: params, parallel: parallel,
+                                         optimizer: SGD(sizes: sizes, momentum: config.momentum, nesterov: config.nesterov))
+            case .adam:
+                driver = MinibatchDriver(config: config, data: data, params: params, parallel: parallel,
+                                         optimizer: Adam(sizes: sizes, beta1: config.beta1, beta2: config.beta2,
+                                                         epsilon: config.epsilon))
+            case .adamw:
+                driver = MinibatchDriver(config: config, data: data, params: params, parallel: parallel,
+                                         optimizer: Adam(sizes: sizes, beta1: config.beta1, beta2: config.beta2,
+                                                         epsilon: config.epsilon, weightDecay: config.weightDecay))
+            }
+            return loop(driver: driver, params: params, initial: initial, validator: validator, onEpoch: onEpoch,
+                        onBatch: onBatch)
         }
     }
 
     /// The epochs: bookkeeping shared by every optimizer.
-    private func loop(driver: EpochDriver, params: Parameters, initial: Network, onEpoch: (EpochRecord) -> Void,
-                      onBatch: ((Int, Int) -> Void)?) -> TrainingOutcome {
+    private func loop(driver: EpochDriver, params: Parameters, initial: Network, validator: Validator?,
+                      onEpoch: (EpochRecord) -> Void, onBatch: ((Int, Int, Double) -> Void)?) -> TrainingOutcome {
         var history: [EpochRecord] = []
         var lastGood = initial, lastGoodEpoch = 0
         var best: (loss: Double, network: Network, epoch: Int)?
@@ -61,7 +78,9 @@ public final class Trainer {
             let result = driver.runEpoch(epoch, onBatch: onBatch)
             if !result.loss.isFinite || !params.allFinite {
                 divergence = "training diverged in epoch \(epoch): the loss became \(result.loss.isNaN ? "NaN" : "infinite")" +
-                    "; kept the weights of epoch \(lastGoodEpoch); try a lower --lr (now \(config.learningRate))"
+                    "; kept the weights of epoch \(lastGoodEpoch)" + (config.optimizer == .lbfgs
+                        ? " (check the data for extreme feature values, or raise --l2)"
+                        : "; try a lower --lr (now \(config.learningRate))")
                 break
             }
             let current = driver.network
@@ -69,10 +88,9 @@ public final class Trainer {
             lastGoodEpoch = epoch
             var record = EpochRecord(epoch: epoch, trainLoss: result.loss, valLoss: nil, valKL: nil, valAccuracy: nil,
                                      learningRate: result.rate, seconds: 0)
-            if let validation {
-                let stats = Evaluation(logits: current.logits(validation.features, parallel: parallel),
-                                       targets: validation.targets)
-                record.valLoss = stats.meanLoss(config.loss)
+            if let validator {
+                let stats = validator.evaluate(current)
+                record.valLoss = stats.loss
                 record.valKL = stats.kl
                 record.valAccuracy = stats.accuracy
                 if let v = record.valLoss, best == nil || v < best!.loss {
@@ -85,7 +103,7 @@ public final class Trainer {
             record.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             history.append(record)
             onEpoch(record)
-            if config.patience > 0 && validation != nil && sinceBest >= config.patience {
+            if config.patience > 0 && validator != nil && sinceBest >= config.patience {
                 stoppedEarly = true
                 break
             }
@@ -112,7 +130,7 @@ struct EpochResult {
 }
 
 protocol EpochDriver: AnyObject {
-    func runEpoch(_ epoch: Int, onBatch: ((Int, Int) -> Void)?) -> EpochResult
+    func runEpoch(_ epoch: Int, onBatch: ((Int, Int, Double) -> Void)?) -> EpochResult
     /// The weights to validate and keep after an epoch.
     var network: Network { get }
 }
@@ -157,24 +175,16 @@ final class MinibatchDriver: EpochDriver {
     var shuffleRNG: SplitMix64
     let average: WeightAverage?
 
-    init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel) {
+    init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel, optimizer: Optimizer) {
         self.config = config
         self.data = data
         self.params = params
-        switch config.optimizer {
-        case .sgd:
-            optimizer = SGD(sizes: params.sizes, momentum: config.momentum, nesterov: config.nesterov)
-        case .adam, .lbfgs:
-            optimizer = Adam(sizes: params.sizes, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon)
-        case .adamw:
-            optimizer = Adam(sizes: params.sizes, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon,
-                             weightDecay: config.weightDecay)
-        }
+        self.optimizer = optimizer
         schedule = Schedule(kind: config.schedule, baseRate: config.learningRate, epochs: config.epochs,
                             warmup: config.warmup, stepEvery: config.stepEvery, stepGamma: config.stepGamma)
-        stepper = BatchStep(loss: config.loss, l2: config.l2, parallel: parallel)
+        stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
         batch = min(config.batchSize, data.n)
-        work = Workspace(shapes: params.shapes, batch: batch, tasks: parallel.threads)
+        work = Workspace(params: params, batch: batch, tasks: parallel.threads)
         order = Array(0..<data.n)
         shuffleRNG = SplitMix64(seed: config.seed).derived(2)
         let stepsPerEpoch = (data.n + batch - 1) / batch
@@ -185,7 +195,7 @@ final class MinibatchDriver: EpochDriver {
 
     var network: Network { average?.network ?? params.network }
 
-    func runEpoch(_ epoch: Int, onBatch: ((Int, Int) -> Void)?) -> EpochResult {
+    func runEpoch(_ epoch: Int, onBatch: ((Int, Int, Double) -> Void)?) -> EpochResult {
         let n = data.n
         let lr = schedule.rate(epoch: epoch)
         shuffleRNG.shuffle(&order)
@@ -200,12 +210,12 @@ final class MinibatchDriver: EpochDriver {
                 targets.index = idx
                 let x = Rows(base: data.x, stride: data.d, index: idx)
                 let batchLoss = stepper.run(x: x, targets: targets, m: m, params: params, work: work,
-                                            update: (optimizer, lr))
+                                            mode: .training(seed: config.seed, epoch: epoch), update: (optimizer, lr))
                 total += batchLoss
                 if !batchLoss.isFinite { return }
                 average?.accumulate()
                 start += m
-                onBatch?(start, n)
+                onBatch?(start, n, total / Double(start))
             }
         }
         return EpochResult(loss: total / Double(n), rate: lr)
@@ -238,12 +248,54 @@ final class WeightAverage {
     var network: Network {
         guard steps > 0 else { return params.network }
         let correction = Float(1 - pow(Double(decay), Double(steps)))
-        var net = params.network
-        for l in net.layers.indices {
-            let w = sums[2 * l], b = sums[2 * l + 1]
-            for e in net.layers[l].weight.indices { net.layers[l].weight[e] = w[e] / correction }
-            for e in net.layers[l].bias.indices { net.layers[l].bias[e] = b[e] / correction }
+        let corrected = params.sizes.enumerated().map { t, n in
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            for e in 0..<n { out[e] = sums[t][e] / correction }
+            return out
         }
-        return net
+        defer { corrected.forEach { $0.deallocate() } }
+        return params.network(from: corrected.map { UnsafePointer($0) })
+    }
+}
+
+/// Per-epoch validation through the training code: the one forward pass (inference mode) and the training
+/// loss, in chunks of rows; KL and accuracy against the majority class beside it. Targets are the raw
+/// validation labels (no smoothing, temperature or class weights).
+final class Validator {
+    let data: Dataset
+    let targets: PreparedTargets
+    let params: Parameters
+    let work: Workspace
+    let stepper: BatchStep
+    let chunk: Int
+
+    init(data: Dataset, structure: Network, loss: LossKind, parallel: Parallel, chunk: Int = 2048) {
+        self.data = data
+        targets = PreparedTargets(data.targets, config: TrainConfig())
+        params = Parameters(structure)
+        self.chunk = min(chunk, max(data.count, 1))
+        work = Workspace(params: params, batch: self.chunk, tasks: parallel.threads)
+        stepper = BatchStep(loss: loss, penalty: L2Penalty(l2: 0), parallel: parallel)
+    }
+
+    /// Mean training loss, mean KL(p‖q) and the share of rows whose predicted class is the majority class.
+    func evaluate(_ network: Network) -> (loss: Double, kl: Double, accuracy: Double) {
+        params.load(network)
+        let n = data.count
+        var sums = (loss: 0.0, kl: 0.0, hits: 0)
+        TrainingPointers.with(data.features, targets) { ptrs in
+            var start = 0
+            while start < n {
+                let m = min(chunk, n - start)
+                let part = stepper.evaluate(x: Rows(base: ptrs.x, stride: ptrs.d).dropping(start),
+                                            targets: ptrs.targets.dropping(start), m: m, params: params, work: work)
+                sums.loss += part.loss
+                sums.kl += part.kl
+                sums.hits += part.hits
+                start += m
+            }
+        }
+        let nn = Double(max(n, 1))
+        return (sums.loss / nn, sums.kl / nn, Double(sums.hits) / nn)
     }
 }

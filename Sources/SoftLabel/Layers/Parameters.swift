@@ -1,0 +1,123 @@
+/// A network's parameters and their gradients as flat buffers, numbered as tensors in layer order from the
+/// layers' own `parameterShapes` (a dense layer: weight, then bias). Owned here (not in [Float]) so threads
+/// can update slices in place.
+final class Parameters {
+    // Not Sendable: threads share the buffers through raw pointers inside `Parallel.run`, each writing only
+    // the slices it owns (see BatchStep).
+    let layers: [Layer]                // the structure; the numbers live in `tensors`
+    let inputs: Int                    // d, the width of the network's input
+    let widths: [Int]                  // outputs of each layer
+    let shapes: [ParameterShape]       // every tensor, in tensor order
+    let first: [Int]                   // the first tensor of layer l (layers without parameters own none)
+    let tensors: [UnsafeMutablePointer<Float>]
+    let grads: [UnsafeMutablePointer<Float>]
+    /// tensors and grads again, as C arrays a `LayerContext` points into (layer l's start at `first[l]`).
+    private let tensorTable: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private let gradTable: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    /// Wᵀ (i, o) of the dense layers that run their forward from the transposed weights, nil for the others.
+    let transposed: [UnsafeMutablePointer<Float>?]
+    /// Wᵀ matches W: set after a refresh, and by a training step's update, which rewrites Wᵀ as it goes.
+    var transposedCurrent: [Bool]
+
+    init(_ network: Network) {
+        layers = network.layers
+        inputs = network.inputs
+        widths = network.widths
+        var shapes: [ParameterShape] = [], first: [Int] = []
+        for layer in layers {
+            first.append(shapes.count)
+            shapes += layer.parameterShapes
+        }
+        self.shapes = shapes
+        self.first = first
+        tensors = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: max($0.count, 1)) }
+        grads = shapes.map { s in
+            let g = UnsafeMutablePointer<Float>.allocate(capacity: max(s.count, 1))
+            g.initialize(repeating: 0, count: max(s.count, 1))
+            return g
+        }
+        tensorTable = .allocate(capacity: max(shapes.count, 1))
+        tensorTable.initialize(from: tensors, count: tensors.count)
+        gradTable = .allocate(capacity: max(shapes.count, 1))
+        gradTable.initialize(from: grads, count: grads.count)
+        transposed = layers.map { layer in
+            guard case .dense(let d) = layer, Dense.prefersTransposedForward(outputs: d.outputs) else { return nil }
+            return UnsafeMutablePointer<Float>.allocate(capacity: d.inputs * d.outputs)
+        }
+        transposedCurrent = layers.map { _ in false }
+        load(network)
+    }
+
+    deinit {
+        tensors.forEach { $0.deallocate() }
+        grads.forEach { $0.deallocate() }
+        transposed.forEach { $0?.deallocate() }
+        tensorTable.deallocate()
+        gradTable.deallocate()
+    }
+
+    var sizes: [Int] { shapes.map(\.count) }
+    var layerCount: Int { layers.count }
+
+    /// Layer l's tensors, as a `LayerContext` wants them.
+    func tensors(ofLayer l: Int) -> UnsafePointer<UnsafeMutablePointer<Float>> { UnsafePointer(tensorTable + first[l]) }
+    func grads(ofLayer l: Int) -> UnsafePointer<UnsafeMutablePointer<Float>> { UnsafePointer(gradTable + first[l]) }
+
+    /// Sets the tensors from a network of the same structure (Wᵀ is refreshed on next use).
+    func load(_ network: Network) {
+        for (l, layer) in network.layers.enumerated() {
+            for (t, values) in layer.tensors.enumerated() {
+                values.withUnsafeBufferPointer { tensors[first[l] + t].update(from: $0.baseAddress!, count: $0.count) }
+            }
+        }
+        for l in transposedCurrent.indices { transposedCurrent[l] = false }
+    }
+
+    var network: Network { network(from: tensors.map { UnsafePointer($0) }) }
+
+    /// The network with these layers and the given tensors (e.g. averaged weights), in tensor order.
+    func network(from values: [UnsafePointer<Float>]) -> Network {
+        Network(layers: layers.enumerated().map { l, layer in
+            layer.with(tensors: Array(values[first[l]..<(first[l] + layer.parameterShapes.count)]))
+        })
+    }
+
+    /// Makes Wᵀ current for every layer that has one: rows of Wᵀ split across threads.
+    func refreshTransposed(parallel: Parallel) {
+        for l in layers.indices where !transposedCurrent[l] {
+            guard let wt = transposed[l], case .dense(let d) = layers[l] else { continue }
+            let w = tensors[first[l]]
+            let tasks = Parallel.partCount(d.inputs, parts: parallel.threads, align: 16)
+            parallel.run(tasks: tasks) { t in
+                Dense.transpose(w, inputs: d.inputs, outputs: d.outputs,
+                                rows: Parallel.part(t, of: tasks, count: d.inputs, align: 16), into: wt)
+            }
+            transposedCurrent[l] = true
+        }
+    }
+
+    /// All tensors concatenated in tensor order, as Double.
+    var flat: [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(sizes.reduce(0, +))
+        for (t, s) in shapes.enumerated() { for e in 0..<s.count { out.append(Double(tensors[t][e])) } }
+        return out
+    }
+
+    /// Sets every tensor from a concatenation in tensor order (rounded to Float).
+    func setFlat(_ values: [Double]) {
+        var offset = 0
+        for (t, s) in shapes.enumerated() {
+            for e in 0..<s.count { tensors[t][e] = Float(values[offset + e]) }
+            offset += s.count
+        }
+        for l in transposedCurrent.indices { transposedCurrent[l] = false }
+    }
+
+    var allFinite: Bool {
+        for (t, s) in shapes.enumerated() {
+            for e in 0..<s.count where !tensors[t][e].isFinite { return false }
+        }
+        return true
+    }
+}

@@ -12,7 +12,8 @@
 import Foundation
 
 /// The targets by name. A new reader gets a line here and a seed folder in Scripts/fuzz.
-private let targets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
+// Globals are nonisolated(unsafe): libFuzzer calls the entry points from its one thread only.
+nonisolated(unsafe) private let targets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "csv": fuzzCSV,
     "npy": fuzzNPY,
     "names": fuzzNames,
@@ -20,16 +21,16 @@ private let targets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     // "votes": fuzzVotes,  // the crowd vote table (Sources/SoftLabel/Crowd/): added when that reader lands
 ]
 
-private var target: (UnsafeBufferPointer<UInt8>) -> Void = { _ in }
-private var scratch = ""          // a folder of our own in /dev/shm
-private var openFiles = 0         // descriptors open before the first input (the baseline)
+nonisolated(unsafe) private var target: (UnsafeBufferPointer<UInt8>) -> Void = { _ in }
+nonisolated(unsafe) private var scratch = ""   // a folder of our own in /dev/shm
+nonisolated(unsafe) private var openFiles = 0  // descriptors open before the first input (the baseline)
 
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>,
                            _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
     let name = ProcessInfo.processInfo.environment["SOFTLABEL_FUZZ_TARGET"] ?? ""
     guard let t = targets[name] else {
-        fputs("SOFTLABEL_FUZZ_TARGET must be one of \(targets.keys.sorted()), got '\(name)'\n", stderr)
+        FileHandle.standardError.write(Data("SOFTLABEL_FUZZ_TARGET must be one of \(targets.keys.sorted()), got '\(name)'\n".utf8))
         exit(2)
     }
     target = t
@@ -125,7 +126,8 @@ private func checkLoaded(_ loaded: LoadedData, mode: LabelMode) {
 }
 
 /// First byte: bits 0-1 label mode (required / optional / ignored / required with classes ["x", "y"]),
-/// bit 2 two threads, bit 3 tiny parallel chunks (the seams between them). The rest is the CSV file.
+/// bit 2 two threads, bit 3 tiny parallel chunks (the seams between them), bits 4-5 the delimiter
+/// (detected, ';', tab, '|'). The rest is the CSV file.
 private func fuzzCSV(_ input: UnsafeBufferPointer<UInt8>) {
     guard let options = input.first else { return }
     let path = file("data.csv", UnsafeBufferPointer(rebasing: input.dropFirst()))
@@ -133,8 +135,9 @@ private func fuzzCSV(_ input: UnsafeBufferPointer<UInt8>) {
     let classes: [String]? = options & 3 == 3 ? ["x", "y"] : nil
     let small = options & 8 != 0
     do {
+        let delimiter: UInt8? = [nil, UInt8(ascii: ";"), 0x09, UInt8(ascii: "|")][Int(options >> 4 & 3)]
         let loaded = try CSVReader.read(path: path, classes: classes, labels: mode, threads: options & 4 != 0 ? 2 : 1,
-                                        chunkBytes: small ? 64 : 1 << 19, chunkRows: small ? 3 : 4096)
+                                        chunkBytes: small ? 64 : 1 << 19, chunkRows: small ? 3 : 4096, delimiter: delimiter)
         checkLoaded(loaded, mode: mode)
         if let classes, mode == .required { precondition(loaded.dataset.classNames == classes, "not the model's classes") }
     } catch {
@@ -172,7 +175,7 @@ private func fuzzNPY(_ input: UnsafeBufferPointer<UInt8>) {
     do {
         let loaded = try NPYReader.read(source, classes: model, labels: mode)
         checkLoaded(loaded, mode: mode)
-        if let model, loaded.hasLabels { precondition(loaded.dataset.classNames == model, "not the model's classes") }
+        if let model, loaded.dataset.classCount > 0 { precondition(loaded.dataset.classNames == model, "not the model's classes") }
     } catch {
         checkError(error)
     }
@@ -198,7 +201,7 @@ private func fuzzModel(_ input: UnsafeBufferPointer<UInt8>) {
         let model = try ModelFile.decode(Data(buffer: input), file: "model.json")
         if model.features.count <= 1 << 12 {
             let x = Matrix(rows: 1, cols: model.features.count)
-            _ = model.logits(x, parallel: Parallel(threads: 1))
+            _ = try? model.logits(x, parallel: Parallel(threads: 1))  // NonFinitePrediction is an answer too
         }
     } catch {
         checkError(error)

@@ -24,10 +24,8 @@ public enum NPYReader {
     /// `classes`/`classesOf`: the classes the labels must have, and whose they are (see `CSVReader.read`).
     public static func read(_ source: NPYSource, classes modelClasses: [String]? = nil, classesOf: String = "the model",
                             labels mode: LabelMode = .required) throws -> LoadedData {
-        let featureNames = try source.featureNamesFile.map { try NameList.read($0, what: "feature") }
-        let classNames = try source.classesFile.map { try NameList.read($0, what: "class") }
-        if let classNames, classNames.count > DataLimits.maxClasses {
-            throw DataError(file: source.classesFile!, "names \(classNames.count) classes, \(DataLimits.classLimitText)")
+        let classNames = try source.classesFile.map {
+            try NameList.read($0, what: "class", atMost: DataLimits.maxClasses, why: ", the most softlabel supports")
         }
         let x = try NPYArray(path: source.features)
         guard x.shape.count == 2 else {
@@ -36,6 +34,9 @@ public enum NPYReader {
         let n = x.shape[0], d = x.shape[1]
         if n == 0 { throw DataError(file: x.path, "has shape \(x.shapeText): no rows") }
         if d == 0 { throw DataError(file: x.path, "has shape \(x.shapeText): no feature columns") }
+        let featureNames = try source.featureNamesFile.map {
+            try NameList.read($0, what: "feature", atMost: d, why: ", but \(x.path) has \(d) columns")
+        }
         if let featureNames, featureNames.count != d {
             throw DataError(file: source.featureNamesFile!,
                             "names \(featureNames.count) features, but \(x.path) has \(d) columns")
@@ -190,7 +191,11 @@ public enum NameList {
     /// break and a UTF-8 BOM are fine; blank lines at the end are ignored. An empty name elsewhere, a
     /// duplicate, a name with a control character (a tab: a TSV file with several columns?) or non-UTF-8
     /// text is an error naming the line.
-    public static func read(_ path: String, what: String) throws -> [String] {
+    ///
+    /// - Parameters:
+    ///   - limit: the most names wanted; reading stops with an error ("names more than `limit` ..., `why`")
+    ///     at the first name beyond it, so a file of millions of names (or of line breaks) costs no memory.
+    public static func read(_ path: String, what: String, atMost limit: Int = .max, why: String = "") throws -> [String] {
         let input = try InputFile(path: path)
         if input.size > 256 << 20 { throw DataError(file: path, "is \(input.size) bytes, too large for a list of names") }
         var bytes = try input.prefix(input.size)
@@ -199,33 +204,44 @@ public enum NameList {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw DataError(file: path, "is not valid UTF-8 text, expected one \(what) name per line")
         }
+        var names: [String] = []
+        var seen: [String: Int] = [:]
+        var line = 0
+        var blank: Int?  // the first blank line since the last name: an error if another name follows
+        func take(_ bytes: ArraySlice<UInt8>) throws {
+            line += 1
+            if bytes.isEmpty {
+                blank = blank ?? line
+                return
+            }
+            if let blank { throw DataError(file: path, line: blank, "empty \(what) name") }
+            let name = String(decoding: bytes, as: UTF8.self)
+            if let c = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+                let hint = c == "\t" ? " (a tab: is this a table with several columns?)" : ""
+                throw DataError(file: path, line: line, "\(what) name '\(shown(name))' contains a control character" +
+                                "\(hint), expected one name per line")
+            }
+            if let first = seen[name] {
+                throw DataError(file: path, line: line, "duplicate \(what) name '\(shown(name))' (also on line \(first))")
+            }
+            if names.count == limit {
+                throw DataError(file: path, "names more than \(limit) \(what.hasSuffix("s") ? what + "es" : what + "s")" + why)
+            }
+            seen[name] = line
+            names.append(name)
+        }
         // Split bytes, not Characters: Swift treats "\r\n" as one Character.
-        var lines: [String] = []
         var start = 0, i = 0
         while i < bytes.count {
             if bytes[i] == 0x0A || bytes[i] == 0x0D {
-                lines.append(String(decoding: bytes[start..<i], as: UTF8.self))
+                try take(bytes[start..<i])
                 if bytes[i] == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A { i += 1 }
                 start = i + 1
             }
             i += 1
         }
-        lines.append(String(decoding: bytes[start...], as: UTF8.self))
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        if lines.isEmpty { throw DataError(file: path, "is empty, expected one \(what) name per line") }
-        var seen: [String: Int] = [:]
-        for (i, name) in lines.enumerated() {
-            if name.isEmpty { throw DataError(file: path, line: i + 1, "empty \(what) name") }
-            if let c = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
-                let hint = c == "\t" ? " (a tab: is this a table with several columns?)" : ""
-                throw DataError(file: path, line: i + 1, "\(what) name '\(shown(name))' contains a control character" +
-                                "\(hint), expected one name per line")
-            }
-            if let first = seen[name] {
-                throw DataError(file: path, line: i + 1, "duplicate \(what) name '\(shown(name))' (also on line \(first))")
-            }
-            seen[name] = i + 1
-        }
-        return lines
+        try take(bytes[start...])
+        if names.isEmpty { throw DataError(file: path, "is empty, expected one \(what) name per line") }
+        return names
     }
 }

@@ -56,3 +56,15 @@ import TestSupport
         #expect(u.status == 2 && isOneLine(u.stderr) && u.stderr.contains("in\\u{0B}spect"), "\(u.stderr.debugDescription)")
     }
 }
+
+/// A header name with a CR (quoted, valid RFC 4180) stays one table row in inspect's text report.
+@Suite struct InspectNamesTests {
+    @Test func controlCharactersInNamesAreEscapedInTheTable() throws {
+        let dir = scratchFolder()
+        write("\"a\rb\",\"label:x\ty\",label:z\n1,0.5,0.5\n2,1,0\n", to: dir + "/d.csv")
+        let r = try runBinary(["inspect", dir + "/d.csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains("\r") && !r.stdout.contains("\t"), "\(r.stdout.debugDescription)")
+        #expect(r.stdout.contains("\nx\\ty   0.750000         2\n") && r.stdout.contains("\na\\rb                1"), "\(r.stdout)")
+    }
+}

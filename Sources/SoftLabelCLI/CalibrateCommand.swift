@@ -26,6 +26,7 @@ enum CalibrateCommand: Command {
     private static let fmtRange = "\(TemperatureScaling.range.lowerBound)...\(Int(TemperatureScaling.range.upperBound))"
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
+        try Common.checkOutputs(a, ["--out"])
         let source = try DataInput.source(a, needsLabels: true, positional: "VAL_DATA.csv")
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         guard let outPath = a.string("--out") else { throw UsageError("--out FILE is required (where to save the calibrated model)") }

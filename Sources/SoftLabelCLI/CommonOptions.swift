@@ -10,3 +10,11 @@ enum Common {
         Parallel(threads: try a.int(threads.name, min: 1, max: Parallel.maxThreads) ?? Parallel.allCores)
     }
 }
+
+extension Common {
+    /// Checks every output named by these options before any work is done (a bad path must not cost a run):
+    /// see `AtomicFile.checkWritable`.
+    static func checkOutputs(_ a: ParsedArguments, _ flags: [String]) throws {
+        for flag in flags { if let path = a.string(flag) { try AtomicFile.checkWritable(path) } }
+    }
+}

@@ -21,6 +21,7 @@ enum CompareCommand: Command {
         notes: EvalCommand.metricNotes)
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
+        try Common.checkOutputs(a, ["--plot"])
         let source = try DataInput.source(a, needsLabels: true)
         let dataPath = source.name
         let paths = a.strings("--model")

@@ -8,6 +8,7 @@ enum DataInput {
     static let options: [OptionSpec] = [
         OptionSpec(name: "--features", value: "X.npy", help: "Read features from an NPY array (rows, features) instead of DATA.csv."),
         OptionSpec(name: "--labels", value: "Y.npy", help: "NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices."),
+        OptionSpec(name: "--teacher-logits", value: "Z.npy", help: "NPY targets as a teacher's logits (rows, classes); --labels then gives hard classes."),
         OptionSpec(name: "--classes", value: "FILE", help: "NPY: class names, one per line. Default 0, 1, ..."),
         OptionSpec(name: "--feature-names", value: "FILE", help: "NPY: feature names, one per line. Default f0, f1, ..."),
         OptionSpec(name: "--delimiter", value: "C", help: "CSV cell separator: , ; tab or |. Default: detected from the header line."),
@@ -32,7 +33,9 @@ enum DataInput {
     static func source(_ a: ParsedArguments, needsLabels: Bool, positional: String = "DATA.csv") throws -> Source {
         try checkNPYOptions(a)
         guard let features = a.string("--features") else {
-            if a.string("--labels") != nil { throw UsageError("--labels is for NPY input and needs --features X.npy") }
+            for flag in ["--labels", "--teacher-logits"] where a.string(flag) != nil {
+                throw UsageError("\(flag) is for NPY input and needs --features X.npy")
+            }
             if a.string("--val-features") == nil,
                let flag = ["--classes", "--feature-names"].first(where: { a.string($0) != nil }) {
                 throw UsageError("\(flag) is for NPY input and needs --features X.npy")
@@ -42,25 +45,31 @@ enum DataInput {
         if let extra = a.positionals.first {
             throw UsageError("give \(positional) or --features X.npy, not both (unexpected argument '\(extra)')")
         }
-        if needsLabels && a.string("--labels") == nil {
-            throw UsageError("--labels Y.npy is required with --features (\(a.command) needs labels)")
+        if needsLabels && a.string("--labels") == nil && a.string("--teacher-logits") == nil {
+            throw UsageError("--labels Y.npy (or --teacher-logits Z.npy) is required with --features (\(a.command) needs labels)")
         }
         return .npy(NPYSource(features: features, labels: a.string("--labels"), classesFile: a.string("--classes"),
-                              featureNamesFile: a.string("--feature-names")))
+                              featureNamesFile: a.string("--feature-names"), teacherLogits: a.string("--teacher-logits")))
     }
 
-    /// Validation data for train: `--val FILE.csv` or `--val-features X.npy --val-labels Y.npy`; nil when neither.
+    /// Validation data for train: `--val FILE.csv` or `--val-features X.npy` with `--val-labels Y.npy` and/or
+    /// `--val-teacher-logits Z.npy`; nil when neither.
     static func validationSource(_ a: ParsedArguments) throws -> Source? {
         let csv = a.string("--val"), features = a.string("--val-features"), labels = a.string("--val-labels")
-        if csv != nil && (features != nil || labels != nil) {
-            throw UsageError("--val and --val-features/--val-labels cannot be used together")
+        let logits = a.string("--val-teacher-logits")
+        if csv != nil && (features != nil || labels != nil || logits != nil) {
+            throw UsageError("--val and --val-features/--val-labels/--val-teacher-logits cannot be used together")
         }
         if let csv { return .csv(csv, delimiter: try delimiter(a)) }
-        if labels != nil && features == nil { throw UsageError("--val-labels needs --val-features X.npy") }
+        if let flag = labels != nil ? "--val-labels" : logits != nil ? "--val-teacher-logits" : nil, features == nil {
+            throw UsageError("\(flag) needs --val-features X.npy")
+        }
         guard let features else { return nil }
-        guard let labels else { throw UsageError("--val-features needs --val-labels Y.npy (validation needs labels)") }
+        if labels == nil && logits == nil {
+            throw UsageError("--val-features needs --val-labels Y.npy or --val-teacher-logits Z.npy (validation needs labels)")
+        }
         return .npy(NPYSource(features: features, labels: labels, classesFile: a.string("--classes"),
-                              featureNamesFile: a.string("--feature-names")))
+                              featureNamesFile: a.string("--feature-names"), teacherLogits: logits))
     }
 
     /// `--delimiter`: one of , ; | or a tab ("tab" or "\t" spelled out); nil when not given.
@@ -74,7 +83,8 @@ enum DataInput {
     }
 
     private static func checkNPYOptions(_ a: ParsedArguments) throws {
-        for flag in ["--features", "--labels", "--classes", "--feature-names", "--val-features", "--val-labels"] {
+        for flag in ["--features", "--labels", "--teacher-logits", "--classes", "--feature-names", "--val-features", "--val-labels",
+                     "--val-teacher-logits"] {
             if a.string(flag)?.isEmpty == true { throw UsageError("\(flag) expects a file name, got ''") }
         }
     }

@@ -37,6 +37,7 @@ enum EvalCommand: Command {
     ]
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
+        try Common.checkOutputs(a, ["--plot"])
         let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         let parallel = try Common.parallel(a)

@@ -9,7 +9,8 @@ enum GradcheckCommand: Command {
         summary: "Check the analytic gradients against central finite differences in Double.",
         positionals: [("DATA.csv", "data with features and labels (a sample of its rows is used)")],
         options: ConfigOption.named(["--hidden", "--activation", "--dropout", "--loss", "--l2", "--label-smoothing",
-                                      "--target-temperature", "--class-weight", "--seed"]).map(\.spec) + [
+                                      "--target-temperature", "--distill-temperature", "--hard-weight",
+                                      "--class-weight", "--seed"]).map(\.spec) + [
             OptionSpec(name: "--sample", value: "N", help: "Rows to use (the first N after a seeded shuffle). Default 16."),
             OptionSpec(name: "--max-entries", value: "M", help: "Entries checked per tensor (a seeded sample). Default 300."),
             OptionSpec(name: "--step", value: "H", help: "Finite-difference step. Default 1e-5."),
@@ -53,7 +54,11 @@ enum GradcheckCommand: Command {
             hidden = config.hidden.map(String.init).joined(separator: ",") + " " + config.activation.rawValue
             if config.dropout > 0 { hidden += ", dropout \(config.dropout)" }
         }
-        var out = "gradcheck: \(data.count) rows, loss \(config.loss.rawValue), hidden \(hidden), l2 \(config.l2), step \(step)\n"
+        var out = "gradcheck: \(data.count) rows, loss \(config.loss.rawValue), hidden \(hidden), l2 \(config.l2)"
+        if config.distillTemperature != 1 || config.hardWeight != 0 {
+            out += ", distill T \(ConfigOption.text(config.distillTemperature)), hard weight \(ConfigOption.text(config.hardWeight))"
+        }
+        out += ", step \(step)\n"
         out += "tensor               checked  max_rel_error  max_abs_error\n"
         for r in reports {
             let checked = "\(r.checked)/\(r.count)"

@@ -15,6 +15,7 @@ enum PredictCommand: Command {
             OptionSpec(name: "--model", value: "FILE", help: "The trained model. Required."),
             OptionSpec(name: "--format", value: "NAME", help: "csv|jsonl. Default csv."),
             OptionSpec(name: "--top", value: "K", help: "Only the K most probable classes, most probable first."),
+            OptionSpec(name: "--logits", value: nil, help: "Write the logits z / T instead of probabilities (a teacher's outputs for distillation)."),
             OptionSpec(name: "--out", value: "FILE", help: "Write here (atomically) instead of stdout."),
             Common.threads,
         ] + DataInput.options,
@@ -24,14 +25,18 @@ enum PredictCommand: Command {
             "  csv --top K        id,class_1,p_1,...,class_K,p_K",
             "  jsonl              {\"id\": ..., \"p\": {\"<class>\": q, ...}}",
             "  jsonl --top K      {\"id\": ..., \"top\": [{\"class\": ..., \"p\": q}, ...]}",
+            "  --logits           the same with logit:<class> columns (jsonl: \"logit\"), z / T in place of q",
             "Equal probabilities rank in the model's class order.",
         ])
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
+        try Common.checkOutputs(a, ["--out"])
         let source = try DataInput.source(a, needsLabels: false)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         let format = try a.choice("--format", Format.self) ?? .csv
         let top = try a.int("--top", min: 1)
+        let logits = a.flag("--logits")
+        if logits && top != nil { throw UsageError("--logits writes every class's logit; it cannot be used with --top") }
         let parallel = try Common.parallel(a)
         let model = try ModelFile.load(path: modelPath)
         if let top, top > model.classes.count {
@@ -41,9 +46,9 @@ enum PredictCommand: Command {
         let data = try DataInput.load(source, labels: .optional, parallel: parallel, console: console).dataset
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
         let q = try DataInput.predicting(data, source: source, model: modelPath) { () throws(NonFinitePrediction) in
-            try model.probabilities(x, parallel: parallel)
+            try logits ? model.logits(x, parallel: parallel) : model.probabilities(x, parallel: parallel)
         }
-        let text = render(q, ids: data.ids, classes: model.classes, format: format, top: top)
+        let text = render(q, ids: data.ids, classes: model.classes, format: format, top: top, logits: logits)
         if let out = a.string("--out") {
             try AtomicFile.write(Data(text.utf8), to: out)
         } else {
@@ -51,14 +56,16 @@ enum PredictCommand: Command {
         }
     }
 
-    /// q (n, k) as CSV or JSON lines; with `top`, only the `top` most probable classes of each row.
-    static func render(_ q: Matrix, ids: [String], classes: [String], format: Format, top: Int?) -> String {
+    /// q (n, k) as CSV or JSON lines; with `top`, only the `top` most probable classes of each row; with
+    /// `logits`, q holds logits (named `logit:<class>` / "logit").
+    static func render(_ q: Matrix, ids: [String], classes: [String], format: Format, top: Int?, logits: Bool = false) -> String {
+        let (prefix, key) = logits ? ("logit:", "logit") : ("p:", "p")
         let k = q.cols
         var text = ""
         if format == .csv {
             text = top.map { t in
                 "id," + (1...t).map { "class_\($0),p_\($0)" }.joined(separator: ",")
-            } ?? "id," + classes.map { csvField("p:" + $0) }.joined(separator: ",")
+            } ?? "id," + classes.map { csvField(prefix + $0) }.joined(separator: ",")
             text += "\n"
         }
         for i in 0..<q.rows {
@@ -71,7 +78,7 @@ enum PredictCommand: Command {
                 text += csvField(ids[i]) + order.map { ",\(csvField(classes[$0])),\(row[$0])" }.joined()
             case (.jsonl, nil):
                 text += JSONValue.object([("id", .string(ids[i])),
-                                          ("p", .object(classes.indices.map { (classes[$0], .float(row[$0])) }))]).text
+                                          (key, .object(classes.indices.map { (classes[$0], .float(row[$0])) }))]).text
             case (.jsonl, let order?):
                 text += JSONValue.object([("id", .string(ids[i])), ("top", .array(order.map {
                     .object([("class", .string(classes[$0])), ("p", .float(row[$0]))])

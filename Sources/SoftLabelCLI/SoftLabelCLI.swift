@@ -13,7 +13,8 @@ public enum SoftLabelCLI {
     public static let version = "0.3.0"
 
     static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self, InspectCommand.self,
-                                          CalibrateCommand.self, CompareCommand.self, GradcheckCommand.self]
+                                          AggregateCommand.self, CalibrateCommand.self, CompareCommand.self,
+                                          GradcheckCommand.self, ExportCommand.self]
 
     static var help: String {
         let w = commands.map { $0.spec.name.count }.max()!
@@ -34,6 +35,7 @@ public enum SoftLabelCLI {
 
     /// Runs the process: exits 0 on success, 1 on a runtime failure, 2 on a usage or input error.
     public static func main(_ arguments: [String]) -> Never {
+        Signals.install()
         exit(run(Array(arguments.dropFirst()), console: .standard))
     }
 
@@ -75,6 +77,8 @@ public enum SoftLabelCLI {
         } catch let e as DataError {
             console.err("softlabel \(name): \(e.description)\n")
             return 2
+        } catch let e as ExitStatus {
+            return e.code
         } catch let e as RuntimeFailure {
             console.err("softlabel \(name): \(oneLine(e.message))\n")
             return 1

@@ -6,32 +6,54 @@ enum TrainCommand: Command {
     static let spec = CommandSpec(
         name: "train",
         usage: ["train DATA.csv --model OUT.json [options]",
-                "train --features X.npy --labels Y.npy --model OUT.json [options]"],
+                "train --features X.npy --labels Y.npy --model OUT.json [options]",
+                "train FEATURES.csv --annotations VOTES.csv --model OUT.json [--crowd-model NAME] [options]"],
         summary: "Train a softmax classifier (optionally with hidden layers) on soft labels.",
-        positionals: [("DATA.csv", "training data: features and 'label:<class>' (or 'label') columns")],
+        positionals: [("DATA.csv", "training data: features and 'label:<class>', 'label' or 'logit:<class>' columns")],
         options: [
             OptionSpec(name: "--model", value: "FILE", help: "Where to write the trained model (JSON). Required."),
             OptionSpec(name: "--val", value: "FILE", help: "Validation data, reported every epoch."),
             OptionSpec(name: "--val-features", value: "X.npy", help: "Validation features as NPY (with --val-labels), instead of --val."),
             OptionSpec(name: "--val-labels", value: "Y.npy", help: "Validation labels as NPY (with --val-features)."),
+            OptionSpec(name: "--val-teacher-logits", value: "Z.npy", help: "Validation teacher logits as NPY (with --val-features)."),
+            OptionSpec(name: "--checkpoint", value: "FILE", help: "Save the training state here at every epoch end and on Ctrl-C/SIGTERM."),
+            OptionSpec(name: "--resume", value: "FILE", help: "Continue from a --checkpoint file (same data and options); ends as an uninterrupted run would."),
+            OptionSpec(name: "--init", value: "MODEL", help: "Start from a trained model's network and standardisation (fine-tuning)."),
         ] + ConfigOption.all.map(\.spec) + [
             Common.threads,
             OptionSpec(name: "--log", value: "FILE", help: "Write the per-epoch table as CSV (empty cells without validation)."),
             OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of the losses (and validation accuracy), the kept epoch marked."),
             OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade)."),
             OptionSpec(name: "--quiet", value: nil, help: "Print only the final summary line (no table, chart or progress)."),
-        ] + DataInput.options,
+        ] + DataInput.options + AnnotationsTraining.options,
         notes: [
             "Prints one row per epoch, then a chart of the loss curves and a summary line. On a terminal, epochs",
             "that take over a second show a progress bar on stderr.",
+            "With --annotations, each row is one EM round (crowd steps, then a training run); see the README.",
         ])
 
-    static func config(from a: ParsedArguments) throws -> TrainConfig {
+    /// The configuration from the command line; `initial` (`--init`) fixes the network's shape.
+    static func config(from a: ParsedArguments, initial: Network? = nil) throws -> TrainConfig {
+        var hidden = try a.intList("--hidden") ?? []
+        if let initial {
+            let shape = initial.shape
+            for (flag, given, theirs) in [("--hidden", a.string("--hidden"), shape.hidden.map(String.init).joined(separator: ",")),
+                                          ("--activation", a.string("--activation"), shape.activation.rawValue),
+                                          ("--dropout", a.string("--dropout"), "\(shape.dropout)")] {
+                if let given, given.lowercased() != theirs.lowercased(), !(flag == "--dropout" && Double(given) == Double(theirs)) {
+                    throw UsageError("\(flag) \(given) differs from the --init model's (\(theirs.isEmpty ? "none" : theirs)): " +
+                                     "the network comes from that model")
+                }
+            }
+            hidden = shape.hidden
+        }
         // Defaults depend on the model shape and the optimizer; every other flag applies on top.
-        var c = TrainConfig.defaults(hidden: try a.intList("--hidden") ?? [],
-                                     optimizer: try a.choice("--optimizer", OptimizerKind.self))
+        var c = TrainConfig.defaults(hidden: hidden, optimizer: try a.choice("--optimizer", OptimizerKind.self))
         if a.string("--val") != nil || a.string("--val-features") != nil { c.valFraction = 0 }
         for option in ConfigOption.all { try option.apply(a, &c) }
+        if let shape = initial?.shape {
+            (c.hidden, c.activation, c.dropout) = (shape.hidden, shape.activation, shape.dropout)
+        }
         if (a.string("--val") != nil || a.string("--val-features") != nil) && a.string("--val-fraction") != nil {
             throw UsageError("--val and --val-fraction cannot be used together")
         }
@@ -45,14 +67,27 @@ enum TrainCommand: Command {
     }
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
+        if let votes = a.string("--annotations") { return try AnnotationsTraining.run(a, votesPath: votes, console) }
+        if let flag = AnnotationsTraining.onlyWithAnnotations.first(where: { a.string($0) != nil }) {
+            throw UsageError("\(flag) needs --annotations VOTES.csv")
+        }
         let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required (where to save the model)") }
-        let config = try config(from: a)
+        // Every output is checked before any data is read: a bad path must not cost a training run.
+        for flag in ["--model", "--log", "--plot", "--checkpoint"] {
+            if let path = a.string(flag) { try AtomicFile.checkWritable(path) }
+        }
+        let initial = try a.string("--init").map { try ModelFile.load(path: $0) }
+        if initial?.interrupted != nil {
+            console.err("softlabel: note: the --init model was written by an interrupted run\n")
+        }
+        let config = try config(from: a, initial: initial?.network)
         let parallel = try Common.parallel(a)
         let valSource = try DataInput.validationSource(a)
         if config.patience > 0 && valSource == nil && config.valFraction == 0 {
             throw UsageError("--patience needs validation data (--val FILE or --val-fraction F)")
         }
+        let resume = try a.string("--resume").map { try Checkpoint.load(path: $0) }
 
         if config.optimizer == .lbfgs {
             let unused = ["--lr", "--batch-size", "--momentum", "--nesterov", "--beta1", "--beta2", "--eps",
@@ -63,34 +98,50 @@ enum TrainCommand: Command {
                             unused.joined(separator: ", ") + "\n")
             }
         }
-        // A missing output folder should stop the run before training, not after it.
-        for path in [modelPath, a.string("--log"), a.string("--plot")].compactMap({ $0 }) {
-            let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-                throw DataError(file: path, "cannot write: folder '\(dir)' does not exist")
-            }
-        }
-        let train = try DataInput.load(source, parallel: parallel, console: console).dataset
-        var validation: Dataset?
-        if let valSource {
+        let train = try trainingData(source, initial: initial, parallel: parallel, console: console)
+        let validation: Dataset? = try valSource.map { valSource in
             let raw = try DataInput.load(valSource, classes: train.classNames, classesOf: "the training data",
                                          parallel: parallel, console: console).dataset
-            validation = try aligned(raw, to: train, file: valSource.name)
+            return try aligned(raw, to: train, file: valSource.name)
         }
 
         let quiet = a.flag("--quiet")
         let table = EpochTable()
         if !quiet { console.out(table.header) }
+        if let resume, let path = a.string("--resume") {
+            let at = resume.resumesAt
+            console.err("softlabel: resuming from \(path): epoch \(at.epoch)" +
+                        (at.examplesDone > 0 ? ", after \(at.examplesDone) of its examples" : "") + "\n")
+            if !quiet { for record in resume.completedHistory { console.out(table.row(record)) } }
+        }
         var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal, epochs: config.epochs)
+        let checkpointPath = a.string("--checkpoint")
+        let control = TrainingControl(
+            onEpoch: { record in
+                progress.finishEpoch()
+                if !quiet { console.out(table.row(record)) }
+            },
+            onBatch: progress.enabled ? { progress.update(done: $0, total: $1, loss: $2) } : nil,
+            shouldStop: { Signals.stopRequested != nil },
+            onCheckpoint: checkpointPath.map { path in { try $0.write(to: path) } })
         // `consume`: the run standardises the features in place, with no second copy of the data.
-        let run = TrainModel.run(train: consume train, validation: consume validation, config: config,
-                                 parallel: parallel,
-                                 onEpoch: { record in
-                                     progress.finishEpoch()
-                                     if !quiet { console.out(table.row(record)) }
-                                 },
-                                 onBatch: progress.enabled ? { progress.update(done: $0, total: $1, loss: $2) } : nil)
+        var run: TrainingRun
+        Signals.beginTraining()
+        do {
+            // (Not inside a closure: `consume` of a captured variable is not safe.)
+            run = try TrainModel.run(data: consume train, validation: consume validation, config: config, parallel: parallel,
+                                     initial: initial, resume: resume, control: control)
+            Signals.endTraining()
+        } catch let e as CheckpointMismatch {
+            Signals.endTraining()
+            throw DataError(file: a.string("--resume") ?? "", e.message)
+        } catch {
+            Signals.endTraining()
+            throw error
+        }
+        progress.finishEpoch()
+        let signal = Signals.stopRequested
+        if let signal { run.model.interrupted?.signal = Signals.name(signal) }
         let history = run.outcome.history
         if !quiet && !history.isEmpty {
             var chart = TerminalChart.losses(history, logScale: a.flag("--plot-log"),
@@ -102,7 +153,7 @@ enum TrainCommand: Command {
         if let path = a.string("--log") {
             try AtomicFile.write(Data(EpochLog.csv(history).utf8), to: path)
         }
-        if let path = a.string("--plot") {
+        if let path = a.string("--plot"), !history.isEmpty {
             let title = "Loss by epoch: " + URL(fileURLWithPath: modelPath).lastPathComponent
             let chart = SVGChart.losses(history, title: title, logY: a.flag("--plot-log"), loss: config.loss,
                                         iterations: config.optimizer == .lbfgs,
@@ -118,16 +169,41 @@ enum TrainCommand: Command {
         }
         try run.model.write(to: modelPath)
         let o = run.outcome
-        var summary = "kept epoch \(o.keptEpoch) of \(o.history.count)"
-        if o.stoppedEarly { summary += " (stopped early: no better validation loss for \(config.patience) epochs)" }
-        if o.converged { summary += " (converged)" }
-        if KeptEpoch(outcome: o, config: config).reason == .notConverged {
-            summary += " (not converged: reached --epochs \(config.epochs))"
+        var summary: String
+        if let stop = o.interruption {
+            let by = signal.map(Signals.name) ?? "a stop request"
+            if config.optimizer == .lbfgs {
+                summary = "interrupted by \(by) in iteration \(stop.epoch); kept iteration \(o.keptEpoch)"
+            } else {
+                summary = "interrupted by \(by) in epoch \(stop.epoch) after \(stop.examplesDone) of " +
+                    "\(stop.examplesPerEpoch) examples; kept epoch \(o.keptEpoch)" + (o.keptEpoch == stop.epoch ? " (partial)" : "")
+            }
+            if let path = checkpointPath { summary += "; checkpoint \(path) (continue with --resume \(path))" }
+        } else {
+            summary = "kept epoch \(o.keptEpoch) of \(o.history.count)"
+            if o.stoppedEarly { summary += " (stopped early: no better validation loss for \(config.patience) epochs)" }
+            if o.converged { summary += " (converged)" }
+            if KeptEpoch(outcome: o, config: config).reason == .notConverged {
+                summary += " (not converged: reached --epochs \(config.epochs))"
+            }
         }
         summary += "; \(run.trainCount) training examples"
         if run.validationCount > 0 { summary += ", \(run.validationCount) validation" }
         summary += "; \(run.model.network.parameterCount) parameters; model written to \(modelPath)\n"
         console.out(summary)
+        if let signal { throw ExitStatus(code: 128 + signal) }
+    }
+
+    /// The training data, with an --init model's features and classes in that model's order.
+    static func trainingData(_ source: DataInput.Source, initial: ModelFile?, parallel: Parallel,
+                             console: Console) throws -> Dataset {
+        var train = try DataInput.load(source, classes: initial?.classes, classesOf: "the --init model",
+                                       parallel: parallel, console: console).dataset
+        if let initial {
+            train.features = try train.features(orderedAs: initial.features, of: "the --init model", file: source.name).features
+            train.featureNames = initial.features
+        }
+        return train
     }
 
     /// A validation set with the training set's feature columns in the training order.

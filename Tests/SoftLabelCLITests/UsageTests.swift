@@ -15,13 +15,14 @@ import TestSupport
         (["train", "a.csv", "b.csv", "--model", "m.json"], "softlabel train: unexpected argument 'b.csv'\n"),
         (["train", "x.csv", "--model", "m.json", "--hidden", "64,,2"], "softlabel train: --hidden expects comma-separated positive integers like 128,64, got '64,,2'\n"),
         (["eval", "d.csv"], "softlabel eval: --model FILE is required\n"),
-        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict, inspect, calibrate, compare, gradcheck)\n"),
+        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict, inspect, aggregate, calibrate, compare, gradcheck, export)\n"),
         (["train", "x.csv", "--features", "x.npy", "--labels", "y.npy", "--model", "m.json"], "softlabel train: give DATA.csv or --features X.npy, not both (unexpected argument 'x.csv')\n"),
-        (["train", "--features", "x.npy", "--model", "m.json"], "softlabel train: --labels Y.npy is required with --features (train needs labels)\n"),
+        (["train", "--features", "x.npy", "--model", "m.json"], "softlabel train: --labels Y.npy (or --teacher-logits Z.npy) is required with --features (train needs labels)\n"),
         (["eval", "d.csv", "--labels", "y.npy", "--model", "m.json"], "softlabel eval: --labels is for NPY input and needs --features X.npy\n"),
         (["predict", "d.csv", "--classes", "c.txt", "--model", "m.json"], "softlabel predict: --classes is for NPY input and needs --features X.npy\n"),
-        (["train", "d.csv", "--model", "m.json", "--val", "v.csv", "--val-features", "v.npy"], "softlabel train: --val and --val-features/--val-labels cannot be used together\n"),
-        (["train", "d.csv", "--model", "m.json", "--val-features", "v.npy"], "softlabel train: --val-features needs --val-labels Y.npy (validation needs labels)\n"),
+        (["train", "d.csv", "--model", "m.json", "--val", "v.csv", "--val-features", "v.npy"], "softlabel train: --val and --val-features/--val-labels/--val-teacher-logits cannot be used together\n"),
+        (["train", "d.csv", "--model", "m.json", "--val-features", "v.npy"], "softlabel train: --val-features needs --val-labels Y.npy or --val-teacher-logits Z.npy (validation needs labels)\n"),
+        (["train", "d.csv", "--model", "m.json", "--val-teacher-logits", "v.npy"], "softlabel train: --val-teacher-logits needs --val-features X.npy\n"),
         (["inspect"], "softlabel inspect: missing DATA.csv (see 'softlabel inspect --help')\n"),
         (["predict", "d.csv", "--model", "m.json", "--format", "xml"], "softlabel predict: --format expects one of csv|jsonl, got 'xml'\n"),
         (["predict", "d.csv", "--model", "m.json", "--top", "0"], "softlabel predict: --top expects an integer >= 1, got '0'\n"),
@@ -32,7 +33,7 @@ import TestSupport
         (["train", "x.csv", "--modle", "m.json"], "softlabel train: unknown option '--modle' (did you mean --model? see 'softlabel train --help')\n"),
         (["eval", "x.csv", "--model", "m.json", "--jsno"], "softlabel eval: unknown option '--jsno' (did you mean --json? see 'softlabel eval --help')\n"),
         (["train", "x.csv", "--model", "m.json", "--optimizer", "adma"], "softlabel train: --optimizer expects one of sgd|adam|adamw|lbfgs, got 'adma' (did you mean 'adam'?)\n"),
-        (["trian", "x.csv"], "softlabel: unknown command 'trian' (did you mean 'train'? commands: train, eval, predict, inspect, calibrate, compare, gradcheck)\n"),
+        (["trian", "x.csv"], "softlabel: unknown command 'trian' (did you mean 'train'? commands: train, eval, predict, inspect, aggregate, calibrate, compare, gradcheck, export)\n"),
         (["train", "x.csv", "--model", "m.json", "--hidden", "8", "--dropout", "0.99"], "softlabel train: --dropout expects a number >= 0 and <= 0.95, got '0.99'\n"),
         (["train", "x.csv", "--model", "m.json", "--dropout", "0.2"], "softlabel train: --dropout needs hidden layers (--hidden); a linear model has no hidden units to drop\n"),
         (["train", "x.csv", "--model", "m.json", "--hidden", "8", "--optimizer", "lbfgs", "--dropout", "0.2"], "softlabel train: --dropout needs a minibatch optimizer (sgd, adam or adamw): lbfgs needs a deterministic objective\n"),
@@ -113,7 +114,7 @@ import TestSupport
     }
 
     @Test func everySubcommandAnswersHelp() {
-        for command in ["train", "eval", "predict", "inspect", "calibrate", "compare", "gradcheck"] {
+        for command in ["train", "eval", "predict", "inspect", "calibrate", "compare", "gradcheck", "export"] {
             let r = runInProcess([command, "--help"])
             #expect(r.status == 0)
             #expect(r.stdout.hasPrefix("Usage:\n  softlabel \(command) "))

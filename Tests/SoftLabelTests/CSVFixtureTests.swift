@@ -22,7 +22,7 @@ func readError(_ path: String, labels: LabelMode = .required, classes: [String]?
         ("empty.csv", "line - column -: is empty, expected a header row and data rows"),
         ("only-blank-lines.csv", "line - column -: is empty, expected a header row and data rows"),
         ("header-only.csv", "line 1 column -: has a header but no data rows"),
-        ("no-label-columns.csv", "line 1 column -: no label columns, expected 'label' or 'label:<class>' columns"),
+        ("no-label-columns.csv", "line 1 column -: no label columns, expected 'label', 'label:<class>' or 'logit:<class>' columns"),
         ("no-feature-columns.csv", "line 1 column -: no feature columns"),
         ("too-few-cells.csv", "line 3 column -: has 3 cells, expected 4 (as in the header)"),
         ("too-many-cells.csv", "line 2 column -: has 5 cells, expected 4 (as in the header)"),

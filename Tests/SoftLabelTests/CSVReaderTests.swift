@@ -84,7 +84,7 @@ func temporaryFile(_ text: String, name: String = "data.csv") -> String {
         #expect(message("f,label:a,label:b\n,1,2\n") == "line 2 column f: empty cell, expected a number")
         #expect(message("f,label:a,label:b\n1,-1,2\n") == "line 2 column label:a: negative label value -1")
         #expect(message("f,label:a,label:b\n1,0,0\n") == "line 2 column -: label cells sum to 0, expected a distribution or counts")
-        #expect(message("f,g\n1,2\n") == "line 1 column -: no label columns, expected 'label' or 'label:<class>' columns")
+        #expect(message("f,g\n1,2\n") == "line 1 column -: no label columns, expected 'label', 'label:<class>' or 'logit:<class>' columns")
         #expect(message("") == "line - column -: is empty, expected a header row and data rows")
     }
 }

@@ -110,3 +110,111 @@ private func softmax(_ z: [Float]) -> (q: [Float], logq: [Float]) {
         #expect(abs(Double(vc) - log(2)) < 1e-6)
     }
 }
+
+/// Value and gradient of one example's distillation loss through the training code (scale 1), padded as in
+/// training (z's padding lanes hold junk that must be ignored).
+private func distilledLossAndGradient(_ kind: LossKind, z: [Float], p: [Float], t: Float, a: Float, y: Int)
+    -> (Float, [Float]) {
+    let k = z.count, kp = paddedWidth(k)
+    var negH: Float = 0
+    for v in p where v > 0 { negH += v * log(v) }
+    let zp = z + [Float](repeating: .nan, count: kp - k), pp = p + [Float](repeating: 0, count: kp - k)
+    var dz = [Float](repeating: .nan, count: kp), q = dz, logq = dz
+    let distill = Distillation(temperature: t, hardWeight: a)
+    let value = dz.withUnsafeMutableBufferPointer { d in
+        q.withUnsafeMutableBufferPointer { qb in
+            logq.withUnsafeMutableBufferPointer { lb in
+                distill.rowForwardBackward(kind, z: zp, p: pp, negEntropy: negH, hard: y, k: k, kp: kp, scale: 1,
+                                           dz: d.baseAddress!, q: qb.baseAddress!, logq: lb.baseAddress!)
+            }
+        }
+    }
+    #expect(dz[k...].allSatisfy { $0 == 0 }, "padding of dz must be zeroed")
+    return (value, Array(dz[..<k]))
+}
+
+/// Distillation: (1 - A) T² ℓ(p, softmax(z / T)) + A (-log softmax(z)_y).
+@Suite struct DistillationLossTests {
+    /// (T, A) settings: temperature alone, sharpening with a hard term, the usual T = 4 mix, the hard term
+    /// alone at T = 1, and pure hard-label training.
+    static let settings: [(t: Float, a: Float)] = [(4, 0), (0.5, 0.3), (4, 0.3), (1, 0.5), (2.5, 1)]
+
+    /// Every loss and setting: value and gradient against central differences of the Double reference, for k
+    /// below, at and above one vector width, with and without zero targets.
+    @Test(arguments: LossKind.allCases, settings.indices)
+    func gradientMatchesFiniteDifferences(_ kind: LossKind, _ s: Int) {
+        let (t, a) = Self.settings[s]
+        for k in [3, 16, 37] {
+            var g = TestData(seed: UInt64(k * 7 + s) + UInt64(kind.rawValue.count))
+            for zeros in [false, true] {
+                let z = g.matrix(1, k, scale: 2).values
+                let p = g.distributions(1, k, zeros: zeros).values
+                let y = Int(g.rng.next() % UInt64(k))
+                let (value, grad) = distilledLossAndGradient(kind, z: z, p: p, t: t, a: a, y: y)
+                let zd = z.map(Double.init), pd = p.map(Double.init)
+                func reference(_ z: [Double]) -> Double {
+                    ReferenceObjective.loss(kind, p: pd, z: z, temperature: Double(t), hardWeight: Double(a), hard: y)
+                }
+                let exact = reference(zd)
+                #expect(close(Double(value), exact, 1e-5), "\(kind) T=\(t) A=\(a) k=\(k): value \(value) vs \(exact)")
+                let h = 1e-6
+                for j in 0..<k {
+                    var up = zd, down = zd
+                    up[j] += h
+                    down[j] -= h
+                    let numeric = (reference(up) - reference(down)) / (2 * h)
+                    #expect(abs(Double(grad[j]) - numeric) <= 2e-5 * Double(max(1, t)),
+                            "\(kind) T=\(t) A=\(a) k=\(k) ∂/∂z\(j): \(grad[j]) vs \(numeric)")
+                }
+            }
+        }
+    }
+
+    /// KL at T = 4 without a hard term: gradient T (q_T - p) with q_T = softmax(z / T), exactly (1/4 is exact).
+    @Test func klGradientIsTTimesQTMinusP() {
+        let z: [Float] = [0.5, -1, 2, 0, 3.5], p: [Float] = [0.1, 0.2, 0.5, 0.1, 0.1]
+        let qT = softmax(z.map { $0 * 0.25 }).q
+        let (value, grad) = distilledLossAndGradient(.kl, z: z, p: p, t: 4, a: 0, y: 0)
+        for j in 0..<5 { #expect(grad[j] == 4 * (qT[j] - p[j])) }
+        let kl = zip(p, qT).reduce(0.0) { $0 + Double($1.0) * log(Double($1.0) / Double($1.1)) }
+        #expect(close(Double(value), 16 * kl, 1e-5))
+    }
+
+    /// At T = 1 the hard term turns KL's gradient into q minus the mixed target (1 - A) p + A e_y.
+    @Test func hardWeightAtT1MixesTheTarget() {
+        let z: [Float] = [0.3, -0.7, 1.1, 0.2], p: [Float] = [0.4, 0.3, 0.2, 0.1]
+        let (q, logq) = softmax(z)
+        let (value, grad) = distilledLossAndGradient(.kl, z: z, p: p, t: 1, a: 0.25, y: 2)
+        for j in 0..<4 {
+            let mixed = 0.75 * p[j] + (j == 2 ? 0.25 : 0)
+            #expect(abs(grad[j] - (q[j] - mixed)) < 1e-6, "∂/∂z\(j)")
+        }
+        let kl = (0..<4).reduce(Float(0)) { $0 + p[$1] * (log(p[$1]) - logq[$1]) }
+        #expect(abs(value - (0.75 * kl - 0.25 * logq[2])) < 1e-6)
+    }
+
+    /// Why T²: for large T the soft term's gradient tends to (z - v) / k for zero-mean logits z (student) and v
+    /// (teacher) (Hinton et al. 2015, section 2.1): its size does not depend on T. Without the T² factor it
+    /// would be this divided by T².
+    @Test(arguments: [Float(50), 200, 1000])
+    func tSquaredKeepsTheGradientSize(_ t: Float) {
+        let v: [Float] = [1.0, -0.5, 0.25, -0.75], z: [Float] = [0.2, 0.4, -0.9, 0.3]  // each sums to 0
+        let p = softmax(v.map { $0 / t }).q
+        let grad = distilledLossAndGradient(.kl, z: z, p: p, t: t, a: 0, y: 0).1
+        for j in 0..<4 {
+            let limit = (z[j] - v[j]) / 4
+            #expect(abs(grad[j] - limit) < 0.02 * 0.3, "T=\(t) ∂/∂z\(j): \(grad[j]) vs \((z[j] - v[j]) / 4)")
+        }
+    }
+
+    /// The plain settings run the plain loss: no `Distillation` at T = 1 with A = 0.
+    @Test func plainSettingsAreThePlainLoss() {
+        var config = TrainConfig()
+        #expect(Distillation(config) == nil)
+        config.distillTemperature = 2
+        #expect(Distillation(config) == Distillation(temperature: 2, hardWeight: 0))
+        config.distillTemperature = 1
+        config.hardWeight = 0.1
+        #expect(Distillation(config) == Distillation(temperature: 1, hardWeight: 0.1))
+    }
+}

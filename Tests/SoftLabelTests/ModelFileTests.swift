@@ -67,6 +67,8 @@ import Testing
         #expect(try message { $0["features"] = ["x", "x"] } == "m.json: duplicate feature name 'x' in the model")
         #expect(try message { $0["classes"] = ["a", "a"] } == "m.json: duplicate class name 'a' in the model")
         #expect(try message { $0["temperature"] = 1e-45 } == "m.json: temperature 1e-45 is not a positive normal number")
+        #expect(try message { $0["temperature"] = 1e39 }.hasPrefix("m.json:1: column "))
+        #expect(try message { $0["temperature"] = 1e39 }.hasSuffix(": number 1e+39 is beyond Float's range (±3.4028235e+38); model numbers are float32"))
         #expect(try message { json in
             var layers = json["layers"] as! [[String: Any]]
             layers[0]["inputs"] = 1 << 62

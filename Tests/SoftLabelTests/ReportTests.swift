@@ -375,3 +375,22 @@ func sampleHistory(validation: Bool = true, epochs: Int = 12) -> [EpochRecord] {
         #expect(abs(e.softReliability.error - 0.3) < 1e-7)
     }
 }
+
+@Suite struct EvaluationReportTests {
+    /// Beyond 20 classes the text report lists the largest confusions instead of a k x k table; the JSON keeps
+    /// the whole matrix.
+    @Test func largeConfusionMatricesAreSummarised() {
+        var g = TestData(seed: 12)
+        for k in [20, 21, 300] {
+            let e = Evaluation(logits: g.matrix(400, k, scale: 3), targets: g.distributions(400, k))
+            let report = EvaluationReport(e, classes: (0..<k).map { "c\($0)" })
+            let summarised = report.text.contains("too many to print")
+            #expect(summarised == (k > 20))
+            // The whole matrix is in the JSON: k rows of k counts summing to the examples.
+            let json = report.json.text
+            #expect(json.contains("\"counts\""))
+            #expect(e.confusion.counts.reduce(0, +) == 400)
+            if k == 300 { #expect(report.text.utf8.count < 200_000) }
+        }
+    }
+}

@@ -13,14 +13,14 @@ import Testing
         config.batchSize = 37
         config.valFraction = 0
         config.patience = 0
-        let one = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
-        let two = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run()
-        let three = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 3)).run()
+        let one = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 1)).run())
+        let two = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 2)).run())
+        let three = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 3)).run())
         #expect(one.network == two.network && one.network == three.network)
         #expect(one.history.map(\.trainLoss) == two.history.map(\.trainLoss))
         var other = config
         other.seed = 2
-        let reseeded = Trainer(config: other, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
+        let reseeded = (try! Trainer(config: other, data: data, parallel: Parallel(threads: 1)).run())
         #expect(reseeded.network != one.network)
     }
 
@@ -33,7 +33,7 @@ import Testing
         config.epochs = 4
         config.valFraction = 0
         config.patience = 0
-        let alone = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run().network
+        let alone = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 2)).run()).network
         let results = UnsafeMutablePointer<Network?>.allocate(capacity: 4)
         results.initialize(repeating: nil, count: 4)
         defer {
@@ -41,7 +41,7 @@ import Testing
             results.deallocate()
         }
         DispatchQueue.concurrentPerform(iterations: 4) { i in
-            results[i] = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run().network
+            results[i] = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 2)).run()).network
         }
         for i in 0..<4 { #expect(results[i] == alone) }
     }
@@ -59,7 +59,7 @@ import Testing
         config.batchSize = 60
         config.epochs = 600
         config.l2 = 0.05
-        let outcome = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
+        let outcome = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 1)).run())
         let maxGrad = largestWeightGradient(outcome.network, data: data, config: config)
         #expect(maxGrad < 1e-4, "gradient norm at the end: \(maxGrad)")
     }
@@ -72,12 +72,12 @@ import Testing
         var config = TrainConfig()
         config.l2 = 0.01
         #expect(config.optimizer == .lbfgs)
-        let outcome = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
+        let outcome = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 1)).run())
         #expect(outcome.converged)
         #expect(outcome.history.count < 200)
         let maxGrad = largestWeightGradient(outcome.network, data: data, config: config)
         #expect(maxGrad < 1e-4, "gradient at the end: \(maxGrad)")
-        let two = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 2)).run()
+        let two = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 2)).run())
         #expect(two.network == outcome.network)
     }
 
@@ -106,7 +106,7 @@ import Testing
         config.learningRate = 1e20
         config.epochs = 20
         config.standardize = false
-        let outcome = Trainer(config: config, train: data, validation: nil, parallel: Parallel(threads: 1)).run()
+        let outcome = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 1)).run())
         #expect(outcome.divergence != nil)
         #expect(outcome.divergence?.contains("try a lower --lr") == true)
         #expect(outcome.network.isFinite)
@@ -114,7 +114,7 @@ import Testing
     }
 
     /// With patience, training stops once validation loss stops improving and keeps the best epoch's weights.
-    @Test func earlyStoppingRestoresTheBestEpoch() {
+    @Test func earlyStoppingRestoresTheBestEpoch() throws {
         var g = TestData(seed: 6)
         let train = g.dataset(n: 40, d: 30, k: 3)  // few examples, many features: overfits quickly
         let val = g.dataset(n: 40, d: 30, k: 3)
@@ -125,7 +125,7 @@ import Testing
         config.epochs = 300
         config.patience = 5
         config.schedule = .constant
-        let outcome = Trainer(config: config, train: train, validation: val, parallel: Parallel(threads: 1)).run()
+        let outcome = try Trainer(config: config, data: train, validation: .separate(val), parallel: Parallel(threads: 1)).run()
         #expect(outcome.stoppedEarly)
         let best = outcome.history.min { $0.valLoss! < $1.valLoss! }!
         #expect(outcome.keptEpoch == best.epoch)

@@ -34,6 +34,27 @@ import Testing
         #expect(failures == 0)
     }
 
+    /// Phases: every task of a phase has finished (its writes visible) before any task of the next begins.
+    @Test func phasesAreSeparatedByABarrier() {
+        let slots = 40
+        let marks = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: slots)
+        for i in 0..<slots { (marks + i).initialize(to: Atomic<Int>(0)) }
+        defer { marks.deallocate() }
+        let early = Atomic<Int>(0)
+        for job in 0..<3_000 {
+            let tasks = 1 + job % slots, threads = job % 2 == 0 ? 16 : 3
+            Parallel(threads: threads).run(tasks: tasks, phases: 3) { phase, t in
+                // Every task of the phase before must have marked itself.
+                for u in 0..<tasks where marks[u].load(ordering: .relaxed) < phase { early.add(1, ordering: .relaxed) }
+                marks[t].add(1, ordering: .relaxed)
+            }
+            for u in 0..<tasks {
+                if marks[u].exchange(0, ordering: .relaxed) != 3 { early.add(1, ordering: .relaxed) }
+            }
+        }
+        #expect(early.load(ordering: .relaxed) == 0)
+    }
+
     /// A task that itself runs in parallel gets the pool's fallback (inline) path and the same results.
     @Test func nestedRunsComplete() {
         let total = Atomic<Int>(0)

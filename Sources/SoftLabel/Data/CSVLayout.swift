@@ -10,6 +10,7 @@ struct CSVLayout {
     var roles: [Int32]             // (columns)
     var featureNames: [String]     // (d)
     var softClasses: [String] = [] // (k) soft-label classes in target order (the model's order when given)
+    var readsLogits = false        // the soft columns are a teacher's `logit:<class>` columns (any finite number)
     var idColumn: Int?
     var hardColumn: Int?           // set only when hard labels are read
     var hasLabels: Bool            // the file has label columns (read or not)
@@ -29,6 +30,7 @@ struct CSVLayout {
         var idColumn: Int?
         var hardColumn: Int?
         var softColumns: [(Int, String)] = []
+        var logitColumns: [(Int, String)] = []
         var featureColumns: [Int] = []
         var seen = Set<String>()
         for (c, name) in header.enumerated() {
@@ -37,8 +39,9 @@ struct CSVLayout {
                 throw DataError(file: file, line: 1, "header cell \(c + 1) is empty, expected a column name" + hint)
             }
             if !seen.insert(name).inserted {
-                if name.hasPrefix("label:") {
-                    throw DataError(file: file, line: 1, column: name, "duplicate class '\(name.dropFirst(6))' in label columns")
+                if name.hasPrefix("label:") || name.hasPrefix("logit:") {
+                    throw DataError(file: file, line: 1, column: name,
+                                    "duplicate class '\(name.dropFirst(6))' in \(name.prefix(5)) columns")
                 }
                 throw DataError(file: file, line: 1, column: name, "duplicate column name")
             }
@@ -50,6 +53,10 @@ struct CSVLayout {
                 let cls = String(name.dropFirst(6))
                 if cls.isEmpty { throw DataError(file: file, line: 1, column: name, "empty class name after 'label:'") }
                 softColumns.append((c, cls))
+            } else if name.hasPrefix("logit:") {
+                let cls = String(name.dropFirst(6))
+                if cls.isEmpty { throw DataError(file: file, line: 1, column: name, "empty class name after 'logit:'") }
+                logitColumns.append((c, cls))
             } else {
                 featureColumns.append(c)
             }
@@ -57,6 +64,15 @@ struct CSVLayout {
         if hardColumn != nil && !softColumns.isEmpty {
             throw DataError(file: file, line: 1, column: "label",
                             "both 'label' and 'label:<class>' columns, expected one form of label")
+        }
+        // A teacher's logits are the targets, read through the soft-label columns' path; a `label` column beside
+        // them is the hard class for --hard-weight.
+        if let (c, _) = logitColumns.first {
+            if !softColumns.isEmpty {
+                throw DataError(file: file, line: 1, column: header[c], "both 'label:<class>' and 'logit:<class>' columns, " +
+                                "expected one kind of target (probabilities, or a teacher's logits)")
+            }
+            softColumns = logitColumns
         }
         hasLabels = hardColumn != nil || !softColumns.isEmpty
         if header.count == 1, let other = [UInt8(ascii: ";"), 0x09, UInt8(ascii: "|"), UInt8(ascii: ",")]
@@ -67,7 +83,7 @@ struct CSVLayout {
                             "(--delimiter \(CSVDelimiter.flag(other)))")
         }
         if mode == .required && !hasLabels {
-            throw DataError(file: file, line: 1, "no label columns, expected 'label' or 'label:<class>' columns")
+            throw DataError(file: file, line: 1, "no label columns, expected 'label', 'label:<class>' or 'logit:<class>' columns")
         }
         if featureColumns.isEmpty { throw DataError(file: file, line: 1, "no feature columns") }
 
@@ -81,11 +97,15 @@ struct CSVLayout {
         if let hardColumn {
             roles[hardColumn] = CSVLayout.hardLabel
             self.hardColumn = hardColumn
-        } else if !softColumns.isEmpty {
+        }
+        if !softColumns.isEmpty {
+            readsLogits = !logitColumns.isEmpty
+            let kind = readsLogits ? "logit" : "label"
+            if readsLogits && modelClasses == nil { self.classesOf = "the teacher" }  // whose classes a hard label must be
             var names = softColumns.map(\.1)
             if Set(names).count != names.count {
                 let dup = names.enumerated().first { i, n in names[..<i].contains(n) }!.1
-                throw DataError(file: file, line: 1, column: "label:" + dup, "duplicate class '\(dup)' in label columns")
+                throw DataError(file: file, line: 1, column: "\(kind):" + dup, "duplicate class '\(dup)' in \(kind) columns")
             }
             if let modelClasses {
                 if Set(modelClasses) != Set(names) || modelClasses.count != names.count {
@@ -95,7 +115,7 @@ struct CSVLayout {
                     if !missing.isEmpty { parts.append("missing " + missing.map { "'\($0)'" }.joined(separator: ", ")) }
                     if !extra.isEmpty { parts.append("not in \(classesOf) " + extra.map { "'\($0)'" }.joined(separator: ", ")) }
                     throw DataError(file: file, line: 1,
-                                    "label classes differ from \(classesOf)'s: " + parts.joined(separator: "; "))
+                                    "\(kind) classes differ from \(classesOf)'s: " + parts.joined(separator: "; "))
                 }
                 names = modelClasses
             } else if names.count == 1 {

@@ -21,7 +21,8 @@ struct CSVParsed {
         let n = rows, d = layout.featureNames.count, k = layout.softClasses.count
         var codes = self.codes, ids = self.ids
         var targets: [Float] = []
-        let known = layout.hardColumn != nil ? layout.modelClasses.map(Set.init) : nil
+        let known = layout.hardColumn == nil ? nil
+            : layout.readsLogits ? Set(layout.softClasses) : layout.modelClasses.map(Set.init)
         let features = try [Float](unsafeUninitializedCapacity: n * d) { f, fCount in
             fCount = n * d
             targets = try [Float](unsafeUninitializedCapacity: n * k) { t, tCount in
@@ -60,7 +61,16 @@ struct CSVParsed {
         swap(&values, &features)
         var classNames: [String] = []
         var targets = Matrix(rows: n, cols: 0)
-        if layout.hardColumn != nil {
+        var teacher: (logits: Matrix, hard: [Int]?)?
+        if layout.readsLogits {
+            classNames = layout.softClasses
+            var t: [Float] = []
+            swap(&t, &self.targets)
+            // A `label` column beside the logits: each row's hard class, as its position among the classes.
+            let hard = layout.hardColumn == nil ? nil : oneHotTargets(codes: codes, tables: tables, classes: classNames)
+            teacher = (Matrix(rows: n, cols: classNames.count, values: t),
+                       hard.map { h in (0..<n).map { i in (0..<h.cols).first { h[i, $0] == 1 }! } })
+        } else if layout.hardColumn != nil {
             if let modelClasses = layout.modelClasses {
                 classNames = modelClasses  // eval: rows of any of the model's classes, even all of one class
             } else {
@@ -84,9 +94,11 @@ struct CSVParsed {
             swap(&t, &self.targets)
             targets = Matrix(rows: n, cols: classNames.count, values: t)
         }
-        let ds = Dataset(ids: layout.idColumn != nil ? ids : (0..<n).map { String($0 + 1) },
-                         featureNames: layout.featureNames, classNames: classNames,
-                         features: Matrix(rows: n, cols: layout.featureNames.count, values: values), targets: targets)
+        let rowIDs = layout.idColumn != nil ? ids : (0..<n).map { String($0 + 1) }
+        let x = Matrix(rows: n, cols: layout.featureNames.count, values: values)
+        let ds = teacher.map { Dataset(ids: rowIDs, featureNames: layout.featureNames, classNames: classNames, features: x,
+                                       teacherLogits: $0.logits, hardLabels: $0.hard) }
+            ?? Dataset(ids: rowIDs, featureNames: layout.featureNames, classNames: classNames, features: x, targets: targets)
         return LoadedData(dataset: ds, warnings: warnings + (stats.warning(file: file).map { [$0] } ?? []))
     }
 }

@@ -33,8 +33,8 @@ struct CSVRowParser {
             if role >= 0, let (v, s) = FloatParser.scanTerminated(p), s == end || s.pointee == comma {
                 featureRow[Int(role)] = v
                 stop = s
-            } else if role <= CSVLayout.softLabelBase, let (v, s) = FloatParser.scanTerminated(p), v >= 0,
-                      s == end || s.pointee == comma {
+            } else if role <= CSVLayout.softLabelBase, let (v, s) = FloatParser.scanTerminated(p),
+                      v >= 0 || layout.readsLogits, s == end || s.pointee == comma {
                 targets![row * k + Int(CSVLayout.softLabelBase - role)] = v + 0  // + 0 turns -0.0 into 0
                 stop = s
             } else {
@@ -65,7 +65,9 @@ struct CSVRowParser {
             features[row * d + Int(role)] = try number(bytes, column: c, line: line)
         } else if role <= CSVLayout.softLabelBase {
             let v = try number(bytes, column: c, line: line)
-            if v < 0 { throw DataError(file: file, line: line, column: layout.header[c], "negative label value \(shown(bytes))") }
+            if v < 0 && !layout.readsLogits {
+                throw DataError(file: file, line: line, column: layout.header[c], "negative label value \(shown(bytes))")
+            }
             targets![row * k + Int(CSVLayout.softLabelBase - role)] = v + 0
         } else if role == CSVLayout.id {
             guard let s = String(validating: bytes, as: UTF8.self), !bytes.contains(0) else {
@@ -90,6 +92,7 @@ struct CSVRowParser {
     }
 
     private mutating func finishLabels(row: Int, line: Int) throws {
+        if layout.readsLogits { return }  // logits are any finite numbers, not a distribution
         if !LabelRow.normalise(targets! + row * k, k: k, row: row, stats: &stats) {
             throw DataError(file: file, line: line, "label cells sum to 0, expected a distribution or counts")
         }

@@ -6,12 +6,16 @@ public struct NPYSource: Sendable, Equatable {
     public var labels: String?           // (n, k) probabilities or counts, or (n) integer class indices
     public var classesFile: String?      // one class name per line; default "0", "1", ...
     public var featureNamesFile: String? // one feature name per line; default "f0", "f1", ...
+    /// (n, k) a teacher's logits as the targets (`labels` may then give (n) hard class indices)
+    public var teacherLogits: String?
 
-    public init(features: String, labels: String? = nil, classesFile: String? = nil, featureNamesFile: String? = nil) {
+    public init(features: String, labels: String? = nil, classesFile: String? = nil, featureNamesFile: String? = nil,
+                teacherLogits: String? = nil) {
         self.features = features
         self.labels = labels
         self.classesFile = classesFile
         self.featureNamesFile = featureNamesFile
+        self.teacherLogits = teacherLogits
     }
 }
 
@@ -53,7 +57,7 @@ public enum NPYReader {
                 throw DataError(file: path, "has \(y.shape[0]) rows, but the features file \(x.path) has \(n)")
             }
             labelArray = y
-        } else if mode == .required {
+        } else if mode == .required && source.teacherLogits == nil {
             throw DataError(file: source.features, "has no labels file, expected one (rows, classes) or (rows,) array")
         }
 
@@ -68,6 +72,12 @@ public enum NPYReader {
                             v.isNaN ? "NaN, expected a finite number" : "infinite or too large for Float, expected a finite number")
         }
 
+        if mode != .ignored, let path = source.teacherLogits {
+            let ds = try distillationData(source, logits: path, hard: labelArray, ids: (0..<n).map { String($0) },
+                                          featureNames: names, features: Matrix(rows: n, cols: d, values: features),
+                                          classNames: classNames, model: modelClasses, modelName: classesOf)
+            return LoadedData(dataset: ds, warnings: [])
+        }
         var targets = Matrix(rows: n, cols: 0)
         var classes: [String] = []
         var warnings: [String] = []
@@ -173,6 +183,53 @@ public enum NPYReader {
         var t = Matrix(rows: n, cols: classes.count)
         for (i, c) in index.enumerated() { t[i, position[names[c]]!] = 1 }
         return (t, classes)
+    }
+
+    /// The data set of `--teacher-logits Z.npy` (n, k): finite logits, classes named by `names` (or 0, 1, ...),
+    /// with `--labels` as (n) hard class indices into them when given; reordered to `model`'s classes.
+    private static func distillationData(_ source: NPYSource, logits path: String, hard y: NPYArray?, ids: [String],
+                                         featureNames: [String], features: Matrix, classNames names: [String]?,
+                                         model: [String]?, modelName: String) throws -> Dataset {
+        let n = features.rows
+        let z = try NPYArray(path: path)
+        guard z.shape.count == 2 else {
+            throw DataError(file: path, "has shape \(z.shapeText), expected 2-D teacher logits (rows, classes)")
+        }
+        if z.shape[0] != n { throw DataError(file: path, "has \(z.shape[0]) rows, but the features file \(source.features) has \(n)") }
+        let k = z.shape[1]
+        if let names, names.count != k {
+            throw DataError(file: source.classesFile!, "names \(names.count) classes, but \(path) has \(k) logit columns")
+        }
+        if model == nil && k < 2 { throw DataError(file: path, "has shape \(z.shapeText): \(k) class(es), expected at least two") }
+        let classes = names ?? (0..<k).map(String.init)
+        var v = Matrix(rows: n, cols: k)
+        var firstBad: Int?
+        try v.values.withUnsafeMutableBufferPointer { buf in
+            try z.readFloats(into: buf.baseAddress!)
+            firstBad = NPYArray.firstNonFinite(UnsafeBufferPointer(buf))
+        }
+        if let i = firstBad {
+            throw DataError(file: path, row: i / k, column: classes[i % k], v.values[i].isNaN
+                            ? "NaN, expected a finite logit" : "infinite or too large for Float, expected a finite logit")
+        }
+        var hard: [Int]?
+        if let y {
+            guard y.shape.count == 1 else {
+                throw DataError(file: y.path, "has shape \(y.shapeText); with --teacher-logits the labels are (rows,) " +
+                                "hard class indices (for --hard-weight), not a second set of soft targets")
+            }
+            let (oneHot, _) = try indices(y, names: classes, namesFile: source.classesFile ?? path, model: classes,
+                                          modelName: "the teacher")
+            hard = (0..<n).map { i in (0..<k).first { oneHot[i, $0] == 1 }! }
+        }
+        let data = Dataset(ids: ids, featureNames: featureNames, classNames: classes, features: features,
+                           teacherLogits: v, hardLabels: hard)
+        guard let model else { return data }
+        guard let reordered = data.withClassOrder(model) else {
+            throw DataError(file: path, "teacher classes \(list(classes)) differ from \(modelName)'s \(list(model))" +
+                            (source.classesFile == nil ? " (name them with --classes FILE)" : ""))
+        }
+        return reordered
     }
 
     /// An integral Double as its digits while they are exact (below 2^53), otherwise in exponent form.

@@ -14,14 +14,16 @@ public struct Standardizer: Codable, Equatable, Sendable {
         self.std = std
     }
 
-    /// Mean and standard deviation of each column, accumulated in Double (two passes).
-    public init(fitting x: Matrix) {
-        let n = x.rows, d = x.cols
+    /// Mean and standard deviation of each column over the rows `rows` (ascending; nil: all), accumulated in
+    /// Double (two passes).
+    public init(fitting x: Matrix, rows: [Int]? = nil) {
+        let list = rows ?? Array(0..<x.rows)
+        let n = list.count, d = x.cols
         var sum = [Double](repeating: 0, count: d)
         var lo = [Float](repeating: .infinity, count: d)
         var hi = [Float](repeating: -.infinity, count: d)
         x.values.withUnsafeBufferPointer { v in
-            for i in 0..<n {
+            for i in list {
                 for j in 0..<d {
                     let a = v[i * d + j]
                     sum[j] += Double(a)
@@ -33,7 +35,7 @@ public struct Standardizer: Codable, Equatable, Sendable {
         let mean = sum.map { $0 / Double(max(n, 1)) }
         var sq = [Double](repeating: 0, count: d)
         x.values.withUnsafeBufferPointer { v in
-            for i in 0..<n {
+            for i in list {
                 for j in 0..<d {
                     let e = Double(v[i * d + j]) - mean[j]
                     sq[j] += e * e

@@ -40,51 +40,20 @@ extension Dense {
         gemmNT(x: x, rows: rows, w: w, bias: b, outputs: outputs, inputs: inputs, z: z, ldz: ldz)
     }
 
-    /// Forward from the transposed weights Wᵀ (i, o): Z[r, :] = Σ_j X[r, j] Wᵀ[j, :] + b, whole output vectors
-    /// at a time (no lane sums), which runs faster than `forward` for layers whose outputs fill 64-wide
-    /// blocks (measured at i = 512, o = 256: 116 against 79 GFLOP/s on one core).
+    /// Forward from W packed in 64-column panels (`packPanels`): Z[r, :] = X[r, :] Wᵀ + b, whole output vectors
+    /// at a time (no lane sums), which runs faster than `forward` for layers with more than 16 outputs
+    /// (measured with Scripts/kernelbench, one core: 512 -> 256: 146 against 54 GFLOP/s; 2048 -> 100: 112
+    /// against 56; but 512 -> 10: 35 against 62, so few outputs keep the dot products).
     @inline(__always)
-    static func forwardTransposed(
-        x: Rows, rows: Range<Int>, wt: UnsafePointer<Float>, b: UnsafePointer<Float>, inputs: Int, outputs: Int,
+    static func forwardPacked(
+        x: Rows, rows: Range<Int>, packed: UnsafePointer<Float>, b: UnsafePointer<Float>, inputs: Int, outputs: Int,
         z: UnsafeMutablePointer<Float>, ldz: Int
     ) {
-        gemmNN(g: x, rows: rows, w: wt, outputs: inputs, inputs: outputs, dx: z, ldx: ldz)
-        for r in rows {
-            let zr = z + r * ldz
-            var c = 0
-            while c + vecWidth <= outputs {
-                storeVec(loadVec(zr + c) + loadVec(b + c), zr + c)
-                c += vecWidth
-            }
-            while c < outputs {
-                zr[c] = zr[c] + b[c]
-                c += 1
-            }
-        }
+        gemmPacked(x: x, rows: rows, packed: packed, bias: b, outputs: outputs, inputs: inputs, z: z, ldz: ldz)
     }
 
-    /// Whether a layer runs `forwardTransposed`: its outputs fill whole 64-wide blocks of that kernel.
-    static func prefersTransposedForward(outputs: Int) -> Bool { outputs >= 64 && outputs % 64 == 0 }
-
-    /// Wᵀ (i, o) from W (o, i), for rows j in `rows` of Wᵀ, in 16 x 16 tiles (each tile reads 16 short runs of
-    /// W and writes 16 short runs of Wᵀ, instead of striding across all of W for every element).
-    static func transpose(_ w: UnsafePointer<Float>, inputs i: Int, outputs o: Int, rows: Range<Int>,
-                          into wt: UnsafeMutablePointer<Float>) {
-        var j0 = rows.lowerBound
-        while j0 < rows.upperBound {
-            let j1 = min(rows.upperBound, j0 + 16)
-            var c0 = 0
-            while c0 < o {
-                let c1 = min(o, c0 + 16)
-                for c in c0..<c1 {
-                    let src = w + c * i
-                    for j in j0..<j1 { wt[j * o + c] = src[j] }
-                }
-                c0 = c1
-            }
-            j0 = j1
-        }
-    }
+    /// Whether a layer runs `forwardPacked` (and keeps its weights packed): more than 16 outputs.
+    static func usesPackedForward(outputs: Int) -> Bool { outputs > 16 }
 
     /// Backward to the input: dX = dZ W, since Z[r, o] = Σ_j X[r, j] W[o, j] + b[o] gives
     /// ∂L/∂X[r, j] = Σ_o dZ[r, o] W[o, j].   dZ (n, o), W (o, i) → dX (n, i).

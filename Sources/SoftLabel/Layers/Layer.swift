@@ -47,6 +47,14 @@ public enum Layer: Equatable, Sendable {
         }
     }
 
+    /// The layer with its parameter tensors replaced by arrays (as many as `parameterShapes`, of their sizes).
+    func with(arrays: [[Float]]) -> Layer {
+        switch self {
+        case .dense(let d): return .dense(Dense(inputs: d.inputs, outputs: d.outputs, weight: arrays[0], bias: arrays[1]))
+        case .activation, .dropout: return self
+        }
+    }
+
     /// The layer's parameter tensors as arrays (as many as `parameterShapes`).
     var tensors: [[Float]] {
         switch self {
@@ -61,8 +69,8 @@ public enum Layer: Equatable, Sendable {
                  context c: LayerContext) {
         switch self {
         case .dense(let d):
-            if let wt = c.transposed {
-                Dense.forwardTransposed(x: input, rows: rows, wt: wt, b: c.tensor(1), inputs: d.inputs, outputs: d.outputs,
+            if let packed = c.packed {
+                Dense.forwardPacked(x: input, rows: rows, packed: packed, b: c.tensor(1), inputs: d.inputs, outputs: d.outputs,
                                         z: output, ldz: ldo)
             } else {
                 Dense.forward(x: input, rows: rows, w: c.tensor(0), b: c.tensor(1), inputs: d.inputs, outputs: d.outputs,
@@ -113,8 +121,8 @@ public enum PassMode: Equatable, Sendable {
 /// which stored example each batch row is (dropout masks are keyed by it, not by the row's batch position).
 struct LayerContext {
     var parameters: UnsafePointer<UnsafeMutablePointer<Float>>?  // the layer's tensors (Layer.parameterShapes)
-    /// Wᵀ (i, o) for a dense layer that runs its forward from the transposed weights.
-    var transposed: UnsafeMutablePointer<Float>?
+    /// W packed in 64-column panels of Wᵀ for a dense layer that runs its forward from them.
+    var packed: UnsafeMutablePointer<Float>?
     var layer: Int  // position in the network
     var mode: PassMode
     var examples: ExampleIndex

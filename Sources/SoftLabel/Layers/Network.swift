@@ -48,6 +48,15 @@ public struct Network: Equatable, Sendable {
         return Network(layers: layers)
     }
 
+    /// The settings `make` would build this network from: hidden widths, the (first) activation and the
+    /// (first) dropout rate.
+    public var shape: (hidden: [Int], activation: Activation, dropout: Float) {
+        var activation = Activation.relu, dropout: Float = 0
+        if let f = layers.lazy.compactMap({ if case .activation(let f) = $0 { return f } else { return nil } }).first { activation = f }
+        if let p = layers.lazy.compactMap({ if case .dropout(let p) = $0 { return p } else { return nil } }).first { dropout = p }
+        return (denseLayers.dropLast().map(\.outputs), activation, dropout)
+    }
+
     /// The dense layers, in order.
     public var denseLayers: [Dense] { layers.compactMap { if case .dense(let d) = $0 { return d } else { return nil } } }
     /// The dense layer number `i` (0-based, counting dense layers only), to read or replace in place.
@@ -77,7 +86,7 @@ public struct Network: Equatable, Sendable {
         let n = x.rows, k = classes
         var out = Matrix(rows: n, cols: k)
         let params = Parameters(self)
-        params.refreshTransposed(parallel: parallel)
+        params.refreshPacked(parallel: parallel)
         let blocks = Parallel.split(n, parts: max(1, (n + 255) / 256), align: 4)
         let groups = Parallel.split(blocks.count, parts: parallel.threads)
         x.values.withUnsafeBufferPointer { xv in
@@ -101,13 +110,13 @@ public struct Network: Equatable, Sendable {
 
     /// The one forward pass (training, validation, prediction, calibration and the gradient check all run
     /// it): rows `rows` of the batch `x` through every layer, layer l's output into `work.act[l]` (batch,
-    /// stride[l]) at the same row positions. Dense layers with a transposed forward need `params`' Wᵀ current.
+    /// stride[l]) at the same row positions. Dense layers with a packed forward need `params`' packed panels current.
     static func forward(_ x: Rows, rows: Range<Int>, params: Parameters, work: Workspace, mode: PassMode,
                         examples: ExampleIndex) {
         var input = x
         var width = params.inputs
         for (l, layer) in params.layers.enumerated() {
-            let context = LayerContext(parameters: params.tensors(ofLayer: l), transposed: params.transposed[l], layer: l,
+            let context = LayerContext(parameters: params.tensors(ofLayer: l), packed: params.packed[l], layer: l,
                                        mode: mode, examples: examples)
             layer.forward(input, rows: rows, inputs: width, output: work.act[l], ldo: work.stride[l], context: context)
             input = Rows(base: work.act[l], stride: work.stride[l])

@@ -14,10 +14,11 @@ final class Parameters {
     /// tensors and grads again, as C arrays a `LayerContext` points into (layer l's start at `first[l]`).
     private let tensorTable: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let gradTable: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
-    /// Wᵀ (i, o) of the dense layers that run their forward from the transposed weights, nil for the others.
-    let transposed: [UnsafeMutablePointer<Float>?]
-    /// Wᵀ matches W: set after a refresh, and by a training step's update, which rewrites Wᵀ as it goes.
-    var transposedCurrent: [Bool]
+    /// W packed in 64-column panels of Wᵀ (`packPanels`) for the dense layers that run their forward from them,
+    /// nil for the others.
+    let packed: [UnsafeMutablePointer<Float>?]
+    /// The panels match W: set after a refresh, and by a training step's update, which repacks as it goes.
+    var packedCurrent: [Bool]
 
     init(_ network: Network) {
         layers = network.layers
@@ -40,18 +41,18 @@ final class Parameters {
         tensorTable.initialize(from: tensors, count: tensors.count)
         gradTable = .allocate(capacity: max(shapes.count, 1))
         gradTable.initialize(from: grads, count: grads.count)
-        transposed = layers.map { layer in
-            guard case .dense(let d) = layer, Dense.prefersTransposedForward(outputs: d.outputs) else { return nil }
-            return UnsafeMutablePointer<Float>.allocate(capacity: d.inputs * d.outputs)
+        packed = layers.map { layer in
+            guard case .dense(let d) = layer, Dense.usesPackedForward(outputs: d.outputs) else { return nil }
+            return UnsafeMutablePointer<Float>.allocate(capacity: packedCount(inputs: d.inputs, outputs: d.outputs))
         }
-        transposedCurrent = layers.map { _ in false }
+        packedCurrent = layers.map { _ in false }
         load(network)
     }
 
     deinit {
         tensors.forEach { $0.deallocate() }
         grads.forEach { $0.deallocate() }
-        transposed.forEach { $0?.deallocate() }
+        packed.forEach { $0?.deallocate() }
         tensorTable.deallocate()
         gradTable.deallocate()
     }
@@ -63,17 +64,36 @@ final class Parameters {
     func tensors(ofLayer l: Int) -> UnsafePointer<UnsafeMutablePointer<Float>> { UnsafePointer(tensorTable + first[l]) }
     func grads(ofLayer l: Int) -> UnsafePointer<UnsafeMutablePointer<Float>> { UnsafePointer(gradTable + first[l]) }
 
-    /// Sets the tensors from a network of the same structure (Wᵀ is refreshed on next use).
+    /// Sets the tensors from a network of the same structure (the packed panels are refreshed on next use).
     func load(_ network: Network) {
         for (l, layer) in network.layers.enumerated() {
             for (t, values) in layer.tensors.enumerated() {
                 values.withUnsafeBufferPointer { tensors[first[l] + t].update(from: $0.baseAddress!, count: $0.count) }
             }
         }
-        for l in transposedCurrent.indices { transposedCurrent[l] = false }
+        for l in packedCurrent.indices { packedCurrent[l] = false }
     }
 
     var network: Network { network(from: tensors.map { UnsafePointer($0) }) }
+
+    /// Copies of every tensor, in tensor order (for a checkpoint).
+    var tensorArrays: [[Float]] { zip(tensors, shapes).map { Array(UnsafeBufferPointer(start: $0, count: $1.count)) } }
+
+    /// Sets every tensor from copies; false (nothing changed) when their sizes are not this network's.
+    func load(tensors arrays: [[Float]]) -> Bool {
+        guard arrays.map(\.count) == shapes.map(\.count) else { return false }
+        for (t, a) in arrays.enumerated() { a.withUnsafeBufferPointer { tensors[t].update(from: $0.baseAddress!, count: $0.count) } }
+        for l in packedCurrent.indices { packedCurrent[l] = false }
+        return true
+    }
+
+    /// The network with these layers and tensors given as arrays (sizes as `tensorArrays`).
+    func network(from arrays: [[Float]]) -> Network {
+        Network(layers: layers.enumerated().map { l, layer in
+            let count = layer.parameterShapes.count
+            return count == 0 ? layer : layer.with(arrays: Array(arrays[first[l]..<(first[l] + count)]))
+        })
+    }
 
     /// The network with these layers and the given tensors (e.g. averaged weights), in tensor order.
     func network(from values: [UnsafePointer<Float>]) -> Network {
@@ -82,17 +102,17 @@ final class Parameters {
         })
     }
 
-    /// Makes Wᵀ current for every layer that has one: rows of Wᵀ split across threads.
-    func refreshTransposed(parallel: Parallel) {
-        for l in layers.indices where !transposedCurrent[l] {
-            guard let wt = transposed[l], case .dense(let d) = layers[l] else { continue }
+    /// Makes the packed panels current for every layer that has them: input rows split across threads.
+    func refreshPacked(parallel: Parallel) {
+        for l in layers.indices where !packedCurrent[l] {
+            guard let panels = packed[l], case .dense(let d) = layers[l] else { continue }
             let w = tensors[first[l]]
             let tasks = Parallel.partCount(d.inputs, parts: parallel.threads, align: 16)
             parallel.run(tasks: tasks) { t in
-                Dense.transpose(w, inputs: d.inputs, outputs: d.outputs,
-                                rows: Parallel.part(t, of: tasks, count: d.inputs, align: 16), into: wt)
+                packPanels(w, inputs: d.inputs, outputs: d.outputs,
+                           rows: Parallel.part(t, of: tasks, count: d.inputs, align: 16), into: panels)
             }
-            transposedCurrent[l] = true
+            packedCurrent[l] = true
         }
     }
 
@@ -111,7 +131,7 @@ final class Parameters {
             for e in 0..<s.count { tensors[t][e] = Float(values[offset + e]) }
             offset += s.count
         }
-        for l in transposedCurrent.indices { transposedCurrent[l] = false }
+        for l in packedCurrent.indices { packedCurrent[l] = false }
     }
 
     var allFinite: Bool {

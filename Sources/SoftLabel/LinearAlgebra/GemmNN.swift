@@ -1,5 +1,10 @@
-// The input gradient of a dense layer, dX = dZ W: dZ (n, o), W (o, d), dX (n, d). Also the forward of a
-// wide layer from its transposed weights, Z = X Wᵀ (see Dense.forwardTransposed).
+// The register-blocked outer-product kernel behind two products of a dense layer:
+//   forward        Z  = X Wᵀ + b   A = X (n, i) rows, B = Wᵀ packed in 64-column panels (GemmPacked.swift)
+//   input gradient dX = dZ W       A = dZ (n, o) rows, B = W (o, i) itself (its rows run along the inputs)
+// C (rows, cols) += A (rows, t) B (t, cols): a tile of 6 rows x 64 columns lives in 24 vector registers; for
+// each t the kernel loads 4 vectors of B's row t and broadcasts A[r][t] of the 6 rows: 24 fused multiply-adds
+// per 4 loads and 6 broadcasts, no horizontal sums. Every element of C is accumulated over t in order in one
+// lane, whatever the tiling or thread, so results never depend on the thread count.
 
 /// dX[r, j] = Σ_o G[r, o] W[o, j] for r in `rows`, j in 0..<d, summing o = 0..<outputs in order.
 /// G rows come from `g` (`outputs` values each), W is (outputs, d), dX has row stride `ldx`.
@@ -7,64 +12,94 @@ public func gemmNN(
     g: Rows, rows: Range<Int>, w: UnsafePointer<Float>, outputs: Int, inputs d: Int,
     dx: UnsafeMutablePointer<Float>, ldx: Int
 ) {
+    outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64, bias: nil, c: dx, ldc: ldx)
+}
+
+/// C[r, c] = Σ_t A[r, t] B[t, c] (+ bias[c]) for r in `rows`, c in 0..<cols. A rows from `a` (`depth` values
+/// used each); B row t of column block q (64 columns) starts at b + q·panelStride + t·ldb. For W itself
+/// (ldb = i, panelStride = 64) that is plain row-major; for packed panels ldb = 64, panelStride = 64·depth.
+@inline(__always)
+func outerProduct(a: Rows, rows: Range<Int>, depth: Int, b: UnsafePointer<Float>, ldb: Int, cols: Int, panelStride: Int,
+                  bias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let blocks = (cols + 63) / 64
     var r = rows.lowerBound
-    // 4 rows x 64 columns: 16 accumulators, 8 loads per 16 fused multiply-adds.
-    while r + 4 <= rows.upperBound {
-        var j = 0
-        while j + 4 * vecWidth <= d {
-            var a00 = Vec(), a01 = Vec(), a02 = Vec(), a03 = Vec()
-            var a10 = Vec(), a11 = Vec(), a12 = Vec(), a13 = Vec()
-            var a20 = Vec(), a21 = Vec(), a22 = Vec(), a23 = Vec()
-            var a30 = Vec(), a31 = Vec(), a32 = Vec(), a33 = Vec()
-            let g0 = g.row(r), g1 = g.row(r + 1), g2 = g.row(r + 2), g3 = g.row(r + 3)
-            for o in 0..<outputs {
-                let wr = w + o * d + j
-                let v0 = loadVec(wr), v1 = loadVec(wr + 16), v2 = loadVec(wr + 32), v3 = loadVec(wr + 48)
-                var s = g0[o]
-                fma(&a00, s, v0); fma(&a01, s, v1); fma(&a02, s, v2); fma(&a03, s, v3)
-                s = g1[o]
-                fma(&a10, s, v0); fma(&a11, s, v1); fma(&a12, s, v2); fma(&a13, s, v3)
-                s = g2[o]
-                fma(&a20, s, v0); fma(&a21, s, v1); fma(&a22, s, v2); fma(&a23, s, v3)
-                s = g3[o]
-                fma(&a30, s, v0); fma(&a31, s, v1); fma(&a32, s, v2); fma(&a33, s, v3)
-            }
-            var p = dx + r * ldx + j
-            storeVec(a00, p); storeVec(a01, p + 16); storeVec(a02, p + 32); storeVec(a03, p + 48)
-            p += ldx
-            storeVec(a10, p); storeVec(a11, p + 16); storeVec(a12, p + 32); storeVec(a13, p + 48)
-            p += ldx
-            storeVec(a20, p); storeVec(a21, p + 16); storeVec(a22, p + 32); storeVec(a23, p + 48)
-            p += ldx
-            storeVec(a30, p); storeVec(a31, p + 16); storeVec(a32, p + 32); storeVec(a33, p + 48)
-            j += 4 * vecWidth
-        }
-        for rr in r..<(r + 4) { rowNN(g: g.row(rr), w: w, outputs: outputs, d: d, from: j, dx: dx + rr * ldx) }
-        r += 4
-    }
     while r < rows.upperBound {
-        rowNN(g: g.row(r), w: w, outputs: outputs, d: d, from: 0, dx: dx + r * ldx)
-        r += 1
+        let count = min(6, rows.upperBound - r)
+        // Missing rows of the last group repeat its last row; their results are not stored.
+        let a0 = a.row(r), a1 = a.row(r + min(1, count - 1)), a2 = a.row(r + min(2, count - 1))
+        let a3 = a.row(r + min(3, count - 1)), a4 = a.row(r + min(4, count - 1)), a5 = a.row(r + min(5, count - 1))
+        for q in 0..<blocks {
+            let first = q * 64, width = min(64, cols - first)
+            let bq = b + q * panelStride, cq = c + r * ldc + first, biasq = bias.map { $0 + first }
+            // A ragged last block runs only the vectors it needs (100 columns: 64 + 48, not 64 + 64).
+            switch (width + vecWidth - 1) / vecWidth {
+            case 4: tile6(4, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            case 3: tile6(3, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            case 2: tile6(2, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            default: tile6(1, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            }
+        }
+        r += count
     }
 }
 
-/// dX[r, j...] for one row from column `from`, by the same per-element sequence as gemmNN's blocked path.
+/// One tile: 6 rows x 16·v columns (v = 1...4); stores `rows` rows and `width` columns. Called with a literal
+/// v, so each call site compiles to its own branch-free loop.
 @inline(__always)
-private func rowNN(
-    g: UnsafePointer<Float>, w: UnsafePointer<Float>, outputs: Int, d: Int, from start: Int,
-    dx: UnsafeMutablePointer<Float>
+private func tile6(
+    _ v: Int,
+    _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>,
+    _ x4: UnsafePointer<Float>, _ x5: UnsafePointer<Float>, depth: Int, b start: UnsafePointer<Float>, ldb: Int,
+    bias: UnsafePointer<Float>?, width: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int
 ) {
-    var j = start
-    while j < d {
-        let count = min(vecWidth, d - j)
-        var acc = Vec()
-        if count == vecWidth {
-            for o in 0..<outputs { fma(&acc, g[o], loadVec(w + o * d + j)) }
-            storeVec(acc, dx + j)
-        } else {
-            for o in 0..<outputs { fma(&acc, g[o], loadPartialVec(w + o * d + j, count)) }
-            storePartialVec(acc, dx + j, count)
+    var a00 = Vec(), a01 = Vec(), a02 = Vec(), a03 = Vec()
+    var a10 = Vec(), a11 = Vec(), a12 = Vec(), a13 = Vec()
+    var a20 = Vec(), a21 = Vec(), a22 = Vec(), a23 = Vec()
+    var a30 = Vec(), a31 = Vec(), a32 = Vec(), a33 = Vec()
+    var a40 = Vec(), a41 = Vec(), a42 = Vec(), a43 = Vec()
+    var a50 = Vec(), a51 = Vec(), a52 = Vec(), a53 = Vec()
+    var b = start
+    for t in 0..<depth {
+        let w0 = loadVec(b)
+        let w1 = v > 1 ? loadVec(b + 16) : Vec(), w2 = v > 2 ? loadVec(b + 32) : Vec(), w3 = v > 3 ? loadVec(b + 48) : Vec()
+        @inline(__always) func row(_ s: Float, _ c0: inout Vec, _ c1: inout Vec, _ c2: inout Vec, _ c3: inout Vec) {
+            fma(&c0, s, w0)
+            if v > 1 { fma(&c1, s, w1) }
+            if v > 2 { fma(&c2, s, w2) }
+            if v > 3 { fma(&c3, s, w3) }
         }
-        j += count
+        row(x0[t], &a00, &a01, &a02, &a03)
+        row(x1[t], &a10, &a11, &a12, &a13)
+        row(x2[t], &a20, &a21, &a22, &a23)
+        row(x3[t], &a30, &a31, &a32, &a33)
+        row(x4[t], &a40, &a41, &a42, &a43)
+        row(x5[t], &a50, &a51, &a52, &a53)
+        b += ldb
     }
+    storeTile(a00, a01, a02, a03, row: 0, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
+    storeTile(a10, a11, a12, a13, row: 1, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
+    storeTile(a20, a21, a22, a23, row: 2, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
+    storeTile(a30, a31, a32, a33, row: 3, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
+    storeTile(a40, a41, a42, a43, row: 4, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
+    storeTile(a50, a51, a52, a53, row: 5, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
+}
+
+/// Stores one row of a tile (`width` <= 64 columns), adding the bias when there is one.
+@inline(__always)
+func storeTile(_ v0: Vec, _ v1: Vec, _ v2: Vec, _ v3: Vec, row: Int, rows: Int, width: Int, bias: UnsafePointer<Float>?,
+               c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard row < rows else { return }
+    let cr = c + row * ldc
+    @inline(__always) func put(_ v: Vec, _ at: Int) {
+        let n = width - at
+        if n >= vecWidth {
+            storeVec(bias.map { v + loadVec($0 + at) } ?? v, cr + at)
+        } else if n > 0 {
+            storePartialVec(bias.map { v + loadPartialVec($0 + at, n) } ?? v, cr + at, n)
+        }
+    }
+    put(v0, 0)
+    put(v1, 16)
+    put(v2, 32)
+    put(v3, 48)
 }

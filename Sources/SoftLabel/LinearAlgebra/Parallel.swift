@@ -20,6 +20,12 @@ public struct Parallel: Sendable {
         WorkerPool.shared.run(tasks: tasks, threads: threads, body)
     }
 
+    /// Calls `body(phase, t)` for t in 0..<tasks, phase after phase: every task of a phase has finished before
+    /// any task of the next begins (a barrier inside one parallel region: cheaper than one region per phase).
+    public func run(tasks: Int, phases: Int, _ body: (_ phase: Int, _ task: Int) -> Void) {
+        WorkerPool.shared.run(tasks: tasks, threads: threads, phases: phases, body)
+    }
+
     /// Splits 0..<count into at most `parts` contiguous ranges whose bounds are multiples of `align`
     /// (but the end), as even as that allows. Empty ranges are dropped.
     public static func split(_ count: Int, parts: Int, align: Int = 1) -> [Range<Int>] {

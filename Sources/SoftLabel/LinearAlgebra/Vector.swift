@@ -52,6 +52,24 @@ func storePartialVec(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
     for l in 0..<count { p[l] = v[l] }
 }
 
+/// v with every subnormal lane (0 < |x| < 2^-126 ≈ 1.2e-38) replaced by 0; zeros and normal numbers unchanged.
+///
+/// Flush to zero where it cannot change results meaningfully: x86 computes with subnormal operands about 100x
+/// slower, and quantities that decay geometrically (Adam's moments of a dead unit's zero gradient, the weights
+/// L2 shrinks towards 0, their running average) otherwise sit in the subnormal range for thousands of steps,
+/// making late epochs cost 20x early ones (measured: 0.75 s → 18 s per epoch on the 512-256-10 MLP). Applied
+/// to the optimizer state, the updated weights, the L2 gradient term and the weight average; a value that
+/// small moves no prediction (1e-38 · any feature is below Float's resolution of any logit).
+@inline(__always)
+func flushSubnormals(_ v: Vec) -> Vec {
+    let magnitude = unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
+    return v.replacing(with: 0, where: (magnitude .> 0) .& (magnitude .< 0x0080_0000))
+}
+
+/// The same for one Float (the same result as a lane of `flushSubnormals`).
+@inline(__always)
+func flushSubnormal(_ x: Float) -> Float { x.isSubnormal ? 0 : x }
+
 /// `acc += a * b`, fused where the target has fused multiply-add (a libm call per lane where it does not).
 @inline(__always)
 func fma(_ acc: inout Vec, _ a: Vec, _ b: Vec) {

@@ -15,7 +15,7 @@ import Synchronization
 /// participant, and the caller waits for every participant's report before it changes `body` or `tasks`;
 /// a worker at or above the count touches nothing of the job.
 final class WorkerPool: @unchecked Sendable {
-    // @unchecked Sendable: `body` and `tasks` are plain stored properties shared with the workers. They are
+    // @unchecked Sendable: `body`, `tasks` and `phases` are plain stored properties shared with the workers. They are
     // written only by the caller holding `inUse`, before the job word is published (release), read by a
     // participant only after it loaded that word (acquire), and not written again until every participant
     // has reported in `finished` (release/acquire). Everything else is atomic or behind a lock.
@@ -26,21 +26,30 @@ final class WorkerPool: @unchecked Sendable {
 
     private let job = Atomic<UInt64>(0)     // generation << 16 | participants of the current job
     private let finished = Atomic<Int>(0)   // participants (other than the caller) done with the current job
+    private let arrived = Atomic<Int>(0)    // arrivals at the current job's phase barriers (all participants)
     private let sleeping = Atomic<Int>(0)
     private let wake = NSCondition()
     private let grow = NSLock()
     private let inUse = NSLock()  // one job at a time
     private var workers = 0       // behind `grow`
-    private var body: ((Int) -> Void)?
+    private var body: ((Int, Int) -> Void)?  // (phase, task)
     private var tasks = 0
+    private var phases = 1
 
     /// Runs body(t) for t in 0..<tasks on up to `threads` threads (the caller is one of them).
     func run(tasks: Int, threads: Int, _ body: (Int) -> Void) {
+        run(tasks: tasks, threads: threads, phases: 1) { _, t in body(t) }
+    }
+
+    /// Runs body(phase, t) for every task t of phase 0, then of phase 1, ...: a phase begins only when the one
+    /// before has finished on every thread (a barrier inside the job, so threads do not return to the caller
+    /// between phases). Task t runs on participant t mod p in every phase.
+    func run(tasks: Int, threads: Int, phases: Int, _ body: (Int, Int) -> Void) {
         let p = min(tasks, threads, WorkerPool.maxParticipants)
         // Another caller (a second trainer in the process, or a task that itself runs in parallel) has the
-        // pool: run here, one task after another. Results are the same for any number of threads.
+        // pool: run here, phase after phase. Results are the same for any number of threads.
         if p <= 1 || !inUse.try() {
-            for t in 0..<tasks { body(t) }
+            for phase in 0..<phases { for t in 0..<tasks { body(phase, t) } }
             return
         }
         defer { inUse.unlock() }
@@ -48,7 +57,9 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { escaping in
             self.body = escaping
             self.tasks = tasks
+            self.phases = phases
             finished.store(0, ordering: .relaxed)
+            arrived.store(0, ordering: .relaxed)
             let generation = (job.load(ordering: .relaxed) >> 16) &+ 1
             // Sequentially consistent with the `sleeping` check below and the workers' own pair (increment
             // `sleeping`, then re-read the job): at least one side sees the other, so no worker sleeps
@@ -59,11 +70,7 @@ final class WorkerPool: @unchecked Sendable {
                 wake.broadcast()
                 wake.unlock()
             }
-            var t = 0
-            while t < tasks {
-                escaping(t)
-                t += p
-            }
+            share(0, participants: p, body: escaping)
             // Spin (the other threads finish within microseconds), but yield the core if they seem to be
             // descheduled: on a busy machine spinning would only keep them from running.
             var spins = 0
@@ -72,6 +79,28 @@ final class WorkerPool: @unchecked Sendable {
                 if spins > 2_000 { sched_yield() }
             }
             self.body = nil
+        }
+    }
+
+    /// Participant `index`'s tasks of every phase of the current job, with the barrier after each phase but
+    /// the last. Every participant runs this, so the barrier counts p arrivals per phase.
+    @inline(__always)
+    private func share(_ index: Int, participants p: Int, body: (Int, Int) -> Void) {
+        for phase in 0..<phases {
+            var t = index
+            while t < tasks {
+                body(phase, t)
+                t += p
+            }
+            if phase < phases - 1 {
+                // Release: this phase's writes are seen by every participant once it passes the barrier.
+                arrived.add(1, ordering: .acquiringAndReleasing)
+                var spins = 0
+                while arrived.load(ordering: .acquiring) < p * (phase + 1) {
+                    spins += 1
+                    if spins > 2_000 { sched_yield() }
+                }
+            }
         }
     }
 
@@ -94,11 +123,7 @@ final class WorkerPool: @unchecked Sendable {
     @inline(never)
     private func runShare(_ index: Int, participants: Int) {
         guard let body else { return }
-        var t = index
-        while t < tasks {
-            body(t)
-            t += participants
-        }
+        share(index, participants: participants, body: body)
     }
 
     private func work(index: Int, seen start: UInt64) {

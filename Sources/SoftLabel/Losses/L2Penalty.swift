@@ -5,7 +5,7 @@
 struct L2Penalty: Sendable {
     var l2: Float
 
-    /// g ← g + l2 θ over `range` of one penalised tensor, in place (Float).
+    /// g ← g + l2 θ over `range` of one penalised tensor, in place (Float; subnormal results flushed to 0).
     @inline(__always)
     func addGradient(theta: UnsafePointer<Float>, grad: UnsafeMutablePointer<Float>, range: Range<Int>) {
         guard l2 != 0 else { return }
@@ -14,11 +14,11 @@ struct L2Penalty: Sendable {
         // Whole vectors, then single elements, by the same operations (a range's split between the two
         // depends on the thread count, the result must not).
         while e + vecWidth <= range.upperBound {
-            storeVec(loadVec(grad + e) + pv * loadVec(theta + e), grad + e)
+            storeVec(flushSubnormals(loadVec(grad + e) + pv * loadVec(theta + e)), grad + e)
             e += vecWidth
         }
         while e < range.upperBound {
-            grad[e] = grad[e] + l2 * theta[e]
+            grad[e] = flushSubnormal(grad[e] + l2 * theta[e])
             e += 1
         }
     }

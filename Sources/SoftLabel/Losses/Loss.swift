@@ -29,6 +29,10 @@ struct LossTargets {
     var weight: UnsafePointer<Float>?
     /// The stored row of batch row 0 when there is no index (a full-batch pass goes through the data in pieces).
     var offset = 0
+    /// Distillation's temperature and hard-label weight; nil for the plain loss (T = 1, no hard term).
+    var distill: Distillation? = nil
+    /// The hard class y of each row for the hard-label term (nil when its weight is 0).   (n)
+    var hard: UnsafePointer<Int32>? = nil
 
     @inline(__always) func stored(_ r: Int) -> Int { index?[r] ?? r }
 
@@ -42,6 +46,7 @@ struct LossTargets {
         } else {
             t.negEntropy = negEntropy + r0
             t.weight = weight.map { $0 + r0 }
+            t.hard = hard.map { $0 + r0 }
             t.offset = offset + r0
         }
         return t
@@ -58,6 +63,16 @@ extension LossKind {
         q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>
     ) {
         let invN = 1 / Float(n)
+        if let distill = targets.distill {
+            for r in rows {
+                let s = targets.stored(r)
+                let w = targets.weight?[s] ?? 1
+                loss[r] = w * distill.rowForwardBackward(
+                    self, z: z + r * ldz, p: targets.p.row(r), negEntropy: targets.negEntropy[s],
+                    hard: Int(targets.hard?[s] ?? 0), k: k, kp: ldz, scale: w * invN, dz: dz + r * ldz, q: q, logq: logq)
+            }
+            return
+        }
         for r in rows {
             let s = targets.stored(r)
             let w = targets.weight?[s] ?? 1
@@ -126,5 +141,75 @@ extension LossKind {
             for j in k..<kp { dz[j] = 0 }
             return loss
         }
+    }
+}
+
+/// Knowledge distillation (Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural Network"): the
+/// loss against the teacher's distribution at temperature T, with the student's logits divided by T too,
+/// mixed with cross-entropy to a hard class y at T = 1:
+///
+///   ℓ = (1 - A) · T² · ℓ_soft(p_T, softmax(z / T)) + A · (-log softmax(z)_y),   p_T = softmax(v / T)
+///
+/// (v the teacher's logits; ℓ_soft any `LossKind`). A weighted average, as in the paper, with the soft term
+/// multiplied by T² so its gradient keeps its size as T grows (below): A is the share of the objective
+/// that is the hard term, A = 0 is pure distillation, A = 1 pure hard-label training, and the whole keeps the
+/// scale of one cross-entropy for any A and T, so the same learning rate and L2 penalty serve every setting.
+/// T = 1 with A = 0 is the plain loss, and runs the plain code (`LossTargets.distill` is nil).
+struct Distillation: Sendable, Equatable {
+    var temperature: Float  // T > 0
+    var hardWeight: Float   // A in [0, 1]
+
+    init(temperature: Float, hardWeight: Float) {
+        self.temperature = temperature
+        self.hardWeight = hardWeight
+    }
+
+    /// The configured distillation; nil when T = 1 and A = 0 (the plain loss).
+    init?(_ config: TrainConfig) {
+        guard config.distillTemperature != 1 || config.hardWeight != 0 else { return nil }
+        self.init(temperature: config.distillTemperature, hardWeight: config.hardWeight)
+    }
+
+    /// One example: returns ℓ above and writes dz = scale · ∂ℓ/∂z; p is p_T (prepared), y the hard class
+    /// (unused when A = 0), the row layout that of `LossKind.rowForwardBackward`.
+    @inline(__always)
+    func rowForwardBackward(
+        _ kind: LossKind, z: UnsafePointer<Float>, p: UnsafePointer<Float>, negEntropy: Float, hard y: Int, k: Int,
+        kp: Int, scale: Float, dz: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
+        logq: UnsafeMutablePointer<Float>
+    ) -> Float {
+        let t = temperature, a = hardWeight
+        // Soft term on u = z / T. ∂u_j/∂z_i = δ_ij / T, so ∂ℓ_soft/∂z = (1/T) ∂ℓ_soft/∂u, and the term's gradient
+        // is (1 - A) T² (1/T) ∂ℓ_soft/∂u = (1 - A) T ∂ℓ_soft/∂u: the plain row on u with its scale times
+        // (1 - A) T. For KL and CE that is (1 - A) T (q_T - p_T).
+        // Why T²: for large T, q_T - p_T ≈ (z - v) / (k T) (logits of zero mean), so (1/T)(q_T - p_T) shrinks
+        // like 1/T²; times T² it does not, and neither does its balance against the L2 penalty and the hard term.
+        let soft: Float
+        if t == 1 {
+            soft = kind.rowForwardBackward(z: z, p: p, negEntropy: negEntropy, k: k, kp: kp, scale: scale * (1 - a),
+                                           dz: dz, q: q, logq: logq)
+        } else {
+            // u parked in dz: the plain row reads its logits only in its softmax, before it writes dz.
+            let invT = Vec(repeating: 1 / t)
+            var j = 0
+            while j < kp { storeVec(loadVec(z + j) * invT, dz + j); j += vecWidth }
+            soft = kind.rowForwardBackward(z: dz, p: p, negEntropy: negEntropy, k: k, kp: kp,
+                                           scale: scale * (1 - a) * t, dz: dz, q: q, logq: logq)
+        }
+        var value = (1 - a) * t * t * soft
+        guard a > 0 else { return value }
+        // Hard term A · (-log q_y), q = softmax(z) at T = 1: the KL/CE derivation with p = e_y gives
+        //   ∂/∂z_i = A (q_i - δ_iy).
+        // At T = 1 the soft row has just left softmax(z) in q and logq.
+        if t != 1 { Softmax.forwardPadded(z: z, k: k, kp: kp, q: q, logq: logq) }
+        let sv = Vec(repeating: scale * a)
+        var j = 0
+        while j < kp {  // padding lanes: q = 0, so dz stays 0 there
+            storeVec(loadVec(dz + j) + sv * loadVec(q + j), dz + j)
+            j += vecWidth
+        }
+        dz[y] -= scale * a
+        value -= a * logq[y]  // log q_y is finite even where q_y underflows
+        return value
     }
 }

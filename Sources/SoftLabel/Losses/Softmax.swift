@@ -47,6 +47,20 @@ public enum Softmax {
         }
     }
 
+    /// softmax(z / T) of every row of z (n, k), in Double and rounded to Float once (the log-sum-exp of
+    /// `logSoftmax`, max subtracted first): a teacher's distribution at temperature T from its logits.
+    public static func rows(_ z: Matrix, temperature: Float) -> Matrix {
+        let k = z.cols
+        var p = Matrix(rows: z.rows, cols: k)
+        var row = [Double](repeating: 0, count: k), logq = row  // (k) each
+        for i in 0..<z.rows {
+            for j in 0..<k { row[j] = Double(z[i, j]) }
+            logSoftmax(row, count: k, temperature: Double(temperature), logq: &logq)
+            for j in 0..<k { p[i, j] = Float(exp(logq[j])) }
+        }
+        return p
+    }
+
     /// Mask of lanes >= `count` (count in 1...16).
     @inline(__always)
     static func lanes(from count: Int) -> SIMDMask<SIMD16<Int32>> {

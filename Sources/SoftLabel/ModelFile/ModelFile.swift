@@ -78,9 +78,15 @@ public struct ModelFile: Equatable, Sendable {
     public var network: Network
     public var config: TrainConfig
     public var training: TrainingSummary
+    /// Set when training was stopped by a signal before its end: where (the model holds the weights of that
+    /// moment, or the best validated ones under early stopping). Absent from the file otherwise.
+    public var interrupted: Interruption?
+    /// How the training targets were made when they did not come from label columns (`train --annotations`);
+    /// nil otherwise, and absent from the JSON then (older files decode unchanged).
+    public var targets: TargetProvenance?
 
     public init(classes: [String], features: [String], standardization: Standardizer?, temperature: Float = 1,
-                network: Network, config: TrainConfig, training: TrainingSummary) {
+                network: Network, config: TrainConfig, training: TrainingSummary, targets: TargetProvenance? = nil) {
         self.classes = classes
         self.features = features
         self.standardization = standardization
@@ -88,12 +94,14 @@ public struct ModelFile: Equatable, Sendable {
         self.network = network
         self.config = config
         self.training = training
+        self.targets = targets
     }
 }
 
 extension ModelFile: Codable {
     private enum CodingKeys: String, CodingKey {
         case format, version, classes, features, standardization, temperature, layers, network, config, training
+        case interrupted, targets
     }
     private struct Version1Network: Decodable { var layers: [Dense] }
 
@@ -121,6 +129,8 @@ extension ModelFile: Codable {
         }
         config = try TrainConfig(from: DefaultingDecoder(base: try c.superDecoder(forKey: .config), defaults: TrainConfig()))
         training = try c.decode(TrainingSummary.self, forKey: .training)
+        interrupted = try c.decodeIfPresent(Interruption.self, forKey: .interrupted)
+        targets = try c.decodeIfPresent(TargetProvenance.self, forKey: .targets)
     }
 
     /// Always the current version's layout (a version-1 file read and written again becomes version 2).
@@ -135,6 +145,8 @@ extension ModelFile: Codable {
         try c.encode(network, forKey: .layers)
         try c.encode(config, forKey: .config)
         try c.encode(training, forKey: .training)
+        try c.encodeIfPresent(interrupted, forKey: .interrupted)
+        try c.encodeIfPresent(targets, forKey: .targets)
     }
 }
 
@@ -169,6 +181,10 @@ extension ModelFile {
         do {
             model = try decoder.decode(ModelFile.self, from: data)
         } catch {
+            if let (line, column, number) = firstNumberBeyondFloat(data) {
+                throw DataError(file: file, line: line, "column \(column): number \(number) is beyond Float's range " +
+                                "(±\(Float.greatestFiniteMagnitude)); model numbers are float32")
+            }
             throw DataError(file: file, "malformed model file: \(describe(error))")
         }
         try model.validate(file: file)
@@ -228,6 +244,36 @@ extension ModelFile {
     }
 }
 
+/// The first JSON number in `data` whose magnitude exceeds Float's largest, with its 1-based line and column
+/// (Foundation's decoder only says "not valid JSON" for it).
+private func firstNumberBeyondFloat(_ data: Data) -> (Int, Int, String)? {
+    let bytes = [UInt8](data)
+    var line = 1, lineStart = 0, i = 0, inString = false
+    while i < bytes.count {
+        let b = bytes[i]
+        if inString {
+            if b == UInt8(ascii: "\\") { i += 2; continue }
+            if b == UInt8(ascii: "\"") { inString = false }
+        } else if b == UInt8(ascii: "\"") {
+            inString = true
+        } else if b == 0x0A {
+            line += 1
+            lineStart = i + 1
+        } else if b == UInt8(ascii: "-") || (b >= 0x30 && b <= 0x39) {
+            var j = i
+            while j < bytes.count, "+-0123456789.eE".utf8.contains(bytes[j]) { j += 1 }
+            let token = String(decoding: bytes[i..<j], as: UTF8.self)
+            if let v = Double(token), abs(v) > Double(Float.greatestFiniteMagnitude) {  // 1e400 is inf: beyond too
+                return (line, i - lineStart + 1, token)
+            }
+            i = j
+            continue
+        }
+        i += 1
+    }
+    return nil
+}
+
 private func describe(_ error: Error) -> String {
     switch error {
     case DecodingError.keyNotFound(let key, let ctx):
@@ -235,7 +281,11 @@ private func describe(_ error: Error) -> String {
     case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
         return "wrong type at '\(path(ctx.codingPath))'"
     case DecodingError.dataCorrupted(let ctx):
-        return "bad value at '\(path(ctx.codingPath))'"
+        // The decoder's own words say what was wrong ("Number 1e39 is not representable in Swift."); cut to one
+        // short line.
+        let what = ctx.debugDescription.split(whereSeparator: \.isNewline).first.map { String($0.prefix(120)) } ?? ""
+        let location = ctx.codingPath.isEmpty ? "" : " at '\(path(ctx.codingPath))'"
+        return "bad value\(location)" + (what.isEmpty ? "" : ": " + what)
     default:
         return "\(error)"
     }
@@ -243,25 +293,4 @@ private func describe(_ error: Error) -> String {
 
 private func path(_ keys: [CodingKey]) -> String {
     keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-}
-
-/// Whole-file writes that never leave a partial file behind.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw DataError(file: path, "cannot write: folder '\(dir)' does not exist")
-        }
-        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw DataError(file: path, "cannot write (permission denied or disk full?)")
-        }
-        if rename(tmp, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw DataError(file: path, "cannot write: \(reason)")
-        }
-    }
 }

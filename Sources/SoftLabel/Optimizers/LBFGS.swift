@@ -11,6 +11,18 @@ public struct LBFGS {
 
     public init(memory: Int = 10) { self.memory = memory }
 
+    /// The stored pairs, for a checkpoint.
+    struct State: Sendable {
+        var s: [[Double]]
+        var y: [[Double]]
+        var rho: [Double]
+    }
+
+    var state: State {
+        get { State(s: s, y: y, rho: rho) }
+        set { (s, y, rho) = (newValue.s, newValue.y, newValue.rho) }
+    }
+
     /// -H g by the two-loop recursion (plain -g before any curvature pair is stored).
     public func direction(_ g: [Double]) -> [Double] {
         var q = g

@@ -19,13 +19,19 @@ public protocol Optimizer: AnyObject {
     /// `L2Penalty`). `decay` says whether this tensor takes decoupled weight decay (weights do, biases do not).
     func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
               lr: Float, decay: Bool)
+    /// The moments and step count, for a checkpoint; `restore` puts back what `state` gave (false when the
+    /// buffers do not fit this optimizer's tensors).
+    var state: OptimizerState { get }
+    func restore(_ state: OptimizerState) -> Bool
 }
 
 /// Optimizer state buffers, one per parameter tensor, zero-initialised.
 final class StateBuffers {
     private(set) var buffers: [UnsafeMutablePointer<Float>]
+    let sizes: [Int]
 
     init(sizes: [Int]) {
+        self.sizes = sizes
         buffers = sizes.map { n in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
@@ -34,6 +40,16 @@ final class StateBuffers {
     }
 
     subscript(tensor: Int) -> UnsafeMutablePointer<Float> { buffers[tensor] }
+
+    /// Copies of the buffers (for a checkpoint).
+    var arrays: [[Float]] { zip(buffers, sizes).map { Array(UnsafeBufferPointer(start: $0, count: $1)) } }
+
+    /// Sets the buffers from copies; false when the shapes differ.
+    func load(_ arrays: ArraySlice<[Float]>) -> Bool {
+        guard arrays.count == sizes.count, zip(arrays, sizes).allSatisfy({ $0.count == $1 }) else { return false }
+        for (b, a) in zip(buffers, arrays) { a.withUnsafeBufferPointer { b.update(from: $0.baseAddress!, count: $0.count) } }
+        return true
+    }
 
     deinit { buffers.forEach { $0.deallocate() } }
 }
@@ -54,6 +70,9 @@ public final class SGD: Optimizer {
 
     public func beginStep() {}
 
+    public var state: OptimizerState { OptimizerState(buffers: v.arrays, step: 0) }
+    public func restore(_ state: OptimizerState) -> Bool { v.load(state.buffers[...]) }
+
     public func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
                      lr: Float, decay: Bool) {
         let v = self.v[tensor]
@@ -64,20 +83,22 @@ public final class SGD: Optimizer {
         while e + vecWidth <= range.upperBound {
             let th = loadVec(theta + e)
             let g = loadVec(grad + e)
-            let ve = mu * loadVec(v + e) + g
+            let ve = flushSubnormals(mu * loadVec(v + e) + g)
             storeVec(ve, v + e)
-            storeVec(th - rate * (nesterov ? g + mu * ve : ve), theta + e)
+            storeVec(flushSubnormals(th - rate * (nesterov ? g + mu * ve : ve)), theta + e)
             e += vecWidth
         }
         while e < range.upperBound {
             let g = grad[e]
-            v[e] = momentum * v[e] + g
-            theta[e] = theta[e] - lr * (nesterov ? g + momentum * v[e] : v[e])
+            v[e] = flushSubnormal(momentum * v[e] + g)
+            theta[e] = flushSubnormal(theta[e] - lr * (nesterov ? g + momentum * v[e] : v[e]))
             e += 1
         }
     }
 }
 
+/// (Both optimizers flush subnormal results to 0: see `flushSubnormals`.)
+///
 /// Adam (Kingma & Ba 2015), and AdamW (Loshchilov & Hutter 2019) when `weightDecay` > 0:
 ///   t ← t + 1
 ///   m ← β1 m + (1 - β1) g;      v ← β2 v + (1 - β2) g²
@@ -97,6 +118,19 @@ public final class Adam: Optimizer {
         self.weightDecay = weightDecay
         m = StateBuffers(sizes: sizes)
         v = StateBuffers(sizes: sizes)
+    }
+
+    public var state: OptimizerState { OptimizerState(buffers: m.arrays + v.arrays, step: t) }
+
+    public func restore(_ state: OptimizerState) -> Bool {
+        let n = m.sizes.count
+        guard state.buffers.count == 2 * n, state.step >= 0, m.load(state.buffers[..<n]), v.load(state.buffers[n...]) else {
+            return false
+        }
+        t = state.step
+        correction1 = Float(1 - pow(Double(beta1), Double(t)))
+        correction2 = Float(1 - pow(Double(beta2), Double(t)))
+        return true
     }
 
     public func beginStep() {
@@ -119,21 +153,21 @@ public final class Adam: Optimizer {
         while e + vecWidth <= range.upperBound {
             let th = loadVec(theta + e)
             let g = loadVec(grad + e)
-            let me = vb1 * loadVec(m + e) + (one - vb1) * g
-            let ve = vb2 * loadVec(v + e) + (one - vb2) * g * g
+            let me = flushSubnormals(vb1 * loadVec(m + e) + (one - vb1) * g)
+            let ve = flushSubnormals(vb2 * loadVec(v + e) + (one - vb2) * g * g)
             storeVec(me, m + e)
             storeVec(ve, v + e)
             let mHat = me / vc1, vHat = ve / vc2
-            storeVec(th * vshrink - rate * mHat / (vHat.squareRoot() + veps), theta + e)
+            storeVec(flushSubnormals(th * vshrink - rate * mHat / (vHat.squareRoot() + veps)), theta + e)
             e += vecWidth
         }
         while e < range.upperBound {
             let g = grad[e]
-            m[e] = b1 * m[e] + (1 - b1) * g
-            v[e] = b2 * v[e] + (1 - b2) * g * g
+            m[e] = flushSubnormal(b1 * m[e] + (1 - b1) * g)
+            v[e] = flushSubnormal(b2 * v[e] + (1 - b2) * g * g)
             let mHat = m[e] / c1
             let vHat = v[e] / c2
-            theta[e] = theta[e] * shrink - lr * mHat / (vHat.squareRoot() + eps)
+            theta[e] = flushSubnormal(theta[e] * shrink - lr * mHat / (vHat.squareRoot() + eps))
             e += 1
         }
     }

@@ -67,6 +67,9 @@ public struct EvaluationReport {
 
     public var json: JSONValue { .object(jsonFields) }
 
+    /// Classes up to which the text report prints the whole confusion matrix.
+    public static let largestPrintedConfusion = 20
+
     /// The text report: the scalars, then the reliability table, the per-class table and the confusion matrix.
     public var text: String {
         let e = evaluation
@@ -93,10 +96,24 @@ public struct EvaluationReport {
         }
         out += pc.text
 
-        out += "\nconfusion (rows: majority label, columns: predicted class)\n"
-        var cm = TextTable(headers: ["label \\ predicted"] + classes, indent: "  ")
-        for (r, name) in classes.enumerated() { cm.add([name] + e.confusion.row(r).map(String.init)) }
-        out += cm.text
+        if classes.count <= EvaluationReport.largestPrintedConfusion {
+            out += "\nconfusion (rows: majority label, columns: predicted class)\n"
+            var cm = TextTable(headers: ["label \\ predicted"] + classes, indent: "  ")
+            for (r, name) in classes.enumerated() { cm.add([name] + e.confusion.row(r).map(String.init)) }
+            out += cm.text
+        } else {
+            // A k x k table of thousands of classes is hundreds of megabytes of text: the largest confusions
+            // instead (the JSON keeps the whole matrix).
+            let k = classes.count
+            var off: [(label: Int, predicted: Int, count: Int)] = []
+            for l in 0..<k { for p in 0..<k where p != l && e.confusion[l, p] > 0 { off.append((l, p, e.confusion[l, p])) } }
+            off.sort { $0.count > $1.count || ($0.count == $1.count && ($0.label, $0.predicted) < ($1.label, $1.predicted)) }
+            out += "\nconfusion: \(k) x \(k) classes, too many to print (eval --json has the whole matrix); " +
+                "the \(min(20, off.count)) most frequent confusions:\n"
+            var cm = TextTable(headers: ["majority label", "predicted class", "examples"], indent: "  ")
+            for c in off.prefix(20) { cm.add([classes[c.label], classes[c.predicted], String(c.count)]) }
+            out += cm.text
+        }
         out += "\nmajority and predicted class: argmax p and argmax q, ties to the first class in the model's order.\n"
         return out
     }

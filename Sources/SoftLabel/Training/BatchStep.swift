@@ -34,11 +34,15 @@ struct BatchStep {
         let chunkRows = Self.chunkRows
         let chunks = (m + chunkRows - 1) / chunkRows
         let examples = ExampleIndex(index: x.index, offset: targets.offset)
-        params.refreshTransposed(parallel: parallel)
+        params.refreshPacked(parallel: parallel)
 
+        // Both phases in one parallel region, with a barrier between them (one hand-off to the threads per batch).
+        update?.optimizer.beginStep()
+        let penalty = self.penalty
+        let tasks = parallel.threads
+        let chunkTasks = Parallel.partCount(chunks, parts: tasks)
         // Phase A: chunks of rows.
-        let chunkTasks = Parallel.partCount(chunks, parts: parallel.threads)
-        parallel.run(tasks: chunkTasks) { t in
+        func chunkPhase(_ t: Int) {
             for c in Parallel.part(t, of: chunkTasks, count: chunks) {
                 let lower = c * chunkRows, rows = lower..<min(m, lower + chunkRows), count = rows.count
                 Network.forward(x, rows: rows, params: params, work: work, mode: mode, examples: examples)
@@ -56,7 +60,7 @@ struct BatchStep {
                                      loss: work.rowLoss + lower, q: work.q + t * kp, logq: work.logq + t * kp)
                 // Back to each layer's input (not the data's: nothing needs ∂L/∂x).
                 for l in stride(from: layers - 1, to: 0, by: -1) {
-                    let context = LayerContext(parameters: params.tensors(ofLayer: l), transposed: nil, layer: l,
+                    let context = LayerContext(parameters: params.tensors(ofLayer: l), packed: nil, layer: l,
                                                mode: mode, examples: examples)
                     params.layers[l].backward(dOut: work.dz[l], ldo: work.stride[l],
                                               input: Rows(base: work.act[l - 1], stride: work.stride[l - 1]),
@@ -74,16 +78,9 @@ struct BatchStep {
                 }
             }
         }
-        // Summed in row order, never per thread: the loss must not depend on the thread count either.
-        var total = 0.0
-        for r in 0..<m { total += Double(work.rowLoss[r]) }
-        if !total.isFinite { return total }
-
-        // Phase B: weights.
-        update?.optimizer.beginStep()
-        let penalty = self.penalty
-        let tasks = parallel.threads
-        parallel.run(tasks: tasks) { t in
+        // Phase B: weights. (A batch whose loss is not finite updates them too: the trainer then finds non-finite
+        // weights and keeps the last good epoch's.)
+        func weightPhase(_ t: Int) {
             for l in 0..<layers {
                 guard case .dense(let d) = params.layers[l] else { continue }
                 let ld = work.stride[l]
@@ -112,9 +109,9 @@ struct BatchStep {
                                 penalty.addGradient(theta: weight, grad: dWeight, range: range)
                                 optimizer.step(tensor: wIndex, range: range, theta: weight, grad: dWeight, lr: lr, decay: true)
                             }
-                            // The columns just updated are these rows of Wᵀ: refresh them while they are in cache.
-                            if let wt = params.transposed[l] {
-                                Dense.transpose(weight, inputs: d.inputs, outputs: d.outputs, rows: cols, into: wt)
+                            // The columns just updated are these rows of the packed panels: repack them while in cache.
+                            if let panels = params.packed[l] {
+                                packPanels(weight, inputs: d.inputs, outputs: d.outputs, rows: cols, into: panels)
                             }
                         }
                     }
@@ -130,7 +127,11 @@ struct BatchStep {
                 }
             }
         }
-        if update != nil { for l in 0..<layers where params.transposed[l] != nil { params.transposedCurrent[l] = true } }
+        parallel.run(tasks: tasks, phases: 2) { phase, t in phase == 0 ? chunkPhase(t) : weightPhase(t) }
+        if update != nil { for l in 0..<layers where params.packed[l] != nil { params.packedCurrent[l] = true } }
+        // Summed in row order, never per thread: the loss must not depend on the thread count either.
+        var total = 0.0
+        for r in 0..<m { total += Double(work.rowLoss[r]) }
         return total
     }
 
@@ -144,7 +145,7 @@ struct BatchStep {
         let kind = loss
         let chunks = (m + Self.chunkRows - 1) / Self.chunkRows
         let examples = ExampleIndex(index: x.index, offset: targets.offset)
-        params.refreshTransposed(parallel: parallel)
+        params.refreshPacked(parallel: parallel)
         let tasks = Parallel.partCount(chunks, parts: parallel.threads)
         parallel.run(tasks: tasks) { t in
             for c in Parallel.part(t, of: tasks, count: chunks) {

@@ -23,8 +23,8 @@ final class FullBatchObjective {
         var start = 0
         while start < data.n {
             let m = min(chunk, data.n - start)
-            total += stepper.run(x: Rows(base: data.x, stride: data.d).dropping(start), targets: data.targets.dropping(start),
-                                 m: m, divisor: data.n, params: params, work: work, update: nil)
+            let (x, targets) = data.batch(from: start)
+            total += stepper.run(x: x, targets: targets, m: m, divisor: data.n, params: params, work: work, update: nil)
             var offset = 0
             for (t, size) in params.sizes.enumerated() {
                 let g = params.grads[t]
@@ -56,8 +56,11 @@ final class FullBatchDriver: EpochDriver {
     }
 
     var network: Network { params.network }
+    var examplesDone: Int { 0 }
 
-    func runEpoch(_ epoch: Int, onBatch: ((Int, Int, Double) -> Void)?) -> EpochResult {
+    /// One iteration. An interrupt (polled before every function evaluation) abandons it and puts back the
+    /// weights it started from, so a checkpoint taken then resumes with the very same iteration.
+    func runEpoch(_ epoch: Int, control: TrainingControl) -> EpochResult {
         if current == nil {
             theta = params.flat
             current = objective.evaluate()
@@ -74,7 +77,12 @@ final class FullBatchDriver: EpochDriver {
         if slope == 0 { return EpochResult(loss: current!.loss, rate: 0, converged: true) }
         let initial = epoch == 1 ? min(1, 1 / dot(g, g).squareRoot()) : 1
         var trial: (alpha: Double, theta: [Double], value: (objective: Double, loss: Double, gradient: [Double]))?
+        var interrupted = false
         let found = WolfeLineSearch.search(phi: { alpha in
+            if interrupted || control.shouldStop() {
+                interrupted = true
+                return (.nan, .nan)  // ends the search: every later step is refused
+            }
             var t = self.theta
             axpy(alpha, direction, &t)
             self.params.setFlat(t)
@@ -82,7 +90,11 @@ final class FullBatchDriver: EpochDriver {
             trial = (alpha, self.params.flat, v)  // θ as stored (rounded to Float)
             return (v.objective, dot(v.gradient, direction))
         }, f0: f, slope0: slope, initial: initial)
-        onBatch?(objective.data.n, objective.data.n, trial?.value.loss ?? current!.loss)
+        if interrupted {
+            params.setFlat(theta)
+            return EpochResult(loss: .nan, rate: 0, interrupted: true)
+        }
+        control.onBatch?(objective.data.n, objective.data.n, trial?.value.loss ?? current!.loss)
         guard let found, found.f < f else {
             params.setFlat(theta)  // no decrease at the precision of the objective: we are at the optimum
             return EpochResult(loss: current!.loss, rate: 0, converged: true)
@@ -105,5 +117,27 @@ final class FullBatchDriver: EpochDriver {
         current = next.value
         let converged = decrease <= 2.2e-9 * max(abs(f), abs(next.value.objective), 1)
         return EpochResult(loss: next.value.loss, rate: Float(found.alpha), converged: converged)
+    }
+}
+
+extension FullBatchDriver {
+    func save(into c: inout Checkpoint) {
+        // Between iterations the weights are θ (rounded to Float): the iteration's start.
+        c.fullBatch = Checkpoint.FullBatchState(parameters: params.tensorArrays, theta: theta, memory: lbfgs.state,
+                                                current: current)
+    }
+
+    func restore(_ c: Checkpoint) -> Bool {
+        guard let state = c.fullBatch, params.load(tensors: state.parameters) else { return false }
+        let count = params.sizes.reduce(0, +)
+        if state.current != nil || !state.theta.isEmpty {
+            guard state.theta.count == count, state.current.map({ $0.gradient.count == count }) ?? true,
+                  state.memory.s.allSatisfy({ $0.count == count }), state.memory.y.allSatisfy({ $0.count == count }),
+                  state.memory.s.count <= lbfgs.memory else { return false }
+        }
+        theta = state.theta
+        current = state.current
+        lbfgs.state = state.memory
+        return true
     }
 }

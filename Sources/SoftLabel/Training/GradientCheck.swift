@@ -2,7 +2,8 @@ import Foundation
 
 /// Checks the hand-written gradients: the analytic gradient of the training objective (the same code that
 /// trains) against central finite differences of an independent Double-precision implementation of the
-/// objective, J(θ) = (1/n) Σ_i ω_i ℓ(p_i, softmax(f(x_i; θ))) + (l2/2) Σ_l ‖W_l‖².
+/// objective, J(θ) = (1/n) Σ_i ω_i ℓ(p_i, softmax(f(x_i; θ))) + (l2/2) Σ_l ‖W_l‖² (under distillation, ℓ is
+/// `Distillation`'s (1 - A) T² ℓ_soft(p_i, softmax(f / T)) + A (-log softmax(f)_{y_i})).
 public enum GradientCheck {
     public struct TensorReport: Sendable {
         public var name: String  // "layer1.weight"
@@ -21,7 +22,7 @@ public enum GradientCheck {
     public static func run(network: Network, data: Dataset, config: TrainConfig, step h: Double = 1e-5,
                            maxEntries: Int = .max, seed: UInt64 = 1) -> [TensorReport] {
         let n = data.count, d = data.featureCount
-        let targets = PreparedTargets(data.targets, config: config)
+        let targets = PreparedTargets(data, config: config)
         let mode = PassMode.training(seed: config.seed, epoch: 1)
         // Analytic, through the training code (one batch of all n rows, no update).
         let params = Parameters(network)
@@ -97,6 +98,9 @@ struct ReferenceObjective {
     let p: [[Double]]
     let weight: [Double]
     let kind: LossKind
+    let temperature: Double
+    let hardWeight: Double
+    let hard: [Int]?
     let l2: Double
     let layers: [Layer]
     let mode: PassMode
@@ -107,6 +111,9 @@ struct ReferenceObjective {
         p = (0..<n).map { targets.p.row($0).map(Double.init) }
         weight = targets.weight.map { $0.map(Double.init) } ?? [Double](repeating: 1, count: n)
         kind = config.loss
+        temperature = Double(config.distillTemperature)
+        hardWeight = Double(config.hardWeight)
+        hard = targets.hard.map { $0.map(Int.init) }
         l2 = Double(config.l2)
         self.layers = layers
         self.mode = mode
@@ -136,7 +143,8 @@ struct ReferenceObjective {
                     }
                 }
             }
-            total += weight[i] * Self.loss(kind, p: p[i], z: a)
+            total += weight[i] * Self.loss(kind, p: p[i], z: a, temperature: temperature, hardWeight: hardWeight,
+                                           hard: hard?[i] ?? 0)
         }
         var penalty = 0.0
         var offset = 0
@@ -147,6 +155,18 @@ struct ReferenceObjective {
             }
         }
         return total / Double(x.count) + 0.5 * l2 * penalty
+    }
+
+    /// (1 - A) T² ℓ(p, softmax(z / T)) + A (-log softmax(z)_y), written out.
+    static func loss(_ kind: LossKind, p: [Double], z: [Double], temperature t: Double, hardWeight a: Double,
+                     hard y: Int) -> Double {
+        var value = (1 - a) * t * t * loss(kind, p: p, z: z.map { $0 / t })
+        if a > 0 {
+            var q = z, logq = z
+            logSoftmax(z, q: &q, logq: &logq)
+            value -= a * logq[y]
+        }
+        return value
     }
 
     static func loss(_ kind: LossKind, p: [Double], z: [Double]) -> Double {

@@ -54,6 +54,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var labelSmoothing: Float = 0
     /// Targets raised to 1/T and renormalised: T < 1 sharpens, T > 1 softens.
     public var targetTemperature: Float = 1
+    /// Distillation temperature T (Hinton et al. 2015): targets are the teacher's distribution at T
+    /// (softmax(v / T) of teacher logits v; p^(1/T) renormalised for label probabilities p, whose log p act as
+    /// logits), the student's logits are divided by T inside the loss, and that term is multiplied by T² so
+    /// its gradient keeps its size for any T (`Distillation`). 1 = plain training. (`train` takes 0.01...1000.)
+    public var distillTemperature: Float = 1
+    /// Weight A of cross-entropy to a hard class at T = 1 (a `label` column beside teacher logits, `--labels`
+    /// class indices, else the teacher's argmax): the loss is (1 - A) T² ℓ_soft + A ℓ_hard. 0 = no hard term.
+    public var hardWeight: Float = 0
     /// Example weighting by class.
     public var classWeight = ClassWeighting.none
     /// Fraction of the training file held out for validation when no validation file is given.

@@ -9,38 +9,55 @@ public struct TrainingRun {
 
 public enum TrainModel {
     /// - Parameters:
-    ///   - train: the training examples (raw features), consumed: standardisation rewrites them in place, so a
-    ///     caller that passes its only copy (`consume`) keeps one copy of the data in memory, not two.
-    ///   - validation: a validation set with the same features and classes, or nil to split
-    ///     `config.valFraction` of `train` off (seeded), or to train without validation.
+    ///   - data: the training examples (raw features), consumed: standardisation rewrites them in place and a
+    ///     validation split holds out rows by index, so a caller that passes its only copy (`consume`) keeps
+    ///     one copy of the data in memory, not two.
+    ///   - validation: a validation set with the same features and classes, or nil to hold out
+    ///     `config.valFraction` of `data` (seeded), or to train without validation.
+    ///   - initial: a trained model to start from (`--init`): its network and its standardisation (the
+    ///     weights expect inputs scaled as they were); `data` must have its features and classes, in its order.
+    ///   - resume: a checkpoint of this same run to continue from.
     public static func run(
-        train rawTrain: consuming Dataset, validation rawValidation: consuming Dataset?, config: TrainConfig,
-        parallel: Parallel,
-        onEpoch: (EpochRecord) -> Void = { _ in }, onBatch: ((Int, Int, Double) -> Void)? = nil
-    ) -> TrainingRun {
-        var train = consume rawTrain
+        data rawData: consuming Dataset, validation rawValidation: consuming Dataset?, config: TrainConfig,
+        parallel: Parallel, initial: ModelFile? = nil, resume: Checkpoint? = nil,
+        control: TrainingControl = TrainingControl()
+    ) throws -> TrainingRun {
+        var data = consume rawData
         var validation = consume rawValidation
-        if validation == nil && config.valFraction > 0 && train.count >= 2 {
+        // The fingerprint of the data as given (before standardisation), for checkpoints.
+        let fingerprint = data.fingerprint + (validation.map { "; validation " + $0.fingerprint } ?? "")
+        var trainRows: [Int]?, validationRows: [Int]?
+        if validation == nil && config.valFraction > 0 && data.count >= 2 {
             var rng = SplitMix64(seed: config.seed).derived(3)
-            (train, validation) = train.split(fraction: config.valFraction, rng: &rng)
+            let split = data.splitRows(fraction: config.valFraction, rng: &rng)
+            (trainRows, validationRows) = (split.train, split.validation)
         }
         var standardizer: Standardizer?
-        if config.standardize {
-            let s = Standardizer(fitting: train.features)
-            s.apply(to: &train.features)
-            if validation != nil { s.apply(to: &validation!.features) }
-            standardizer = s
+        if let initial {
+            standardizer = initial.standardization
+        } else if config.standardize {
+            standardizer = Standardizer(fitting: data.features, rows: trainRows)
         }
-        let outcome = Trainer(config: config, train: train, validation: validation, parallel: parallel).run(onEpoch: onEpoch, onBatch: onBatch)
+        if let standardizer {
+            standardizer.apply(to: &data.features)
+            if validation != nil { standardizer.apply(to: &validation!.features) }
+        }
+        let validationSet: ValidationSet? = validationRows.map { .rows($0) } ?? validation.map { .separate($0) }
+        let trainer = Trainer(config: config, data: data, trainRows: trainRows, validation: validationSet,
+                              parallel: parallel, initial: initial?.network)
+        trainer.fingerprint = fingerprint
+        let outcome = try trainer.run(resume: resume, control: control)
         let kept = outcome.history.first { $0.epoch == outcome.keptEpoch }
         let summary = TrainingSummary(
-            examples: train.count, validationExamples: validation?.count ?? 0, epochsRun: outcome.history.count,
+            examples: trainer.trainCount, validationExamples: validationSet?.count ?? 0, epochsRun: outcome.history.count,
             keptEpoch: outcome.keptEpoch, stoppedEarly: outcome.stoppedEarly,
             converged: outcome.converged, finalTrainLoss: kept?.trainLoss,
             validationLoss: kept?.valLoss, validationKL: kept?.valKL, validationAccuracy: kept?.valAccuracy,
             history: outcome.history)
-        let model = ModelFile(classes: train.classNames, features: train.featureNames, standardization: standardizer,
+        var model = ModelFile(classes: data.classNames, features: data.featureNames, standardization: standardizer,
                               network: outcome.network, config: config, training: summary)
-        return TrainingRun(model: model, outcome: outcome, trainCount: train.count, validationCount: validation?.count ?? 0)
+        model.interrupted = outcome.interruption
+        return TrainingRun(model: model, outcome: outcome, trainCount: trainer.trainCount,
+                           validationCount: validationSet?.count ?? 0)
     }
 }

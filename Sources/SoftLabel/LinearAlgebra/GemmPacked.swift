@@ -1,0 +1,50 @@
+// The forward product of a dense layer with many outputs, Z = X Wᵀ + b, as a packed, register-blocked
+// outer product (the BLIS/GotoBLAS scheme): Wᵀ is packed once per weight update into panels of P = 64
+// columns, panel p holding Wᵀ[j][64p ..< 64p + 64] for j in 0..<d contiguously (row-major (d, 64), zero
+// beyond the outputs), so the micro-kernel streams one panel sequentially. The micro-kernel keeps a tile of
+// 6 rows x 64 columns in 24 vector registers and, for each input j, broadcasts X[r][j] of the 6 rows and
+// multiplies it into the panel's 4 vectors of row j: 24 fused multiply-adds per 4 vector loads and 6
+// broadcasts, and no horizontal sums anywhere.
+//
+// Every output z[r][o] is Σ_j X[r][j] W[o][j] accumulated in j order in one lane, then + b[o]: the same
+// sequence whatever the row grouping, the panel or the thread, hence bit-identical for any thread count.
+
+/// Floats in one packed panel row: 64 columns.
+let panelWidth = 64
+
+/// Space for W (o, i) packed: ceil(o / 64) panels of (i, 64).
+@inline(__always)
+func packedCount(inputs d: Int, outputs o: Int) -> Int { (o + panelWidth - 1) / panelWidth * panelWidth * d }
+
+/// Packs rows `inputs` (a range of j) of every panel of Wᵀ from W (o, d) into `packed` (see the file
+/// comment): what changed when an update wrote those columns of W. Columns beyond o are zero.
+func packPanels(_ w: UnsafePointer<Float>, inputs d: Int, outputs o: Int, rows inputs: Range<Int>,
+                into packed: UnsafeMutablePointer<Float>) {
+    let panels = (o + panelWidth - 1) / panelWidth
+    for p in 0..<panels {
+        let base = packed + p * panelWidth * d
+        let first = p * panelWidth, width = min(panelWidth, o - first)
+        // 16 inputs at a time: each row of W is read in short contiguous runs.
+        var j0 = inputs.lowerBound
+        while j0 < inputs.upperBound {
+            let j1 = min(inputs.upperBound, j0 + 16)
+            for c in 0..<panelWidth {
+                if c < width {
+                    let src = w + (first + c) * d
+                    for j in j0..<j1 { base[j * panelWidth + c] = src[j] }
+                } else {
+                    for j in j0..<j1 { base[j * panelWidth + c] = 0 }
+                }
+            }
+            j0 = j1
+        }
+    }
+}
+
+/// Z[r, o] = Σ_j X[r, j] W[o, j] + b[o] for r in `rows`, o in 0..<outputs, from W packed by `packPanels`.
+/// Z has row stride `ldz`; columns beyond `outputs` are not written.
+func gemmPacked(x: Rows, rows: Range<Int>, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                outputs o: Int, inputs d: Int, z: UnsafeMutablePointer<Float>, ldz: Int) {
+    outerProduct(a: x, rows: rows, depth: d, b: packed, ldb: panelWidth, cols: o, panelStride: panelWidth * d,
+                 bias: bias, c: z, ldc: ldz)
+}

@@ -18,7 +18,7 @@ nonisolated(unsafe) private let targets: [String: (UnsafeBufferPointer<UInt8>) -
     "npy": fuzzNPY,
     "names": fuzzNames,
     "model": fuzzModel,
-    // "votes": fuzzVotes,  // the crowd vote table (Sources/SoftLabel/Crowd/): added when that reader lands
+    "votes": fuzzVotes,
 ]
 
 nonisolated(unsafe) private var target: (UnsafeBufferPointer<UInt8>) -> Void = { _ in }
@@ -109,6 +109,10 @@ private func checkLoaded(_ loaded: LoadedData, mode: LabelMode) {
     if mode == .required { precondition(d.classCount >= 1, "labels required but none read") }
     precondition(Set(d.classNames).count == d.classCount && d.classCount <= DataLimits.maxClasses, "class names")
     let k = d.classCount
+    if let z = d.teacherLogits {
+        precondition(z.rows == d.count && z.cols == k && z.values.allSatisfy { $0.isFinite }, "teacher logits")
+    }
+    if let h = d.hardLabels { precondition(h.count == d.count && h.allSatisfy { (0..<k).contains($0) }, "hard labels") }
     if k > 0 {
         d.targets.values.withUnsafeBufferPointer { t in
             for i in 0..<d.count {
@@ -147,7 +151,8 @@ private func fuzzCSV(_ input: UnsafeBufferPointer<UInt8>) {
 
 /// First byte: bits 0-1 what the rest of the input is: 0 the features file (no labels), 1 both the features
 /// and the labels file, 2 the labels file for features of matching rows, 3 as 2 with a names file of three
-/// classes; bit 2 read for a model with classes ["0", "1", "2"]. (--classes and model classes together: bit 2 on 3.)
+/// classes; bit 2 read for a model with classes ["0", "1", "2"] (with 3: ["cat", "dog", "emu"]); bit 3 with
+/// 2 or 3, the input is the teacher logits (--teacher-logits) instead of the labels.
 private func fuzzNPY(_ input: UnsafeBufferPointer<UInt8>) {
     guard let options = input.first else { return }
     let path = file("a.npy", UnsafeBufferPointer(rebasing: input.dropFirst()))
@@ -169,7 +174,7 @@ private func fuzzNPY(_ input: UnsafeBufferPointer<UInt8>) {
         var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]
         bytes += Array(header.utf8) + [UInt8](repeating: 0, count: 4 * n)
         source.features = bytes.withUnsafeBufferPointer { file("x.npy", $0) }
-        source.labels = path
+        if options & 8 != 0 { source.teacherLogits = path } else { source.labels = path }
         if options & 3 == 3 { source.classesFile = file("classes.txt", "cat\ndog\nemu\n") }
     }
     do {
@@ -202,6 +207,24 @@ private func fuzzModel(_ input: UnsafeBufferPointer<UInt8>) {
         if model.features.count <= 1 << 12 {
             let x = Matrix(rows: 1, cols: model.features.count)
             _ = try? model.logits(x, parallel: Parallel(threads: 1))  // NonFinitePrediction is an answer too
+        }
+    } catch {
+        checkError(error)
+    }
+}
+
+/// The input is a crowd vote table (task, worker, label columns).
+private func fuzzVotes(_ input: UnsafeBufferPointer<UInt8>) {
+    let path = file("votes.csv", input)
+    do {
+        let v = try VoteTable.read(path: path)
+        precondition(v.voteCount > 0 && v.worker.count == v.voteCount && v.task.count == v.voteCount, "vote arrays")
+        precondition(v.classCount >= 2 && Set(v.classes).count == v.classCount, "classes \(v.classes)")
+        precondition(v.taskStart.count == v.taskCount + 1 && v.taskStart.last == v.voteCount, "task starts")
+        for i in 0..<v.taskCount { precondition(v.taskStart[i] < v.taskStart[i + 1], "a task without votes") }
+        for n in 0..<v.voteCount {
+            precondition((0..<Int32(v.taskCount)).contains(v.task[n]) && (0..<Int32(v.workerCount)).contains(v.worker[n])
+                         && (0..<Int32(v.classCount)).contains(v.label[n]), "vote \(n) has a code out of range")
         }
     } catch {
         checkError(error)

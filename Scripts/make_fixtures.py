@@ -168,5 +168,12 @@ write(b + "x_dtype_control.npy", npy("'<f\x0b4'", "(4, 3)", bytes(48)))
 write(b + "x_shape_digits.npy", npy("'<f4'", "(99999999999999999999, 3)", bytes(48)))
 write(b + "x_shape_overflow.npy", npy("'<f4'", "(4611686018427387904, 4611686018427387904)", bytes(48)))
 write(b + "x_header_huge.npy", b"\x93NUMPY\x02\x00" + (1 << 20).to_bytes(4, "little") + b"{'descr': '<f4', ")
+# Found by Scripts/fuzz (npy): bytes after the header's dict (numpy refuses them), and as teacher logits, huge
+# equal logits whose softmax summed to 3 (m + log Σ absorbed the log Σ).
+fuzz_header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }" + " " * 33 + "\xf0" * 24
+write(b + "x_header_trailing.npy", b"\x93NUMPY\x01\x00" + len(fuzz_header).to_bytes(2, "little") + fuzz_header.encode("latin-1")
+      + np.zeros((4, 3), dtype="<f4").tobytes())
+save(g + "z_teacher_huge.npy", np.array([[-6e29, -6e29, -6e29], [-6e29, -3.7e19, 0], [-5.9e29, -6e29, -6e29],
+                                          [0.75, 0.01, 0.65]], dtype="<f4"))
 write(b + "classes_blank_line.txt", "cat\n\ndog\n")
 write(b + "features2.txt", "width\nheight\n")

@@ -157,6 +157,23 @@ import TestSupport
         #expect(abs(Double(z.values[2]) + 2.0.squareRoot()) < 1e-6 && abs(Double(z.values[0]) - 0.5.squareRoot()) < 1e-6)
     }
 
+    // MARK: huge but finite logits
+
+    /// Found by Scripts/fuzz (npy, as --teacher-logits): logits of -6e29 made log q = z - (m + log Σ) = 0,
+    /// since m + log Σ rounds to m, so the "distribution" summed to 3. The difference z - m comes first now.
+    @Test func teacherTargetsFromHugeLogitsAreDistributions() throws {
+        let d = try NPYReader.read(NPYSource(features: fixture("npy/good/x_f4.npy"),
+                                             teacherLogits: fixture("npy/good/z_teacher_huge.npy")))
+        let t = d.dataset.targets
+        #expect(t.row(0) == [Float(1.0 / 3), Float(1.0 / 3), Float(1.0 / 3)])
+        #expect(t.row(1) == [0, 0, 1] && t.row(2) == [1, 0, 0])
+        for i in 0..<4 { #expect(abs(t.row(i).reduce(0, +) - 1) < 1e-6, "row \(i)") }
+        // The metrics share the log-softmax: a prediction of huge equal logits is uniform, KL to uniform is 0.
+        let e = Evaluation(logits: Matrix(rows: 1, cols: 3, values: [-6e29, -6e29, -6e29]),
+                           targets: Matrix(rows: 1, cols: 3, values: [Float(1.0 / 3), Float(1.0 / 3), Float(1.0 / 3)]))
+        #expect(abs(e.kl) < 1e-6 && abs(e.crossEntropy - log(3)) < 1e-6)
+    }
+
     // MARK: metrics never trap on a bad prediction
 
     @Test func reliabilityBinOfAnyDouble() {

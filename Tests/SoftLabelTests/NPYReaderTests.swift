@@ -111,6 +111,8 @@ import TestSupport
              "4611686018427387904) of <f4 needs more than 2^63 bytes of data, the file has 48"),
             (message(bad + "x_header_huge.npy", y),
              "has an NPY header of 1048576 bytes, more than the 65536 bytes a numeric array's header needs"),
+            (message(bad + "x_header_trailing.npy", y),
+             "has a malformed NPY header (expected only spaces after the header's '}' at character 92)"),
             (message(x, bad + "y_index_1e19_u8.npy"), "row 2 class index 1e+19 means more than 100000 classes, " +
              "the most softlabel supports (is this really a label column?)"),
             (message(x, bad + "y_index_u8_max.npy"), "row 2 class index 1.8446744073709552e+19 means more than 100000 " +

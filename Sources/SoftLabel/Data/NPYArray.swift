@@ -238,7 +238,14 @@ struct NPYHeaderParser {
         try expect("{")
         while true {
             skipSpaces()
-            if peek == "}" { return out }
+            if peek == "}" {
+                // numpy pads the header with spaces and ends it with a line break; anything else after the
+                // dict is a damaged file (numpy refuses it too).
+                i += 1
+                skipSpaces()
+                if i < text.count { throw bad("only spaces after the header's '}'") }
+                return out
+            }
             guard case .string(let key) = try value() else { throw bad("a quoted key") }
             skipSpaces()
             try expect(":")

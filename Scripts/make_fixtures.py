@@ -73,6 +73,11 @@ bad = {
     "nul-in-data.csv": (H + "1,2,0.5,0.5\n1,2\x00,0.5,0.5\n").encode(),
     "gzip.csv": gzip.compress((H + "1,2,0.5,0.5\n").encode(), mtime=0),
     "npy-as-csv.csv": b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }" + b" " * 46 + b"\n",
+    # Control characters quoted in a message are escaped: the message stays one line.
+    "feature-cr-inside.csv": H + "1,2\r3,0.5,0.5\n",
+    "feature-vt.csv": H + "1,\x0b7,0.5,0.5\n",
+    "header-escape.csv": '"a\x1b[31m",b,label:x,label:y\nred,2,0.5,0.5\n',
+    "label-bidi-override.csv": H + "1,2,\u202e0.5,0.5\n",
 }
 for name, data in bad.items():
     write("csv/bad/" + name, data)
@@ -143,5 +148,32 @@ write(b + "extra_bytes.npy", good_bytes + b"\0" * 8)
 write(b + "bad_version.npy", good_bytes[:6] + b"\x07\x00" + good_bytes[8:])
 write(b + "truncated_header.npy", good_bytes[:30])
 write(b + "classes_duplicate.txt", "cat\ndog\ncat\n")
+write(g + "classes3_cr.txt", "cat\rdog\rchat noir\r")  # old Mac line ends
+write(b + "classes_tsv.txt", "cat\t0\ndog\t1\nemu\t2\n")
+write(b + "classes_vt.txt", "cat\ndo\x0bg\nemu\n")
+# Hostile headers and values (issue 9): each was a trap or a huge allocation before.
+save(b + "y_index_1e19_u8.npy", np.array([1, 0, 10**19, 1], dtype="<u8"))
+save(b + "y_index_u8_max.npy", np.array([1, 0, 2**64 - 1, 1], dtype="<u8"))
+save(b + "y_index_minus_1e19.npy", np.array([1, 0, -1e19, 1], dtype="<f8"))
+save(b + "y_index_1e8.npy", np.array([1, 0, 10**8, 1], dtype="<i8"))
+def npy(descr, shape, data=b"", major=1, pad_to=64):
+    """An NPY file with any header text numpy would never write (bytes after the header as given)."""
+    header = "{'descr': %s, 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    start = 10 if major == 1 else 12
+    header += " " * ((-(start + len(header) + 1)) % pad_to) + "\n"
+    size = len(header).to_bytes(2 if major == 1 else 4, "little")
+    return b"\x93NUMPY" + bytes([major, 0]) + size + header.encode("latin-1") + data
+write(b + "x_dtype_huge.npy", npy("'<f4611686018427387904'", "(4, 3)", bytes(48)))
+write(b + "x_dtype_control.npy", npy("'<f\x0b4'", "(4, 3)", bytes(48)))
+write(b + "x_shape_digits.npy", npy("'<f4'", "(99999999999999999999, 3)", bytes(48)))
+write(b + "x_shape_overflow.npy", npy("'<f4'", "(4611686018427387904, 4611686018427387904)", bytes(48)))
+write(b + "x_header_huge.npy", b"\x93NUMPY\x02\x00" + (1 << 20).to_bytes(4, "little") + b"{'descr': '<f4', ")
+# Found by Scripts/fuzz (npy): bytes after the header's dict (numpy refuses them), and as teacher logits, huge
+# equal logits whose softmax summed to 3 (m + log Σ absorbed the log Σ).
+fuzz_header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }" + " " * 33 + "\xf0" * 24
+write(b + "x_header_trailing.npy", b"\x93NUMPY\x01\x00" + len(fuzz_header).to_bytes(2, "little") + fuzz_header.encode("latin-1")
+      + np.zeros((4, 3), dtype="<f4").tobytes())
+save(g + "z_teacher_huge.npy", np.array([[-6e29, -6e29, -6e29], [-6e29, -3.7e19, 0], [-5.9e29, -6e29, -6e29],
+                                          [0.75, 0.01, 0.65]], dtype="<f4"))
 write(b + "classes_blank_line.txt", "cat\n\ndog\n")
 write(b + "features2.txt", "width\nheight\n")

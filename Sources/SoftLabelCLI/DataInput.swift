@@ -100,7 +100,7 @@ enum DataInput {
         case .npy(let s):
             loaded = try NPYReader.read(s, classes: classes, classesOf: classesOf, labels: labels)
         }
-        for w in loaded.warnings { console.err("softlabel: warning: \(w)\n") }
+        for w in loaded.warnings { console.err("softlabel: warning: \(oneLine(w))\n") }
         return loaded
     }
 
@@ -135,8 +135,8 @@ enum DataInput {
         }
         if !ignored.isEmpty {
             let shown = ignored.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-            console.err("softlabel: note: \(file): ignoring \(ignored.count) column(s) the model does not use: \(shown)" +
-                        (ignored.count > 5 ? ", ..." : "") + "\n")
+            console.err("softlabel: note: " + oneLine("\(file): ignoring \(ignored.count) column(s) the model does not use: \(shown)" +
+                                                      (ignored.count > 5 ? ", ..." : "")) + "\n")
         }
         return x
     }

@@ -42,7 +42,7 @@ enum InspectCommand: Command {
 
     private static func text(_ s: DataSummary, source: DataInput.Source, bytes: Int, seconds: Double) -> String {
         var out = """
-        data      \(source.name)
+        data      \(oneLine(source.name))
         rows      \(s.rows)
         features  \(s.featureCount)
         classes   \(s.classCount)
@@ -51,20 +51,21 @@ enum InspectCommand: Command {
 
         """
         if s.classCount > 0 {
-            let w = max(5, s.classes.map(\.name.count).max()!)
+            // Names are the file's text: control characters escaped, so a CR in a header cannot break the table.
+            let w = max(5, s.classes.map { oneLine($0.name).count }.max()!)
             out += "\n" + pad("class", w) + "    mean_p  majority\n"
             for c in s.classes {
-                out += pad(c.name, w) + String(format: "  %8.6f  %8d\n", c.meanProbability, c.majorityRows)
+                out += pad(oneLine(c.name), w) + String(format: "  %8.6f  %8d\n", c.meanProbability, c.majorityRows)
             }
             out += "\nmean entropy  \(String(format: "%.6f", s.meanEntropy)) nats\n"
             out += "split labels  \(String(format: "%.2f", 100 * s.splitShare))% of rows (max p < 1)\n"
         } else {
             out += "\nno labels\n"
         }
-        let w = max(7, s.features.map(\.name.count).max() ?? 0)
+        let w = max(7, s.features.map { oneLine($0.name).count }.max() ?? 0)
         out += "\n" + pad("feature", w) + "           min          mean           std           max\n"
         for f in s.features {
-            out += pad(f.name, w) + String(format: "  %12.6g  %12.6g  %12.6g  %12.6g", Double(f.min), f.mean, f.std, Double(f.max))
+            out += pad(oneLine(f.name), w) + String(format: "  %12.6g  %12.6g  %12.6g  %12.6g", Double(f.min), f.mean, f.std, Double(f.max))
             out += f.isConstant ? "  constant\n" : "\n"
         }
         let constant = s.features.filter(\.isConstant).count

@@ -56,7 +56,7 @@ public enum SoftLabelCLI {
         guard let command = commands.first(where: { $0.spec.name == name }) else {
             let names = commands.map { $0.spec.name }
             let hint = closest(to: name, among: names).map { "did you mean '\($0)'? " } ?? ""
-            console.err("softlabel: unknown command '\(name)' (\(hint)commands: \(names.joined(separator: ", ")))\n")
+            console.err("softlabel: unknown command '\(oneLine(name))' (\(hint)commands: \(names.joined(separator: ", ")))\n")
             return 2
         }
         do {
@@ -72,7 +72,7 @@ public enum SoftLabelCLI {
             try command.run(parsed, console)
             return 0
         } catch let e as UsageError {
-            console.err("softlabel \(name): \(e.message)\n")
+            console.err("softlabel \(name): \(oneLine(e.message))\n")
             return 2
         } catch let e as DataError {
             console.err("softlabel \(name): \(e.description)\n")
@@ -80,11 +80,15 @@ public enum SoftLabelCLI {
         } catch let e as ExitStatus {
             return e.code
         } catch let e as RuntimeFailure {
-            console.err("softlabel \(name): \(e.message)\n")
+            console.err("softlabel \(name): \(oneLine(e.message))\n")
             return 1
         } catch {
-            console.err("softlabel \(name): \(error)\n")
+            console.err("softlabel \(name): \(oneLine("\(error)"))\n")
             return 1
         }
     }
 }
+
+/// A message that quotes user text (a flag's value, a file or column name) as one line: control
+/// characters escaped, as `DataError` does for input errors.
+func oneLine(_ message: String) -> String { escapingControlCharacters(message) }

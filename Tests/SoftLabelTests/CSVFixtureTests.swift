@@ -58,6 +58,11 @@ func readError(_ path: String, labels: LabelMode = .required, classes: [String]?
         ("nul-in-data.csv", "line - column -: contains a NUL byte at offset 35: binary data, expected UTF-8 CSV text"),
         ("gzip.csv", "line - column -: is gzip-compressed, expected CSV text (decompress it first)"),
         ("npy-as-csv.csv", "line - column -: is an NPY array, expected CSV text (pass NPY files with --features/--labels)"),
+        // Control characters from the file are escaped in messages (one line, nothing for the terminal to act on).
+        ("feature-cr-inside.csv", "line 2 column b: '2\\r3' is not a number"),
+        ("feature-vt.csv", "line 2 column b: '\\u{0B}7' is not a number"),
+        ("header-escape.csv", "line 2 column a\\u{1B}[31m: 'red' is not a number"),
+        ("label-bidi-override.csv", "line 2 column label:x: '\\u{202E}0.5' is not a number"),
     ]
 
     @Test func everyFileHasItsMessage() {

@@ -59,6 +59,9 @@ import TestSupport
         let named = try read(good + "x_f4.npy", good + "y_index_i8.npy", classes: good + "classes3.txt",
                              names: good + "features3.txt").dataset
         #expect(named.classNames == ["cat", "dog", "chat noir"] && named.featureNames == ["width", "height", "depth"])
+        // Old Mac line ends (a lone CR) in a names file, as in CSV.
+        let cr = try read(good + "x_f4.npy", good + "y_index_i8.npy", classes: good + "classes3_cr.txt").dataset
+        #expect(cr.classNames == ["cat", "dog", "chat noir"])
         // For a model, targets come out in the model's class order.
         let reordered = try read(good + "x_f4.npy", good + "y_index_i8.npy", classes: good + "classes3.txt",
                                  model: ["chat noir", "dog", "cat"]).dataset
@@ -98,6 +101,29 @@ import TestSupport
             (message(x, y, classes: good + "classes3.txt"), "names 3 classes, but \(fixture(y)) has 2 label columns"),
             (message(x, y, names: bad + "features2.txt"), "names 2 features, but \(fixture(x)) has 3 columns"),
             (message(bad + "nope.npy", y), "no such file"),
+            // Hostile headers: each trapped (an overflow) or asked for gigabytes before.
+            (message(bad + "x_dtype_huge.npy", y),
+             "has unsupported dtype '<f4611686018427387904', expected float32, float64, an integer type or bool"),
+            (message(bad + "x_dtype_control.npy", y),
+             "has unsupported dtype '<f\\u{0B}4', expected float32, float64, an integer type or bool"),
+            (message(bad + "x_shape_digits.npy", y), "has an NPY shape dimension of 20 digits, too large for any array"),
+            (message(bad + "x_shape_overflow.npy", y), "is truncated: its header shape (4611686018427387904, " +
+             "4611686018427387904) of <f4 needs more than 2^63 bytes of data, the file has 48"),
+            (message(bad + "x_header_huge.npy", y),
+             "has an NPY header of 1048576 bytes, more than the 65536 bytes a numeric array's header needs"),
+            (message(bad + "x_header_trailing.npy", y),
+             "has a malformed NPY header (expected only spaces after the header's '}' at character 92)"),
+            (message(x, bad + "y_index_1e19_u8.npy"), "row 2 class index 1e+19 means more than 100000 classes, " +
+             "the most softlabel supports (is this really a label column?)"),
+            (message(x, bad + "y_index_u8_max.npy"), "row 2 class index 1.8446744073709552e+19 means more than 100000 " +
+             "classes, the most softlabel supports (is this really a label column?)"),
+            (message(x, bad + "y_index_minus_1e19.npy"), "row 2 negative class index -1e+19"),
+            (message(x, bad + "y_index_1e8.npy"), "row 2 class index 100000000 means more than 100000 classes, " +
+             "the most softlabel supports (is this really a label column?)"),
+            (message(x, good + "y_index_i8.npy", classes: bad + "classes_tsv.txt"), "line 1 class name 'cat\\t0' contains " +
+             "a control character (a tab: is this a table with several columns?), expected one name per line"),
+            (message(x, good + "y_index_i8.npy", classes: bad + "classes_vt.txt"),
+             "line 2 class name 'do\\u{0B}g' contains a control character, expected one name per line"),
         ]
         for (got, expected) in cases { #expect(got == expected) }
     }

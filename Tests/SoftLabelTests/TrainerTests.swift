@@ -36,7 +36,10 @@ import Testing
         let alone = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 2)).run()).network
         let results = UnsafeMutablePointer<Network?>.allocate(capacity: 4)
         results.initialize(repeating: nil, count: 4)
-        defer { results.deallocate() }
+        defer {
+            results.deinitialize(count: 4)  // releases the networks (LeakSanitizer found them leaked without this)
+            results.deallocate()
+        }
         DispatchQueue.concurrentPerform(iterations: 4) { i in
             results[i] = (try! Trainer(config: config, data: data, parallel: Parallel(threads: 2)).run()).network
         }

@@ -120,6 +120,8 @@ struct CSVLayout {
                 names = modelClasses
             } else if names.count == 1 {
                 throw DataError(file: file, line: 1, "only one class ('\(names[0])'), expected at least two")
+            } else if names.count > DataLimits.maxClasses {
+                throw DataError(file: file, line: 1, "\(names.count) label columns, \(DataLimits.classLimitText)")
             }
             let position = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
             for (c, cls) in softColumns { roles[c] = CSVLayout.softLabelBase - Int32(position[cls]!) }

@@ -3,7 +3,7 @@ struct CSVParsed {
     let rows: Int
     private var features: [Float] = []   // (n, d)
     private var targets: [Float] = []    // (n, k) soft labels
-    private var codes: [Int32] = []      // (n) hard labels: worker << 24 | class number
+    private var codes: [Int32] = []      // (n) hard labels: `ClassTable.code(worker:local:)`
     private var ids: [String] = []       // (n) when the file has an id column
     private var tables: [ClassTable] = []
     private var stats = LabelSumStats()
@@ -80,7 +80,13 @@ struct CSVParsed {
                     throw DataError(file: file, column: "label",
                                     "only one class ('\(classNames.first ?? "")'), expected at least two")
                 }
+                if classNames.count > DataLimits.maxClasses {
+                    throw DataError(file: file, column: "label",
+                                    "\(classNames.count) distinct classes in \(n) rows, \(DataLimits.classLimitText) " +
+                                    "(is it really a label column?)")
+                }
             }
+            try DataLimits.checkOneHot(rows: n, classes: classNames.count, file: file, column: "label")
             targets = oneHotTargets(codes: codes, tables: tables, classes: classNames)
         } else if layout.readsSoftLabels {
             classNames = layout.softClasses

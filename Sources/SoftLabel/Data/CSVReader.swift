@@ -96,7 +96,7 @@ public enum CSVReader {
                                      threads: Int) throws -> CSVParsed {
         var out = CSVParsed(rows: index.rows, layout: layout)
         let chunks = index.chunks
-        let workers = max(1, min(threads, chunks.count))
+        let workers = max(1, min(threads, chunks.count, ClassTable.maxWorkers))
         var parsers = [CSVRowParser?](repeating: nil, count: workers)
         let lock = NSLock()
         var next = 0

@@ -11,7 +11,7 @@ struct CSVRowParser {
     let d: Int
     let targets: UnsafeMutablePointer<Float>?    // (n, k) soft labels, when read
     let k: Int
-    let hardCodes: UnsafeMutablePointer<Int32>?  // (n) worker << 24 | class number, for hard labels
+    let hardCodes: UnsafeMutablePointer<Int32>?  // (n) `ClassTable.code(worker:local:)`, for hard labels
     let ids: UnsafeMutablePointer<String>?       // (n) when the file has an id column
     let worker: Int32
     let knownClasses: Set<String>?
@@ -83,8 +83,11 @@ struct CSVRowParser {
                 throw DataError(file: file, line: line, column: "label",
                                 "class '\(classes.names[Int(i)])' is not one of \(layout.classesOf)'s classes")
             }
-            if i >= 1 << 24 { throw DataError(file: file, line: line, column: "label", "more than 16 million classes") }
-            hardCodes![row] = worker << 24 | i
+            if i >= DataLimits.maxClasses {
+                throw DataError(file: file, line: line, column: "label",
+                                "the label column has \(DataLimits.classLimitText) (is it really a label column?)")
+            }
+            hardCodes![row] = ClassTable.code(worker: worker, local: i)
         }
     }
 

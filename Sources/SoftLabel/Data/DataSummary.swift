@@ -43,20 +43,23 @@ public struct DataSummary: Sendable {
         var majority = [Int](repeating: 0, count: k)
         var entropy = 0.0
         var split = 0
-        data.targets.values.withUnsafeBufferPointer { t in  // (n, k)
-            for i in 0..<n {
-                let row = t.baseAddress! + i * k
-                var best = 0
-                var h = 0.0
-                for c in 0..<k {
-                    let p = Double(row[c])
-                    meanP[c] += p
-                    if p > 0 { h -= p * log(p) }
-                    if row[c] > row[best] { best = c }
+        // Data without labels has k = 0: no class statistics (and no majority class to count).
+        if k > 0 {
+            data.targets.values.withUnsafeBufferPointer { t in  // (n, k)
+                for i in 0..<n {
+                    let row = t.baseAddress! + i * k
+                    var best = 0
+                    var h = 0.0
+                    for c in 0..<k {
+                        let p = Double(row[c])
+                        meanP[c] += p
+                        if p > 0 { h -= p * log(p) }
+                        if row[c] > row[best] { best = c }
+                    }
+                    majority[best] += 1
+                    entropy += h
+                    if row[best] < 1 { split += 1 }
                 }
-                majority[best] += 1
-                entropy += h
-                if row[best] < 1 { split += 1 }
             }
         }
         let rowsD = Double(max(n, 1))

@@ -202,6 +202,11 @@ func shown(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
     return s.count > 40 ? String(s.prefix(40)) + "..." : s
 }
 
+/// Text for a message: its first 40 characters.
+func shown(_ text: String) -> String {
+    text.count > 40 ? String(text.prefix(40)) + "..." : text
+}
+
 /// The problem with bytes that should be UTF-8 text, if any: a NUL (binary data) or invalid UTF-8.
 func textProblem(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
     if let z = bytes.firstIndex(of: 0) {

@@ -49,6 +49,14 @@ enum LabelRow {
 
 /// Class names met in a hard `label` column, numbered in order of first sight (per worker thread).
 struct ClassTable {
+    /// The most workers whose codes fit in an Int32 (21,474: workers 0...21,473).
+    static let maxWorkers = Int(Int32.max) / DataLimits.maxClasses
+
+    /// A row's class as one Int32: worker w's local number c (c < maxClasses) is w · maxClasses + c.
+    /// (A bit field `w << 24 | c` overflowed from worker 128 on: --threads 200 crashed.)
+    @inline(__always)
+    static func code(worker: Int32, local: Int32) -> Int32 { worker * Int32(DataLimits.maxClasses) + local }
+
     private(set) var names: [String] = []
     private var spelled: [[UInt8]] = []
     private var lookup: [String: Int32] = [:]
@@ -70,7 +78,7 @@ struct ClassTable {
 }
 
 /// One-hot targets (n, k) from per-row class numbers, given each worker's numbering and the final class order.
-/// `codes[i]` is `worker << 24 | local number`.
+/// `codes[i]` is `ClassTable.code(worker:local:)`.
 func oneHotTargets(codes: [Int32], tables: [ClassTable], classes: [String]) -> Matrix {
     let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
     let remap = tables.map { t in t.names.map { position[$0]! } }
@@ -78,7 +86,8 @@ func oneHotTargets(codes: [Int32], tables: [ClassTable], classes: [String]) -> M
     let k = classes.count
     targets.values.withUnsafeMutableBufferPointer { t in
         for (i, code) in codes.enumerated() {
-            t[i * k + remap[Int(code >> 24)][Int(code & 0xFF_FFFF)]] = 1
+            let (worker, local) = Int(code).quotientAndRemainder(dividingBy: DataLimits.maxClasses)
+            t[i * k + remap[worker][local]] = 1
         }
     }
     return targets

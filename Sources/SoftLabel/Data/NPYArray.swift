@@ -15,6 +15,9 @@ struct NPYArray {
     var dataOffset: Int
 
     var count: Int { shape.reduce(1, *) }
+
+    /// The longest header read: 64 KiB.
+    static let maxHeaderLength = 1 << 16
     var path: String { input.path }
 
     /// Opens `path` and checks its header against the file size.
@@ -37,6 +40,12 @@ struct NPYArray {
             headerStart = 12
         default:
             throw DataError(file: path, "has NPY format version \(major).\(minor), expected 1.0, 2.0 or 3.0")
+        }
+        // numpy itself refuses headers over 10,000 bytes by default (`max_header_size`); ours parses
+        // Characters (16 bytes each), so a gigabyte header must not reach the parser.
+        guard headerLength <= NPYArray.maxHeaderLength else {
+            throw DataError(file: path, "has an NPY header of \(headerLength) bytes, more than the \(NPYArray.maxHeaderLength) " +
+                            "bytes a numeric array's header needs")
         }
         guard headerStart + headerLength <= input.size else {
             throw DataError(file: path, "is truncated inside its NPY header")
@@ -68,32 +77,39 @@ struct NPYArray {
         let needed = product.multipliedReportingOverflow(by: itemSize)
         let have = input.size - dataOffset
         if overflow || needed.overflow || needed.partialValue > have {
-            throw DataError(file: path, "is truncated: its header shape \(shapeText) of \(descr) needs " +
-                            "\(overflow || needed.overflow ? "more" : String(needed.partialValue)) bytes of data, the file has \(have)")
+            throw DataError(file: path, "is truncated: its header shape \(shapeText) of \(shown(descr)) needs " +
+                            "\(overflow || needed.overflow ? "more than 2^63" : String(needed.partialValue)) bytes of data, the file has \(have)")
         }
         if needed.partialValue < have {
             throw DataError(file: path, "has \(have - needed.partialValue) bytes more than its header shape \(shapeText) " +
-                            "of \(descr) needs: the header disagrees with the file size")
+                            "of \(shown(descr)) needs: the header disagrees with the file size")
         }
     }
 
-    var shapeText: String { "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")") }
+    /// The shape as numpy prints it, `(4, 3)` or `(4,)`; at most 8 dimensions shown.
+    var shapeText: String {
+        "(" + shape.prefix(8).map(String.init).joined(separator: ", ") + (shape.count > 8 ? ", ...)" : shape.count == 1 ? ",)" : ")")
+    }
 
     /// Element kind, size and byte order from a dtype string such as `<f4`, `|u1`, `>i8`.
     static func dtype(_ descr: String, file: String) throws -> (Kind, Int, Bool) {
         let chars = Array(descr)
+        let descr = shown(descr)  // a hostile header may hold a megabyte of dtype
         let expected = "expected float32, float64, an integer type or bool"
         guard chars.count >= 2, "<>|=".contains(chars[0]) else {
             throw DataError(file: file, "has unsupported dtype '\(descr)', \(expected)")
         }
-        let size = Int(String(chars[2...])) ?? 0
+        // The item size in bytes: 1 to 3 ASCII digits (numpy's largest is 16), else 0 (unsupported), so no
+        // size from a hostile header (`<f4611686018427387904`) can overflow the arithmetic below.
+        let digits = chars[2...]
+        let size = digits.count <= 3 && digits.allSatisfy({ $0.isASCII && $0.isNumber }) ? Int(String(digits)) ?? 0 : 0
         let big = chars[0] == ">"
         switch (chars[1], size) {
         case ("f", 4), ("f", 8): return (.float, size, big)
         case ("i", 1), ("i", 2), ("i", 4), ("i", 8): return (.signed, size, big)
         case ("u", 1), ("u", 2), ("u", 4), ("u", 8): return (.unsigned, size, big)
         case ("b", 1): return (.bool, 1, false)
-        case ("f", _): throw DataError(file: file, "has unsupported dtype '\(descr)' (float\(size * 8)), \(expected)")
+        case ("f", 1...): throw DataError(file: file, "has unsupported dtype '\(descr)' (float\(size * 8)), \(expected)")
         case ("c", _): throw DataError(file: file, "has unsupported dtype '\(descr)' (complex), \(expected)")
         case ("O", _): throw DataError(file: file, "has unsupported dtype '\(descr)' (Python objects), \(expected)")
         case ("U", _), ("S", _), ("a", _):
@@ -222,7 +238,14 @@ struct NPYHeaderParser {
         try expect("{")
         while true {
             skipSpaces()
-            if peek == "}" { return out }
+            if peek == "}" {
+                // numpy pads the header with spaces and ends it with a line break; anything else after the
+                // dict is a damaged file (numpy refuses it too).
+                i += 1
+                skipSpaces()
+                if i < text.count { throw bad("only spaces after the header's '}'") }
+                return out
+            }
             guard case .string(let key) = try value() else { throw bad("a quoted key") }
             skipSpaces()
             try expect(":")
@@ -259,8 +282,11 @@ struct NPYHeaderParser {
                 skipSpaces()
                 if peek == ")" { i += 1; return .tuple(items) }
                 let start = i
-                while let d = peek, d.isNumber { i += 1 }
-                guard let n = Int(String(text[start..<i])) else { throw bad("a non-negative integer in the shape") }
+                while let d = peek, d.isASCII && d.isNumber { i += 1 }
+                guard i > start else { throw bad("a non-negative integer in the shape") }
+                guard let n = Int(String(text[start..<i])) else {
+                    throw DataError(file: file, "has an NPY shape dimension of \(i - start) digits, too large for any array")
+                }
                 items.append(n)
                 if peek == "L" { i += 1 }  // Python 2 long
                 skipSpaces()

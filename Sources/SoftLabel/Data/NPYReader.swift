@@ -28,8 +28,9 @@ public enum NPYReader {
     /// `classes`/`classesOf`: the classes the labels must have, and whose they are (see `CSVReader.read`).
     public static func read(_ source: NPYSource, classes modelClasses: [String]? = nil, classesOf: String = "the model",
                             labels mode: LabelMode = .required) throws -> LoadedData {
-        let featureNames = try source.featureNamesFile.map { try NameList.read($0, what: "feature") }
-        let classNames = try source.classesFile.map { try NameList.read($0, what: "class") }
+        let classNames = try source.classesFile.map {
+            try NameList.read($0, what: "class", atMost: DataLimits.maxClasses, why: ", the most softlabel supports")
+        }
         let x = try NPYArray(path: source.features)
         guard x.shape.count == 2 else {
             throw DataError(file: x.path, "has shape \(x.shapeText), expected 2-D features (rows, features)")
@@ -37,6 +38,9 @@ public enum NPYReader {
         let n = x.shape[0], d = x.shape[1]
         if n == 0 { throw DataError(file: x.path, "has shape \(x.shapeText): no rows") }
         if d == 0 { throw DataError(file: x.path, "has shape \(x.shapeText): no feature columns") }
+        let featureNames = try source.featureNamesFile.map {
+            try NameList.read($0, what: "feature", atMost: d, why: ", but \(x.path) has \(d) columns")
+        }
         if let featureNames, featureNames.count != d {
             throw DataError(file: source.featureNamesFile!,
                             "names \(featureNames.count) features, but \(x.path) has \(d) columns")
@@ -99,6 +103,9 @@ public enum NPYReader {
         if let names, names.count != k {
             throw DataError(file: namesFile!, "names \(names.count) classes, but \(y.path) has \(k) label columns")
         }
+        if k > DataLimits.maxClasses {
+            throw DataError(file: y.path, "has shape \(y.shapeText): \(k) label columns, \(DataLimits.classLimitText)")
+        }
         var classes = names ?? (0..<k).map(String.init)
         if model == nil && k < 2 {
             throw DataError(file: y.path, "has shape \(y.shapeText): \(k) class(es), expected at least two")
@@ -146,17 +153,22 @@ public enum NPYReader {
                 if v != v.rounded() || !v.isFinite {
                     throw DataError(file: y.path, row: i, "class index \(v) is not an integer")
                 }
-                if v < 0 { throw DataError(file: y.path, row: i, "negative class index \(Int(v))") }
-                if v >= 1e9 { throw DataError(file: y.path, row: i, "class index \(Int(v)) is too large") }
-                if let names, Int(v) >= names.count {
-                    throw DataError(file: y.path, row: i,
-                                    "class index \(Int(v)), but \(namesFile!) names only \(names.count) classes (0...\(names.count - 1))")
+                // Compared as Doubles: an index beyond Int's range (1e19 in a uint64 file) must not reach Int(v).
+                if v < 0 { throw DataError(file: y.path, row: i, "negative class index \(integerText(v))") }
+                if let names, v >= Double(names.count) {
+                    throw DataError(file: y.path, row: i, "class index \(integerText(v)), but \(namesFile!) names only " +
+                                    "\(names.count) classes (0...\(names.count - 1))")
+                }
+                if v >= Double(DataLimits.maxClasses) {
+                    throw DataError(file: y.path, row: i, "class index \(integerText(v)) means \(DataLimits.classLimitText) " +
+                                    "(is this really a label column?)")
                 }
                 index[i] = Int(v)
             }
         }
         let names = names ?? (0...(index.max() ?? 0)).map(String.init)
         var classes = names
+        try DataLimits.checkOneHot(rows: n, classes: model?.count ?? names.count, file: y.path)
         if let model {
             let known = Set(model)
             for (i, c) in index.enumerated() where !known.contains(names[c]) {
@@ -220,6 +232,11 @@ public enum NPYReader {
         return reordered
     }
 
+    /// An integral Double as its digits while they are exact (below 2^53), otherwise in exponent form.
+    private static func integerText(_ v: Double) -> String {
+        abs(v) < 0x1p53 ? String(Int(v)) : "\(v)"
+    }
+
     private static func list(_ names: [String]) -> String {
         "[" + names.prefix(6).map { "'\($0)'" }.joined(separator: ", ") + (names.count > 6 ? ", ..." : "") + "]"
     }
@@ -227,9 +244,15 @@ public enum NPYReader {
 
 /// A text file of names, one per line (class names for `--classes`, feature names for `--feature-names`).
 public enum NameList {
-    /// The names in file order. A final line break, CRLF and a UTF-8 BOM are fine; blank lines at the end
-    /// are ignored; an empty name elsewhere, a duplicate or non-UTF-8 text is an error naming the line.
-    public static func read(_ path: String, what: String) throws -> [String] {
+    /// The names in file order. Lines end at LF, CRLF or a lone CR (as in the CSV reader); a final line
+    /// break and a UTF-8 BOM are fine; blank lines at the end are ignored. An empty name elsewhere, a
+    /// duplicate, a name with a control character (a tab: a TSV file with several columns?) or non-UTF-8
+    /// text is an error naming the line.
+    ///
+    /// - Parameters:
+    ///   - limit: the most names wanted; reading stops with an error ("names more than `limit` ..., `why`")
+    ///     at the first name beyond it, so a file of millions of names (or of line breaks) costs no memory.
+    public static func read(_ path: String, what: String, atMost limit: Int = .max, why: String = "") throws -> [String] {
         let input = try InputFile(path: path)
         if input.size > 256 << 20 { throw DataError(file: path, "is \(input.size) bytes, too large for a list of names") }
         var bytes = try input.prefix(input.size)
@@ -238,20 +261,44 @@ public enum NameList {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw DataError(file: path, "is not valid UTF-8 text, expected one \(what) name per line")
         }
-        // Split bytes, not Characters: Swift treats "\r\n" as one Character.
-        var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map {
-            String(decoding: $0.last == 0x0D ? $0.dropLast() : $0, as: UTF8.self)
-        }
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        if lines.isEmpty { throw DataError(file: path, "is empty, expected one \(what) name per line") }
+        var names: [String] = []
         var seen: [String: Int] = [:]
-        for (i, name) in lines.enumerated() {
-            if name.isEmpty { throw DataError(file: path, line: i + 1, "empty \(what) name") }
-            if let first = seen[name] {
-                throw DataError(file: path, line: i + 1, "duplicate \(what) name '\(name)' (also on line \(first))")
+        var line = 0
+        var blank: Int?  // the first blank line since the last name: an error if another name follows
+        func take(_ bytes: ArraySlice<UInt8>) throws {
+            line += 1
+            if bytes.isEmpty {
+                blank = blank ?? line
+                return
             }
-            seen[name] = i + 1
+            if let blank { throw DataError(file: path, line: blank, "empty \(what) name") }
+            let name = String(decoding: bytes, as: UTF8.self)
+            if let c = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+                let hint = c == "\t" ? " (a tab: is this a table with several columns?)" : ""
+                throw DataError(file: path, line: line, "\(what) name '\(shown(name))' contains a control character" +
+                                "\(hint), expected one name per line")
+            }
+            if let first = seen[name] {
+                throw DataError(file: path, line: line, "duplicate \(what) name '\(shown(name))' (also on line \(first))")
+            }
+            if names.count == limit {
+                throw DataError(file: path, "names more than \(limit) \(what.hasSuffix("s") ? what + "es" : what + "s")" + why)
+            }
+            seen[name] = line
+            names.append(name)
         }
-        return lines
+        // Split bytes, not Characters: Swift treats "\r\n" as one Character.
+        var start = 0, i = 0
+        while i < bytes.count {
+            if bytes[i] == 0x0A || bytes[i] == 0x0D {
+                try take(bytes[start..<i])
+                if bytes[i] == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A { i += 1 }
+                start = i + 1
+            }
+            i += 1
+        }
+        try take(bytes[start...])
+        if names.isEmpty { throw DataError(file: path, "is empty, expected one \(what) name per line") }
+        return names
     }
 }

@@ -149,15 +149,17 @@ public struct Evaluation: Sendable {
 
 /// The Double log-softmax every metric, the calibration search and the gradient check's reference use
 /// (the training code's Float form is `Softmax.forwardPadded`): for the k logits at z divided by T,
-///   log q_j = z_j/T - m - log Σ_l exp(z_l/T - m),   m = max_l z_l/T
+///   log q_j = (z_j/T - m) - log Σ_l exp(z_l/T - m),   m = max_l z_l/T
 /// (every exponent <= 0: no overflow, and the sum is at least 1: no log 0). Writes log q (k).
+/// The difference z_j/T - m is taken first: m + log Σ would absorb the log Σ when |m| is huge (logits of
+/// -6e29, all equal, gave log q_j = 0, so q summed to 3: teacher targets that were not distributions).
 func logSoftmax(_ z: UnsafePointer<Double>, count k: Int, temperature t: Double = 1, logq: UnsafeMutablePointer<Double>) {
     var m = -Double.infinity
     for j in 0..<k { m = max(m, z[j] / t) }
     var s = 0.0
     for j in 0..<k { s += exp(z[j] / t - m) }
-    let shift = m + log(s)
-    for j in 0..<k { logq[j] = z[j] / t - shift }
+    let logS = log(s)
+    for j in 0..<k { logq[j] = (z[j] / t - m) - logS }
 }
 
 /// The same for arrays, with q_j = exp(log q_j) too. z, q, logq: (k).

@@ -14,9 +14,13 @@ public struct Reliability: Sendable, Equatable {
 
     public init() {}
 
-    /// The bin of a confidence in [0, 1].
+    /// The bin of a confidence in [0, 1]. Total: anything else is clamped (below 0 and NaN to bin 0, above 1
+    /// and +inf to the last bin) before it meets Int(), which traps on NaN. A NaN confidence comes only from
+    /// a non-finite prediction, which prediction refuses upstream (`NonFinitePrediction`), naming the row.
     public static func bin(of confidence: Double) -> Int {
-        min(max(Int(confidence * Double(binCount)), 0), binCount - 1)
+        let x = confidence * Double(binCount)
+        guard x >= 0 else { return 0 }  // also NaN
+        return x < Double(binCount - 1) ? Int(x) : binCount - 1
     }
 
     mutating func add(confidence: Double, correct: Bool) {

@@ -82,14 +82,14 @@ struct NPYArray {
     /// Element kind, size and byte order from a dtype string such as `<f4`, `|u1`, `>i8`.
     static func dtype(_ descr: String, file: String) throws -> (Kind, Int, Bool) {
         let chars = Array(descr)
-        let expected = "expected float32, float64, an integer type or bool"
+        let expected = "expected float16, float32, float64, an integer type or bool"
         guard chars.count >= 2, "<>|=".contains(chars[0]) else {
             throw DataError(file: file, "has unsupported dtype '\(descr)', \(expected)")
         }
         let size = Int(String(chars[2...])) ?? 0
         let big = chars[0] == ">"
         switch (chars[1], size) {
-        case ("f", 4), ("f", 8): return (.float, size, big)
+        case ("f", 2), ("f", 4), ("f", 8): return (.float, size, big)
         case ("i", 1), ("i", 2), ("i", 4), ("i", 8): return (.signed, size, big)
         case ("u", 1), ("u", 2), ("u", 4), ("u", 8): return (.unsigned, size, big)
         case ("b", 1): return (.bool, 1, false)
@@ -106,9 +106,81 @@ struct NPYArray {
     /// Whether the data is little-endian float32 in C order: then its bytes are the final buffer's bytes.
     var isNativeFloat32: Bool { kind == .float && itemSize == 4 && !bigEndian && (!fortranOrder || shape.count < 2) }
 
+    /// Rows: `shape[0]`. Columns: `shape[1]` of a 2-D array, 1 for a 1-D one.
+    var rowCount: Int { shape.first ?? 1 }
+    var columnCount: Int { shape.count == 2 ? shape[1] : 1 }
+    /// Fortran order that matters (a 2-D array stored column by column).
+    var columnMajor: Bool { fortranOrder && shape.count == 2 }
+
+    /// Converts `count` stored elements at `raw` to Float, exactly as the whole-array reader does: float16 and
+    /// float32 exactly, every other type as Float(Double(value)).
+    func convert(_ raw: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        func each<T>(_: T.Type, _ f: (T) -> Float) {
+            for i in 0..<count { out[i] = f(raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)) }
+        }
+        let big = bigEndian
+        switch (kind, itemSize) {
+        case (.float, 2): HalfFloat.widen(raw, count: count, bigEndian: big, into: out)
+        case (.float, 4):
+            if big { each(UInt32.self) { Float(bitPattern: UInt32(bigEndian: $0)) } } else {
+                UnsafeMutableRawPointer(out).copyMemory(from: raw, byteCount: 4 * count)
+            }
+        case (.float, _): each(UInt64.self) { Float(Double(bitPattern: big ? UInt64(bigEndian: $0) : UInt64(littleEndian: $0))) }
+        case (.signed, 1): each(Int8.self) { Float(Double($0)) }
+        case (.signed, 2): each(Int16.self) { Float(Double(big ? Int16(bigEndian: $0) : Int16(littleEndian: $0))) }
+        case (.signed, 4): each(Int32.self) { Float(Double(big ? Int32(bigEndian: $0) : Int32(littleEndian: $0))) }
+        case (.signed, _): each(Int64.self) { Float(Double(big ? Int64(bigEndian: $0) : Int64(littleEndian: $0))) }
+        case (.unsigned, 1), (.bool, _): each(UInt8.self) { Float(Double($0)) }
+        case (.unsigned, 2): each(UInt16.self) { Float(Double(big ? UInt16(bigEndian: $0) : UInt16(littleEndian: $0))) }
+        case (.unsigned, 4): each(UInt32.self) { Float(Double(big ? UInt32(bigEndian: $0) : UInt32(littleEndian: $0))) }
+        case (.unsigned, _): each(UInt64.self) { Float(Double(big ? UInt64(bigEndian: $0) : UInt64(littleEndian: $0))) }
+        }
+    }
+
+    /// Bytes of scratch space `readRows` needs for `rows` rows.
+    func scratchBytes(rows: Int) -> Int { rows * columnCount * itemSize + (columnMajor ? rows * 4 : 0) }
+
+    /// Reads rows `rows` as Float into `out` (rows.count, columnCount) in C order, converted as `convert` does,
+    /// through `scratch` (`scratchBytes(rows:)` bytes). One positioned read for C order (little-endian float32
+    /// lands in `out` directly); one per column for Fortran order. A file that has become shorter is an error.
+    func readRows(_ rows: Range<Int>, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) throws {
+        let m = rows.count, cols = columnCount
+        guard m > 0 else { return }
+        if columnMajor {
+            let column = (scratch + m * itemSize).assumingMemoryBound(to: Float.self)
+            for j in 0..<cols {
+                let bytes = m * itemSize
+                guard try input.read(into: scratch, count: bytes, at: dataOffset + (j * rowCount + rows.lowerBound) * itemSize) == bytes
+                else { throw changed }
+                convert(scratch, count: m, into: column)
+                for r in 0..<m { out[r * cols + j] = column[r] }
+            }
+            return
+        }
+        let count = m * cols, bytes = count * itemSize
+        let target = isNativeFloat32 ? UnsafeMutableRawPointer(out) : scratch
+        guard try input.read(into: target, count: bytes, at: dataOffset + rows.lowerBound * cols * itemSize) == bytes else {
+            throw changed
+        }
+        if !isNativeFloat32 { convert(scratch, count: count, into: out) }
+    }
+
     /// Reads the whole array as Float into `out` (`count` elements) in C (row-major) order:
-    /// little-endian float32 in C order straight into `out`; anything else converted chunk by chunk.
+    /// little-endian float32 in C order straight into `out`; float16 widened chunk by chunk; anything else
+    /// converted chunk by chunk.
     func readFloats(into out: UnsafeMutablePointer<Float>) throws {
+        if kind == .float && itemSize == 2 && !columnMajor {
+            let rows = rowCount, per = max(1, (1 << 16) / max(columnCount, 1))
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes(rows: min(per, rows)), alignment: 64)
+            defer { scratch.deallocate() }
+            var r = 0
+            while r < rows {
+                let m = min(per, rows - r)
+                try readRows(r..<(r + m), into: out + r * columnCount, scratch: scratch)
+                r += m
+            }
+            return
+        }
         if isNativeFloat32 {
             // Two halves read at once: the copy and the first-touch page faults run on both cores.
             let parts = Parallel.split(count, parts: count >= 1 << 20 ? Parallel.allCores : 1, align: 1024)
@@ -167,6 +239,7 @@ struct NPYArray {
                 return bigEndian ? T(bigEndian: x) : T(littleEndian: x) }
         }
         switch (kind, itemSize) {
+        case (.float, 2): let l = load(UInt16.self); for i in 0..<m { v[i] = Double(Float(half: l(i))) }
         case (.float, 4): let l = load(UInt32.self); for i in 0..<m { v[i] = Double(Float(bitPattern: l(i))) }
         case (.float, _): let l = load(UInt64.self); for i in 0..<m { v[i] = Double(bitPattern: l(i)) }
         case (.signed, 1): let l = load(Int8.self); for i in 0..<m { v[i] = Double(l(i)) }

@@ -30,7 +30,7 @@ public enum NPYReader {
                             labels mode: LabelMode = .required) throws -> LoadedData {
         let featureNames = try source.featureNamesFile.map { try NameList.read($0, what: "feature") }
         let classNames = try source.classesFile.map { try NameList.read($0, what: "class") }
-        let x = try NPYArray(path: source.features)
+        let x = try NPYShards(spec: source.features, flag: "--features")
         guard x.shape.count == 2 else {
             throw DataError(file: x.path, "has shape \(x.shapeText), expected 2-D features (rows, features)")
         }
@@ -43,15 +43,13 @@ public enum NPYReader {
         }
         let names = featureNames ?? (0..<d).map { "f\($0)" }
 
-        var labelArray: NPYArray?
+        var labelArray: NPYShards?
         if mode != .ignored, let path = source.labels {
-            let y = try NPYArray(path: path)
+            let y = try NPYShards(spec: path, flag: "--labels")
             if y.shape.isEmpty || y.shape.count > 2 {
-                throw DataError(file: path, "has shape \(y.shapeText), expected (rows, classes) or (rows,) class indices")
+                throw DataError(file: y.path, "has shape \(y.shapeText), expected (rows, classes) or (rows,) class indices")
             }
-            if y.shape[0] != n {
-                throw DataError(file: path, "has \(y.shape[0]) rows, but the features file \(x.path) has \(n)")
-            }
+            try checkRows(y, against: x)
             labelArray = y
         } else if mode == .required && source.teacherLogits == nil {
             throw DataError(file: source.features, "has no labels file, expected one (rows, classes) or (rows,) array")
@@ -64,8 +62,8 @@ public enum NPYReader {
             if let i = NPYArray.firstNonFinite(UnsafeBufferPointer(buf)) { firstBad = (i, buf[i]) }
         }
         if let (i, v) = firstBad {
-            throw DataError(file: x.path, row: i / d, column: names[i % d],
-                            v.isNaN ? "NaN, expected a finite number" : "infinite or too large for Float, expected a finite number")
+            throw x.error(row: i / d, column: names[i % d],
+                          v.isNaN ? "NaN, expected a finite number" : "infinite or too large for Float, expected a finite number")
         }
 
         if mode != .ignored, let path = source.teacherLogits {
@@ -93,7 +91,7 @@ public enum NPYReader {
     }
 
     /// (n, k) probabilities or counts, each row normalised to sum 1 (as CSV `label:<class>` columns).
-    private static func probabilities(_ y: NPYArray, names: [String]?, namesFile: String?,
+    private static func probabilities(_ y: NPYShards, names: [String]?, namesFile: String?,
                                       model: [String]?, modelName: String) throws -> (Matrix, [String], [String]) {
         let n = y.shape[0], k = y.shape[1]
         if let names, names.count != k {
@@ -111,13 +109,13 @@ public enum NPYReader {
             for i in 0..<n {
                 for c in 0..<k {
                     let v = p[i * k + c]
-                    if v.isNaN { throw DataError(file: y.path, row: i, column: classes[c], "NaN, expected a probability or count") }
-                    if v.isInfinite { throw DataError(file: y.path, row: i, column: classes[c], "\(v), expected a finite number") }
-                    if v < 0 { throw DataError(file: y.path, row: i, column: classes[c], "negative label value \(v)") }
+                    if v.isNaN { throw y.error(row: i, column: classes[c], "NaN, expected a probability or count") }
+                    if v.isInfinite { throw y.error(row: i, column: classes[c], "\(v), expected a finite number") }
+                    if v < 0 { throw y.error(row: i, column: classes[c], "negative label value \(v)") }
                     p[i * k + c] = v + 0  // + 0 turns -0.0 into 0, as the CSV reader does
                 }
                 if !LabelRow.normalise(p + i * k, k: k, row: i, stats: &stats) {
-                    throw DataError(file: y.path, row: i, "label values sum to 0, expected a distribution or counts")
+                    throw y.error(row: i, "label values sum to 0, expected a distribution or counts")
                 }
             }
         }
@@ -135,23 +133,14 @@ public enum NPYReader {
     }
 
     /// (n) integer class indices into the class names (given, or "0"..."max"), as one-hot targets.
-    private static func indices(_ y: NPYArray, names: [String]?, namesFile: String?,
+    private static func indices(_ y: NPYShards, names: [String]?, namesFile: String?,
                                 model: [String]?, modelName: String) throws -> (Matrix, [String]) {
         let n = y.shape[0]
         var index = [Int](repeating: 0, count: n)
         try y.forEachChunk { first, values in
             for (o, v) in values.enumerated() {
                 let i = first + o
-                if v.isNaN { throw DataError(file: y.path, row: i, "NaN, expected an integer class index") }
-                if v != v.rounded() || !v.isFinite {
-                    throw DataError(file: y.path, row: i, "class index \(v) is not an integer")
-                }
-                if v < 0 { throw DataError(file: y.path, row: i, "negative class index \(Int(v))") }
-                if v >= 1e9 { throw DataError(file: y.path, row: i, "class index \(Int(v)) is too large") }
-                if let names, Int(v) >= names.count {
-                    throw DataError(file: y.path, row: i,
-                                    "class index \(Int(v)), but \(namesFile!) names only \(names.count) classes (0...\(names.count - 1))")
-                }
+                if let problem = ClassIndex.problem(v, names: names, namesFile: namesFile) { throw y.error(row: i, problem) }
                 index[i] = Int(v)
             }
         }
@@ -160,7 +149,7 @@ public enum NPYReader {
         if let model {
             let known = Set(model)
             for (i, c) in index.enumerated() where !known.contains(names[c]) {
-                throw DataError(file: y.path, row: i, "class '\(names[c])' (index \(c)) is not one of \(modelName)'s classes" +
+                throw y.error(row: i, "class '\(names[c])' (index \(c)) is not one of \(modelName)'s classes" +
                                 (namesFile == nil ? " (name them with --classes FILE)" : ""))
             }
             classes = model
@@ -175,15 +164,16 @@ public enum NPYReader {
 
     /// The data set of `--teacher-logits Z.npy` (n, k): finite logits, classes named by `names` (or 0, 1, ...),
     /// with `--labels` as (n) hard class indices into them when given; reordered to `model`'s classes.
-    private static func distillationData(_ source: NPYSource, logits path: String, hard y: NPYArray?, ids: [String],
+    private static func distillationData(_ source: NPYSource, logits spec: String, hard y: NPYShards?, ids: [String],
                                          featureNames: [String], features: Matrix, classNames names: [String]?,
                                          model: [String]?, modelName: String) throws -> Dataset {
         let n = features.rows
-        let z = try NPYArray(path: path)
+        let z = try NPYShards(spec: spec, flag: "--teacher-logits")
+        let path = z.path
         guard z.shape.count == 2 else {
             throw DataError(file: path, "has shape \(z.shapeText), expected 2-D teacher logits (rows, classes)")
         }
-        if z.shape[0] != n { throw DataError(file: path, "has \(z.shape[0]) rows, but the features file \(source.features) has \(n)") }
+        if z.rowCount != n { throw DataError(file: path, "has \(z.rowCount) rows, but the features file \(source.features) has \(n)") }
         let k = z.shape[1]
         if let names, names.count != k {
             throw DataError(file: source.classesFile!, "names \(names.count) classes, but \(path) has \(k) logit columns")
@@ -197,7 +187,7 @@ public enum NPYReader {
             firstBad = NPYArray.firstNonFinite(UnsafeBufferPointer(buf))
         }
         if let i = firstBad {
-            throw DataError(file: path, row: i / k, column: classes[i % k], v.values[i].isNaN
+            throw z.error(row: i / k, column: classes[i % k], v.values[i].isNaN
                             ? "NaN, expected a finite logit" : "infinite or too large for Float, expected a finite logit")
         }
         var hard: [Int]?
@@ -218,6 +208,18 @@ public enum NPYReader {
                             (source.classesFile == nil ? " (name them with --classes FILE)" : ""))
         }
         return reordered
+    }
+
+    /// Labels (or logits) must have a row per feature row; when both are sharded, shard by shard.
+    static func checkRows(_ y: NPYShards, against x: NPYShards) throws {
+        if y.isSharded && x.isSharded && y.arrays.count == x.arrays.count {
+            for (a, b) in zip(y.arrays, x.arrays) where a.rowCount != b.rowCount {
+                throw DataError(file: a.path, "has \(a.rowCount) rows, but its features shard \(b.path) has \(b.rowCount)")
+            }
+        }
+        if y.rowCount != x.rowCount {
+            throw DataError(file: y.path, "has \(y.rowCount) rows, but the features file \(x.path) has \(x.rowCount)")
+        }
     }
 
     private static func list(_ names: [String]) -> String {
@@ -253,5 +255,21 @@ public enum NameList {
             seen[name] = i + 1
         }
         return lines
+    }
+}
+
+/// Checks of one NPY class index (a `(rows,)` labels array).
+enum ClassIndex {
+    /// What is wrong with `v` as a class index, or nil when it is one (an integer in 0..<1e9, below the number
+    /// of `names` when they are given).
+    static func problem(_ v: Double, names: [String]?, namesFile: String?) -> String? {
+        if v.isNaN { return "NaN, expected an integer class index" }
+        if v != v.rounded() || !v.isFinite { return "class index \(v) is not an integer" }
+        if v < 0 { return "negative class index \(Int(v))" }
+        if v >= 1e9 { return "class index \(Int(v)) is too large" }
+        if let names, Int(v) >= names.count {
+            return "class index \(Int(v)), but \(namesFile ?? "the class list") names only \(names.count) classes (0...\(names.count - 1))"
+        }
+        return nil
     }
 }

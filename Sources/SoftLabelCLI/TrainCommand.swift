@@ -20,6 +20,7 @@ enum TrainCommand: Command {
             OptionSpec(name: "--init", value: "MODEL", help: "Start from a trained model's network and standardisation (fine-tuning)."),
         ] + ConfigOption.all.map(\.spec) + [
             Common.threads,
+            Streaming.memory,
             OptionSpec(name: "--log", value: "FILE", help: "Write the per-epoch table as CSV (empty cells without validation)."),
             OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of the losses (and validation accuracy), the kept epoch marked."),
             OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade)."),
@@ -92,11 +93,41 @@ enum TrainCommand: Command {
                             unused.joined(separator: ", ") + "\n")
             }
         }
-        let train = try trainingData(source, initial: initial, parallel: parallel, console: console)
-        let validation: Dataset? = try valSource.map { valSource in
-            let raw = try DataInput.load(valSource, classes: train.classNames, classesOf: "the training data",
-                                         parallel: parallel, console: console).dataset
-            return try aligned(raw, to: train, file: valSource.name)
+        // NPY data larger than the memory budget (widened to Float) is streamed from its files.
+        var streamed: (train: StreamingSource, validation: StreamingSource?)?
+        if case .npy(let s) = source {
+            var others: [NPYSource] = []
+            if case .npy(let v)? = valSource { others.append(v) }
+            if try Streaming.shouldStream(s, others: others, budget: try Streaming.budget(a), console: console) {
+                let train = try StreamingSource(s, classes: initial?.classes, classesOf: "the --init model",
+                                                featureOrder: initial?.features, featuresOf: "the --init model")
+                var validation: StreamingSource?
+                switch valSource {
+                case .npy(let v)?:
+                    validation = try StreamingSource(v, classes: train.classNames, classesOf: "the training data",
+                                                     featureOrder: train.featureNames, featuresOf: "the training data")
+                case .csv?:
+                    throw UsageError("--val FILE.csv cannot be used while the training data is streamed: give " +
+                                     "--val-features/--val-labels as NPY ('softlabel convert' writes them)")
+                case nil:
+                    break
+                }
+                streamed = (train, validation)
+            }
+        } else if case .csv(let path, _) = source, Streaming.csvTooLarge(path, budget: try Streaming.budget(a)) {
+            console.err("softlabel: note: \(path) is larger than the memory budget; training reads it into memory " +
+                        "(to stream it, convert it to NPY first: softlabel convert \(path) --out DIR)\n")
+        }
+        var train: Dataset?
+        var validation: Dataset?
+        if streamed == nil {
+            let data = try trainingData(source, initial: initial, parallel: parallel, console: console)
+            validation = try valSource.map { valSource in
+                let raw = try DataInput.load(valSource, classes: data.classNames, classesOf: "the training data",
+                                             parallel: parallel, console: console).dataset
+                return try aligned(raw, to: data, file: valSource.name)
+            }
+            train = data
         }
 
         let quiet = a.flag("--quiet")
@@ -108,7 +139,9 @@ enum TrainCommand: Command {
                         (at.examplesDone > 0 ? ", after \(at.examplesDone) of its examples" : "") + "\n")
             if !quiet { for record in resume.completedHistory { console.out(table.row(record)) } }
         }
-        var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal, epochs: config.epochs)
+        let monitor = streamed == nil ? nil : StreamingMonitor()
+        var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal, epochs: config.epochs,
+                                monitor: monitor)
         let checkpointPath = a.string("--checkpoint")
         let control = TrainingControl(
             onEpoch: { record in
@@ -123,12 +156,28 @@ enum TrainCommand: Command {
         Signals.beginTraining()
         do {
             // (Not inside a closure: `consume` of a captured variable is not safe.)
-            run = try TrainModel.run(data: consume train, validation: consume validation, config: config, parallel: parallel,
-                                     initial: initial, resume: resume, control: control)
+            if let streamed {
+                let started = DispatchTime.now().uptimeNanoseconds
+                run = try TrainModel.runStreaming(source: streamed.train, validation: streamed.validation, config: config,
+                                                  parallel: parallel, initial: initial, resume: resume, control: control,
+                                                  monitor: monitor, readAhead: Streaming.readAhead,
+                                                  note: { console.err("softlabel: note: \($0)\n") })
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                let bytes = monitor!.bytesRead
+                console.err("softlabel: note: read \(MemoryBudget.format(bytes)) from the data files in " +
+                            "\(String(format: "%.1f", seconds)) s (\(String(format: "%.2f", Double(bytes) / 1e9 / max(seconds, 1e-9))) GB/s " +
+                            "over the whole run)\n")
+            } else {
+                run = try TrainModel.run(data: train.take()!, validation: validation.take(), config: config, parallel: parallel,
+                                         initial: initial, resume: resume, control: control)
+            }
             Signals.endTraining()
         } catch let e as CheckpointMismatch {
             Signals.endTraining()
             throw DataError(file: a.string("--resume") ?? "", e.message)
+        } catch let e as StreamingUnsupported {
+            Signals.endTraining()
+            throw UsageError(e.message)
         } catch {
             Signals.endTraining()
             throw error
@@ -220,17 +269,23 @@ struct Progress {
     private var lastDrawn: UInt64 = 0
     private var shown = false
 
-    init(console: Console, enabled: Bool, epochs: Int) {
+    /// Counts the bytes read when the data is streamed: the bar then shows the read rate.
+    let monitor: StreamingMonitor?
+    private var bytesAtStart = 0
+
+    init(console: Console, enabled: Bool, epochs: Int, monitor: StreamingMonitor? = nil) {
         self.console = console
         self.enabled = enabled
         self.epochs = epochs
+        self.monitor = monitor
     }
 
     mutating func update(done: Int, total: Int, loss: Double) {
         let now = DispatchTime.now().uptimeNanoseconds
         guard now - started >= 1_000_000_000, now - lastDrawn >= 100_000_000 else { return }
-        console.err(ProgressBar.line(epoch: epoch, of: epochs, done: done, total: total,
-                                     seconds: Double(now - started) / 1e9, loss: loss))
+        let seconds = Double(now - started) / 1e9
+        console.err(ProgressBar.line(epoch: epoch, of: epochs, done: done, total: total, seconds: seconds, loss: loss,
+                                     readRate: monitor.map { Double($0.bytesRead - bytesAtStart) / seconds }))
         lastDrawn = now
         shown = true
     }
@@ -240,5 +295,6 @@ struct Progress {
         shown = false
         epoch += 1
         started = DispatchTime.now().uptimeNanoseconds
+        bytesAtStart = monitor?.bytesRead ?? 0
     }
 }

@@ -233,6 +233,15 @@ struct NPYArray {
         }
     }
 
+    /// Rows `rows` of a 1-D array as Double, as `forEachChunk` gives them, through `scratch`
+    /// (`scratchBytes(rows:)` bytes).
+    func readDoubles(_ rows: Range<Int>, into out: UnsafeMutablePointer<Double>, scratch: UnsafeMutableRawPointer) throws {
+        precondition(shape.count == 1)
+        let bytes = rows.count * itemSize
+        guard try input.read(into: scratch, count: bytes, at: dataOffset + rows.lowerBound * itemSize) == bytes else { throw changed }
+        decode(scratch, rows.count, into: out)
+    }
+
     private func decode(_ raw: UnsafeMutableRawPointer, _ m: Int, into v: UnsafeMutablePointer<Double>) {
         func load<T: FixedWidthInteger>(_: T.Type) -> (Int) -> T {
             { i in let x = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)

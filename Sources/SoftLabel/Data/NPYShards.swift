@@ -113,13 +113,27 @@ final class NPYShards: @unchecked Sendable {
     /// Scratch bytes `readRows` needs for `rows` rows.
     func scratchBytes(rows: Int) -> Int { arrays.map { $0.scratchBytes(rows: rows) }.max()! }
 
-    /// Global rows `rows` as Float (rows.count, columnCount), across shard boundaries.
+    /// Global rows `rows` as Float (rows.count, columnCount), across shard boundaries. Each shard read is
+    /// checked to be the file it was when opened (`InputFile.checkUnchanged`).
     func readRows(_ rows: Range<Int>, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) throws {
         var r = rows.lowerBound
         while r < rows.upperBound {
             let (s, local) = locate(r)
             let m = min(rows.upperBound, starts[s + 1]) - r
             try arrays[s].readRows(local..<(local + m), into: out + (r - rows.lowerBound) * columnCount, scratch: scratch)
+            try arrays[s].input.checkUnchanged()
+            r += m
+        }
+    }
+
+    /// Global rows `rows` of a 1-D array as Double (class indices), across shard boundaries.
+    func readDoubles(_ rows: Range<Int>, into out: UnsafeMutablePointer<Double>, scratch: UnsafeMutableRawPointer) throws {
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            let (s, local) = locate(r)
+            let m = min(rows.upperBound, starts[s + 1]) - r
+            try arrays[s].readDoubles(local..<(local + m), into: out + (r - rows.lowerBound), scratch: scratch)
+            try arrays[s].input.checkUnchanged()
             r += m
         }
     }

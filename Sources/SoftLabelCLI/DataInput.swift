@@ -90,13 +90,19 @@ enum DataInput {
     }
 
     /// Parses the data, sends its warnings to stderr.
+    /// `opened`: the CSV file already opened (standard input cannot be opened twice).
     static func load(_ source: Source, classes: [String]? = nil, classesOf: String = "the model",
-                     labels: LabelMode = .required, parallel: Parallel, console: Console) throws -> LoadedData {
+                     labels: LabelMode = .required, parallel: Parallel, console: Console, opened: CSVFile? = nil) throws -> LoadedData {
         let loaded: LoadedData
         switch source {
         case .csv(let path, let delimiter):
-            loaded = try CSVReader.read(path: path, classes: classes, classesOf: classesOf, labels: labels,
-                                        threads: parallel.threads, delimiter: delimiter)
+            if let opened {
+                loaded = try CSVReader.read(file: opened, classes: classes, classesOf: classesOf, labels: labels,
+                                            threads: parallel.threads, delimiter: delimiter)
+            } else {
+                loaded = try CSVReader.read(path: path, classes: classes, classesOf: classesOf, labels: labels,
+                                            threads: parallel.threads, delimiter: delimiter)
+            }
         case .npy(let s):
             loaded = try NPYReader.read(s, classes: classes, classesOf: classesOf, labels: labels)
         }

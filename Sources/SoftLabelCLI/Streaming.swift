@@ -45,3 +45,143 @@ extension Streaming {
     /// (SOFTLABEL_READ_AHEAD=0 fills each window on every core when it is needed instead).
     static var readAhead: Bool { ProcessInfo.processInfo.environment["SOFTLABEL_READ_AHEAD"] != "0" }
 }
+
+/// The chunked readers of `predict` and `eval`, and what they share.
+extension Streaming {
+    static let ids = OptionSpec(name: "--ids", value: "FILE",
+                                help: "NPY: row ids, one per line (or a glob or @list of such files). Default: row numbers from 0.")
+
+    /// How a command reads its data: whole (`opened`: the CSV file, already opened) or in chunks.
+    enum Reading {
+        case whole(opened: CSVFile?)
+        case chunks(ChunkedReader)
+    }
+
+    /// Whole when the data fits the budget, else in chunks (with the note that says so). CSV: the file's size
+    /// stands for its Float size (text is the larger); standard input is spooled first, then measured.
+    static func reading(_ source: DataInput.Source, _ a: ParsedArguments, model: ModelFile, labels: LabelMode,
+                        classes: [String]?, parallel: Parallel, console: Console) throws -> Reading {
+        let budget = try budget(a)
+        switch source {
+        case .csv(let path, let delimiter):
+            let file = try CSVFile(path: path)
+            guard !budget.fits(file.size) else { return .whole(opened: file) }
+            console.err("softlabel: note: streaming \(file.name): its \(MemoryBudget.format(file.size)) of text are more than the " +
+                        "memory budget of \(MemoryBudget.format(budget.bytes)) (\(budget.origin)); reading it in chunks " +
+                        "(--memory SIZE sets the budget)\n")
+            return .chunks(try CSVChunkedReader(file: file, classes: classes, labels: labels, threads: parallel.threads,
+                                                delimiter: delimiter))
+        case .npy(let s):
+            guard try shouldStream(s, budget: budget, console: console) else { return .whole(opened: nil) }
+            let source = try StreamingSource(s, classes: classes, labels: labels, featureOrder: model.features)
+            return .chunks(try NPYChunkedReader(source, ids: try a.string(ids.name).map { try IdList(spec: $0) }, parallel: parallel))
+        }
+    }
+
+    /// Where the model's features are among the reader's columns (nil: the same order), with the note about
+    /// columns the model does not use; a missing one is an error as for data read whole.
+    static func columns(for model: ModelFile, _ reader: ChunkedReader, console: Console) throws -> [Int]? {
+        let have = reader.featureNames
+        if have == model.features { return nil }
+        let position = Dictionary(have.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let missing = model.features.filter { position[$0] == nil }
+        if !missing.isEmpty {
+            let shown = missing.prefix(10).map { "'\($0)'" }.joined(separator: ", ")
+            throw DataError(file: reader.name, line: 1, "missing \(missing.count) feature column(s) of the model: \(shown)" +
+                            (missing.count > 10 ? ", ..." : ""))
+        }
+        let used = Set(model.features)
+        let ignored = have.filter { !used.contains($0) }
+        if !ignored.isEmpty {
+            let shown = ignored.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
+            console.err("softlabel: note: \(reader.name): ignoring \(ignored.count) column(s) the model does not use: \(shown)" +
+                        (ignored.count > 5 ? ", ..." : "") + "\n")
+        }
+        return model.features.map { position[$0]! }
+    }
+
+    /// A chunk's features in the model's order.
+    static func features(_ chunk: DataChunk, columns: [Int]?) -> Matrix {
+        guard let columns else { return chunk.features }
+        var x = Matrix(rows: chunk.count, cols: columns.count)
+        let d = chunk.features.cols
+        chunk.features.values.withUnsafeBufferPointer { src in
+            x.values.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<chunk.count { for (j, c) in columns.enumerated() { dst[i * columns.count + j] = src[i * d + c] } }
+            }
+        }
+        return x
+    }
+
+    /// A prediction on a chunk, a non-finite one an error naming the row as `DataInput.predicting` does.
+    static func predicting<T>(_ chunk: DataChunk, reader: ChunkedReader, model: String, csv: Bool,
+                              _ body: () throws(NonFinitePrediction) -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            let row = chunk.firstRow + error.row, id = chunk.ids[error.row]
+            let number = csv ? row + 1 : row
+            throw DataError(file: reader.name, "row \(number)" + (id == String(number) ? "" : " (id '\(id)')") +
+                            ": the prediction of \(model) is not finite (NaN or infinite logits): a feature value far " +
+                            "outside the training data's range, or a model whose numbers overflow")
+        }
+    }
+}
+
+/// Standard output for a streamed result: the text goes to an unlinked temporary file (in $TMPDIR) and is
+/// copied to stdout only when the whole input has been read without error, so nothing is printed for bad
+/// input, as when the data is read whole.
+final class StdoutSpool {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init() throws {
+        let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array((dir + "/softlabel-out-XXXXXX").utf8CString)
+        fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw DataError(file: dir, "cannot hold the output in a temporary file: \(String(cString: strerror(errno)))")
+        }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+    }
+
+    deinit { close(fd) }
+
+    func write(_ text: String) throws {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    private func flush() throws {
+        var done = 0
+        while done < buffer.count {
+            let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DataError(file: "<stdout>", "cannot hold the output in a temporary file: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Copies everything written to `console.out`, in pieces that end at line breaks.
+    func finish(_ console: Console) throws {
+        try flush()
+        var offset = 0
+        var carry: [UInt8] = []
+        var block = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(offset)) }
+            if n < 0 { if errno == EINTR { continue }; throw DataError(file: "<stdout>", "cannot read back the output") }
+            if n == 0 { break }
+            offset += n
+            carry.append(contentsOf: block[..<n])
+            if let last = carry.lastIndex(of: 0x0A) {
+                console.out(String(decoding: carry[...last], as: UTF8.self))
+                carry.removeFirst(last + 1)
+            }
+        }
+        if !carry.isEmpty { console.out(String(decoding: carry, as: UTF8.self)) }
+    }
+}

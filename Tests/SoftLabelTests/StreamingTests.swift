@@ -147,7 +147,7 @@ import Testing
                                              progress: { _ in })
             let set = StreamedSet(source: source, blocks: Array(0..<5), standardizer: scan.moments?.standardizer,
                                   preparer: TargetPreparer(k: f.k, config: config))
-            let stream = RowStream(sources: [source], d: f.d, k: f.k, windowBlocks: 2, maxAlign: 2048, weights: false,
+            let stream = try RowStream(sources: [source], d: f.d, k: f.k, windowBlocks: 2, maxAlign: 2048, weights: false,
                                    hard: false, parallel: Parallel(threads: 2), readAhead: true, monitor: nil)
             let streamed = try StreamingObjective(config: config, set: set, params: Parameters(network),
                                                   parallel: Parallel(threads: 3), stream: stream, chunk: 2048).evaluate()
@@ -182,9 +182,11 @@ import Testing
         preparer.classWeight = TargetRows.classWeights(mass: scan.mass!, trained: f.n)
         let set = StreamedSet(source: source, blocks: Array(0..<5), standardizer: nil, preparer: preparer)
         let buffer = WindowBuffer(capacity: f.n, d: f.d, kp: paddedWidth(f.k), weights: true, hard: true)
-        let rows = try set.fill(blocks: set.blocks[...], places: nil, into: buffer, at: 0,
-                                scratch: [FillScratch(source: source), FillScratch(source: source)], parallel: Parallel(threads: 2))
-        #expect(rows == f.n)
+        try source.mapFiles()
+        try Array(0..<f.n).withUnsafeBufferPointer { ids in
+            try set.gather(ids, into: buffer, scratch: [FillScratch(source: source), FillScratch(source: source)],
+                           parallel: Parallel(threads: 2))
+        }
         let kp = paddedWidth(f.k)
         for i in 0..<f.n {
             for j in 0..<kp { #expect(buffer.p[i * kp + j] == memory.padded[i, j]) }
@@ -249,6 +251,17 @@ import Testing
         #expect { _ = try Self.train(source, Self.config(.sgd)) } throws: {
             ($0 as? DataError)?.description == path + ": changed while being read (it is shorter now)"
         }
+        // Cut short while training reads it where it lies (mapped): the fault is caught, the run stops.
+        try f.write("c-1.npy", f.x, columns: f.d, rows: 2500..<5000)
+        var batches = 0
+        let cutting = TrainingControl(onBatch: { _, _, _ in
+            batches += 1
+            if batches == 3 { truncate(path, 4000) }
+        })
+        #expect { _ = try Self.train(try f.source("c-*.npy"), Self.config(.sgd), control: cutting) } throws: {
+            ($0 as? DataError)?.description == path + ": changed while being read (it is shorter now)"
+        }
+        #expect(batches >= 3)
         try f.write("c-1.npy", f.x, columns: f.d, rows: 2500..<5000)
         let again = try f.source("c-*.npy")
         usleep(10_000)

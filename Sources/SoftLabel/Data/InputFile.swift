@@ -116,6 +116,9 @@ final class InputFile: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// The open file descriptor (for mapping the file).
+    var descriptor: Int32 { fd }
+
     /// Reads up to `count` bytes at `offset` into `buffer`; fewer only at the end of the file.
     func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws -> Int {
         var done = 0

@@ -242,6 +242,11 @@ struct NPYArray {
         decode(scratch, rows.count, into: out)
     }
 
+    /// One stored element at `raw` as Double.
+    func decodeOne(_ raw: UnsafeRawPointer, into v: inout Double) {
+        withUnsafeMutablePointer(to: &v) { decode(UnsafeMutableRawPointer(mutating: raw), 1, into: $0) }
+    }
+
     private func decode(_ raw: UnsafeMutableRawPointer, _ m: Int, into v: UnsafeMutablePointer<Double>) {
         func load<T: FixedWidthInteger>(_: T.Type) -> (Int) -> T {
             { i in let x = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)
@@ -262,24 +267,54 @@ struct NPYArray {
         }
     }
 
-    /// The index of the first NaN or ±inf among `values`, if any (16 at a time: exponent bits all ones).
+    /// The index of the first NaN or ±inf among `values`, if any. 64 values per step, integer operations only:
+    /// (bits & 0x7F800000) + 0x00800000 has its top bit set exactly when the exponent field is all ones (a
+    /// value that is not finite), so OR-ing those sums over a piece and testing the top bit finds any; the
+    /// first culprit is then looked for in that piece alone.
     static func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
-        let n = values.count, n16 = n / 16 * 16
-        let raw = UnsafeRawPointer(values.baseAddress!)
+        let n = values.count, n64 = n / 64 * 64
+        guard let base = values.baseAddress else { return nil }
+        let raw = UnsafeRawPointer(base)
+        let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000), one = SIMD16<UInt32>(repeating: 0x0080_0000)
         var i = 0
-        while i < n16 {
-            var any = SIMDMask<SIMD16<Int32>>(repeating: false)
-            let end = min(n16, i + 4096)
+        while i < n64 {
+            let end = min(n64, i + 4096)
+            var any = SIMD16<UInt32>()
             var k = i
             while k < end {
-                let bits = raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<UInt32>.self)
-                any .|= (bits & 0x7F80_0000) .== 0x7F80_0000
-                k += 16
+                let a = raw.loadUnaligned(fromByteOffset: 4 * k, as: SIMD16<UInt32>.self)
+                let b = raw.loadUnaligned(fromByteOffset: 4 * k + 64, as: SIMD16<UInt32>.self)
+                let c = raw.loadUnaligned(fromByteOffset: 4 * k + 128, as: SIMD16<UInt32>.self)
+                let d = raw.loadUnaligned(fromByteOffset: 4 * k + 192, as: SIMD16<UInt32>.self)
+                any |= ((a & exponent) &+ one) | ((b & exponent) &+ one) | ((c & exponent) &+ one) | ((d & exponent) &+ one)
+                k += 64
             }
-            if Swift.any(any) { return (i..<end).first { !values[$0].isFinite } }
+            if (any & 0x8000_0000) != SIMD16<UInt32>() { return (i..<end).first { !values[$0].isFinite } }
             i = end
         }
-        return (n16..<n).first { !values[$0].isFinite }
+        return (n64..<n).first { !values[$0].isFinite }
+    }
+
+    /// `firstNonFinite` over a large buffer on every thread of `parallel`, in pieces of 1 MiB: the first
+    /// non-finite index of the earliest piece that has one (the same answer for any thread count).
+    static func firstNonFinite(_ values: UnsafeBufferPointer<Float>, parallel: Parallel) -> Int? {
+        let n = values.count, piece = 1 << 18
+        let pieces = (n + piece - 1) / piece
+        if pieces <= 1 || parallel.threads == 1 { return firstNonFinite(values) }
+        let tasks = min(parallel.threads, pieces)
+        var found = [Int?](repeating: nil, count: tasks)
+        found.withUnsafeMutableBufferPointer { out in
+            parallel.run(tasks: tasks) { t in
+                for p in Parallel.part(t, of: tasks, count: pieces) {
+                    let lo = p * piece, hi = min(n, lo + piece)
+                    if let i = firstNonFinite(UnsafeBufferPointer(rebasing: values[lo..<hi])) {
+                        out[t] = lo + i
+                        return
+                    }
+                }
+            }
+        }
+        return found.compactMap { $0 }.min()
     }
 
     private var changed: DataError { DataError(file: path, "changed while being read (it is shorter now)") }

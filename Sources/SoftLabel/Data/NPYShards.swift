@@ -49,11 +49,14 @@ public enum ShardPattern {
 /// Every shard must have the same trailing shape (the same number of columns); dtypes may differ, each
 /// shard converting its own. Rows are numbered globally; errors name the shard and its own row.
 final class NPYShards: @unchecked Sendable {
-    // @unchecked Sendable: immutable after init (`NPYArray` and `InputFile` only do positioned reads).
+    // @unchecked Sendable: immutable after init (`NPYArray` and `InputFile` only do positioned reads), but for
+    // `maps`, set once by `map()` before any thread reads rows through it.
     let spec: String
     let arrays: [NPYArray]
     /// The first global row of each shard, then the total: (shards + 1).
     let starts: [Int]
+    /// Each shard mapped into memory (`map()`), for reading rows where they lie.
+    private(set) var maps: [MappedFile] = []
 
     /// Opens every file `spec` names (see `ShardPattern`) and checks that their shapes fit together.
     /// `flag` names the option in errors about the pattern itself.
@@ -150,5 +153,88 @@ final class NPYShards: @unchecked Sendable {
         for (s, a) in arrays.enumerated() {
             try a.forEachChunk { first, values in try body(starts[s] * width + first, values) }
         }
+    }
+
+    // MARK: - Mapped rows
+
+    func map() throws {
+        if maps.isEmpty { maps = try arrays.map { try MappedFile($0.input) } }
+    }
+
+    /// Row `local` of shard `s` as Floats where they lie, when the shard stores little-endian float32 in C
+    /// order (aligned); nil otherwise.
+    @inline(__always)
+    func floatRow(_ s: Int, _ local: Int) -> UnsafePointer<Float>? {
+        let a = arrays[s]
+        guard a.isNativeFloat32, a.dataOffset % 4 == 0 else { return nil }
+        return (maps[s].base + a.dataOffset + local * a.columnCount * 4).assumingMemoryBound(to: Float.self)
+    }
+
+    /// Row `local` of shard `s` converted to Float into `out` (columnCount values).
+    @inline(__always)
+    func convertRow(_ s: Int, _ local: Int, into out: UnsafeMutablePointer<Float>) {
+        let a = arrays[s], base = maps[s].base + a.dataOffset
+        if a.columnMajor {
+            for j in 0..<a.columnCount { a.convert(base + (j * a.rowCount + local) * a.itemSize, count: 1, into: out + j) }
+        } else {
+            a.convert(base + local * a.columnCount * a.itemSize, count: a.columnCount, into: out)
+        }
+    }
+
+    /// Element `local` of 1-D shard `s` as Double (a class index).
+    @inline(__always)
+    func doubleValue(_ s: Int, _ local: Int) -> Double {
+        let a = arrays[s]
+        var v = 0.0
+        a.decodeOne(maps[s].base + a.dataOffset + local * a.itemSize, into: &v)
+        return v
+    }
+
+    /// Throws when a read of a mapped shard faulted (the file was cut short under it).
+    func checkMappings() throws {
+        for m in maps { if MappingGuard.faulted(m) { throw DataError(file: m.input.path, "changed while being read (it is shorter now)") } }
+    }
+
+    /// Throws when a shard holding rows `rows` changed since it was opened.
+    func checkFiles(_ rows: Range<Int>) throws {
+        guard !rows.isEmpty else { return }
+        for s in locate(rows.lowerBound).shard...locate(rows.upperBound - 1).shard {
+            if maps.isEmpty { try arrays[s].input.checkUnchanged() } else { try maps[s].checkUnchanged() }
+        }
+    }
+
+    /// The byte ranges of rows `rows` per shard (C order; a Fortran-order shard: all of its data).
+    private func byteRanges(_ rows: Range<Int>) -> [(Int, Range<Int>)] {
+        guard !rows.isEmpty, !maps.isEmpty else { return [] }
+        var out: [(Int, Range<Int>)] = []
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            let (s, local) = locate(r)
+            let m = min(rows.upperBound, starts[s + 1]) - r
+            let a = arrays[s], width = a.columnCount * a.itemSize
+            out.append((s, a.columnMajor ? a.dataOffset..<(a.dataOffset + a.count * a.itemSize)
+                                         : (a.dataOffset + local * width)..<(a.dataOffset + (local + m) * width)))
+            r += m
+        }
+        return out
+    }
+
+    func advise(_ rows: Range<Int>, willNeed: Bool) {
+        for (s, range) in byteRanges(rows) { maps[s].advise(range, willNeed: willNeed) }
+    }
+
+    /// Reads a byte of every page of rows `rows`: the pages are then in memory and mapped.
+    func touch(_ rows: Range<Int>) -> UInt8 {
+        var sum: UInt8 = 0
+        for (s, range) in byteRanges(rows) {
+            let base = maps[s].base
+            var o = range.lowerBound
+            while o < range.upperBound {
+                sum &+= base.load(fromByteOffset: o, as: UInt8.self)
+                o += 4096
+            }
+            if range.upperBound > range.lowerBound { sum &+= base.load(fromByteOffset: range.upperBound - 1, as: UInt8.self) }
+        }
+        return sum
     }
 }

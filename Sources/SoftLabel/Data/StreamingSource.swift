@@ -254,51 +254,82 @@ public final class StreamingSource: @unchecked Sendable {
             let y = labels!, stored = y.columnCount
             try y.readRows(rows, into: scratch.values, scratch: scratch.raw)
             for r in 0..<m {
-                let src = scratch.values + r * stored, dst = t + r * k
-                for c in 0..<k {
-                    let v = src[classColumns?[c] ?? c]
-                    if v.isNaN { throw y.error(row: rows.lowerBound + r, column: classNames[c], "NaN, expected a probability or count") }
-                    if v.isInfinite { throw y.error(row: rows.lowerBound + r, column: classNames[c], "\(v), expected a finite number") }
-                    if v < 0 { throw y.error(row: rows.lowerBound + r, column: classNames[c], "negative label value \(v)") }
-                    dst[c] = v + 0  // + 0 turns -0.0 into 0, as the CSV reader does
-                }
-                // Normalised in the stored class order, as NPYReader does before it reorders the columns.
-                if classColumns != nil {
-                    for c in 0..<k { src[classColumns![c]] = dst[c] }
-                    if !LabelRow.normalise(src, k: k, row: rows.lowerBound + r, stats: &stats) {
-                        throw y.error(row: rows.lowerBound + r, "label values sum to 0, expected a distribution or counts")
-                    }
-                    for c in 0..<k { dst[c] = src[classColumns![c]] }
-                } else if !LabelRow.normalise(dst, k: k, row: rows.lowerBound + r, stats: &stats) {
-                    throw y.error(row: rows.lowerBound + r, "label values sum to 0, expected a distribution or counts")
-                }
+                try labelRow(scratch.values + r * stored, row: rows.lowerBound + r, into: t + r * k, stats: &stats)
             }
         case .indices:
-            try readIndices(rows, scratch: scratch) { r, column in
-                let dst = t + r * k
-                for c in 0..<k { dst[c] = 0 }
-                dst[column] = 1
-            }
+            try labels!.readDoubles(rows, into: scratch.indices, scratch: scratch.raw)
+            for r in 0..<m { oneHot(try classColumn(scratch.indices[r], row: rows.lowerBound + r), into: t + r * k) }
         case .logits(let hardIndices):
-            let zs = logits!
-            try zs.readRows(rows, into: scratch.values, scratch: scratch.raw)
-            let logitRow = z ?? t  // without `z`, t holds the logits until their softmax replaces them
+            try logits!.readRows(rows, into: scratch.values, scratch: scratch.raw)
             for r in 0..<m {
-                let src = scratch.values + r * k, dst = logitRow + r * k
-                for c in 0..<k {
-                    let v = src[classColumns?[c] ?? c]
-                    if !v.isFinite {
-                        throw zs.error(row: rows.lowerBound + r, column: classNames[c], v.isNaN
-                                       ? "NaN, expected a finite logit" : "infinite or too large for Float, expected a finite logit")
-                    }
-                    dst[c] = v
-                }
-                Softmax.row(dst, k: k, temperature: 1, into: t + r * k, scratch: &scratch.double, logq: &scratch.logq)
+                try logitRow(scratch.values + r * logits!.columnCount, row: rows.lowerBound + r, z: (z ?? t) + r * k,
+                             t: t + r * k, scratch: scratch)
             }
-            if hardIndices {
-                try readIndices(rows, scratch: scratch) { r, column in hard?[r] = Int32(column) }
+            if hardIndices, let hard {
+                try labels!.readDoubles(rows, into: scratch.indices, scratch: scratch.raw)
+                for r in 0..<m { hard[r] = Int32(try classColumn(scratch.indices[r], row: rows.lowerBound + r)) }
             }
         }
+    }
+
+    /// Soft labels of global row `row` from its stored values `src` (stored class order; overwritten): checked,
+    /// -0 made 0, normalised in the stored order as `NPYReader` does, then put in `classNames` order into `t`.
+    @inline(__always)
+    private func labelRow(_ src: UnsafeMutablePointer<Float>, row: Int, into t: UnsafeMutablePointer<Float>,
+                          stats: inout LabelSumStats) throws {
+        let k = classCount
+        for c in 0..<k {
+            let s = classColumns?[c] ?? c, v = src[s]
+            if v.isNaN { throw labels!.error(row: row, column: classNames[c], "NaN, expected a probability or count") }
+            if v.isInfinite { throw labels!.error(row: row, column: classNames[c], "\(v), expected a finite number") }
+            if v < 0 { throw labels!.error(row: row, column: classNames[c], "negative label value \(v)") }
+            src[s] = v + 0  // + 0 turns -0.0 into 0, as the CSV reader does
+        }
+        if !LabelRow.normalise(src, k: k, row: row, stats: &stats) {
+            throw labels!.error(row: row, "label values sum to 0, expected a distribution or counts")
+        }
+        for c in 0..<k { t[c] = src[classColumns?[c] ?? c] }
+    }
+
+    /// A teacher's logits of global row `row` from its stored values: checked finite, in `classNames` order
+    /// into `z`, and their softmax (T = 1, in Double) into `t` (`z` and `t` may be the same row).
+    @inline(__always)
+    private func logitRow(_ src: UnsafePointer<Float>, row: Int, z: UnsafeMutablePointer<Float>, t: UnsafeMutablePointer<Float>,
+                          scratch: Scratch) throws {
+        let k = classCount
+        for c in 0..<k {
+            let v = src[classColumns?[c] ?? c]
+            if !v.isFinite {
+                throw logits!.error(row: row, column: classNames[c], v.isNaN
+                                    ? "NaN, expected a finite logit" : "infinite or too large for Float, expected a finite logit")
+            }
+            z[c] = v
+        }
+        Softmax.row(z, k: k, temperature: 1, into: t, scratch: &scratch.double, logq: &scratch.logq)
+    }
+
+    @inline(__always)
+    private func oneHot(_ column: Int, into t: UnsafeMutablePointer<Float>) {
+        for c in 0..<classCount { t[c] = 0 }
+        t[column] = 1
+    }
+
+    /// The target column of class index `v` of global row `row`, every index checked.
+    @inline(__always)
+    private func classColumn(_ v: Double, row: Int) throws -> Int {
+        let y = labels!
+        if let problem = ClassIndex.problem(v, names: namesFile == nil ? nil : indexNames, namesFile: namesFile) {
+            throw y.error(row: row, problem)
+        }
+        let i = Int(v)
+        guard i < indexColumn.count, indexColumn[i] >= 0 else {
+            if i >= indexNames.count {
+                throw y.error(row: row, "class index \(i), but the classes are 0...\(indexNames.count - 1) (name them with --classes FILE)")
+            }
+            throw y.error(row: row, "class '\(indexNames[i])' (index \(i)) is not one of \(classesOf)'s classes" +
+                          (namesFile == nil ? " (name them with --classes FILE)" : ""))
+        }
+        return indexColumn[i]
     }
 
     /// The features of `rows` in output order, checked finite.
@@ -320,26 +351,102 @@ public final class StreamingSource: @unchecked Sendable {
         }
     }
 
-    /// Calls `body(r, column)` with each row's class as a target column, checking every index.
-    private func readIndices(_ rows: Range<Int>, scratch: Scratch, _ body: (Int, Int) -> Void) throws {
-        let y = labels!
-        try y.readDoubles(rows, into: scratch.indices, scratch: scratch.raw)
-        for r in 0..<rows.count {
-            let v = scratch.indices[r]
-            let row = rows.lowerBound + r
-            if let problem = ClassIndex.problem(v, names: namesFile == nil ? nil : indexNames, namesFile: namesFile) {
-                throw y.error(row: row, problem)
+    // MARK: - Rows where they lie (mapped files), for training
+
+    /// Maps every file into memory for `featureRow`/`targetRow` (once; not while other threads read).
+    func mapFiles() throws {
+        for shards in [features, labels, logits].compactMap({ $0 }) { try shards.map() }
+    }
+
+    /// The features of global row `row` in `featureNames` order: a pointer into the mapped file itself when
+    /// it stores little-endian float32 in C order and every column is used in order (no copy), else the row
+    /// converted into `scratch` (its `lane`-th row space, 0..<4, so four rows can be held at once). Not
+    /// checked here (the gathered batch is).
+    @inline(__always)
+    func featureRow(_ row: Int, scratch: Scratch, lane: Int = 0) -> UnsafePointer<Float> {
+        let (s, local) = features.locate(row)
+        if columns == nil, let p = features.floatRow(s, local) { return p }
+        let stored = features.columnCount
+        let space = scratch.values + lane * 2 * max(stored, featureCount)
+        features.convertRow(s, local, into: space)
+        guard let columns else { return UnsafePointer(space) }
+        let out = space + stored
+        for j in 0..<featureCount { out[j] = space[columns[j]] }
+        return UnsafePointer(out)
+    }
+
+    /// The targets of global row `row` from the mapped files, as `read` makes them (one row of t, z, hard).
+    @inline(__always)
+    func targetRow(_ row: Int, t: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>?,
+                   hard: UnsafeMutablePointer<Int32>?, scratch: Scratch, stats: inout LabelSumStats) throws {
+        switch targets {
+        case .none: break
+        case .probabilities:
+            let (s, local) = labels!.locate(row)
+            if let p = labels!.floatRow(s, local) {
+                for c in 0..<classCount { scratch.values[c] = p[c] }  // a copy: labelRow normalises in place
+            } else {
+                labels!.convertRow(s, local, into: scratch.values)
             }
-            let i = Int(v)
-            guard i < indexColumn.count, indexColumn[i] >= 0 else {
-                if i >= indexNames.count {
-                    throw y.error(row: row, "class index \(i), but the classes are 0...\(indexNames.count - 1) (name them with --classes FILE)")
-                }
-                throw y.error(row: row, "class '\(indexNames[i])' (index \(i)) is not one of \(classesOf)'s classes" +
-                              (namesFile == nil ? " (name them with --classes FILE)" : ""))
+            try labelRow(scratch.values, row: row, into: t, stats: &stats)
+        case .indices:
+            let (s, local) = labels!.locate(row)
+            oneHot(try classColumn(labels!.doubleValue(s, local), row: row), into: t)
+        case .logits(let hardIndices):
+            let (s, local) = logits!.locate(row)
+            logits!.convertRow(s, local, into: scratch.values)
+            try logitRow(scratch.values, row: row, z: z ?? t, t: t, scratch: scratch)
+            if hardIndices, let hard {
+                let (s, local) = labels!.locate(row)
+                hard.pointee = Int32(try classColumn(labels!.doubleValue(s, local), row: row))
             }
-            body(r, indexColumn[i])
         }
+    }
+
+    /// Loads the first stored target value of each row `ids[r]`, r in `part`, one independent load after
+    /// another (their cache misses overlap), so the row-by-row preparation that follows finds them in cache.
+    @inline(__always)
+    func touchTargets(_ ids: UnsafeBufferPointer<Int>, _ part: Range<Int>) -> Float {
+        guard let shards = logits ?? labels, let first = shards.arrays.first, first.isNativeFloat32 else { return 0 }
+        var sum: Float = 0
+        for r in part {
+            let (s, local) = shards.locate(ids[r])
+            if let p = shards.floatRow(s, local) { sum += p[0] }
+        }
+        return sum
+    }
+
+    /// Throws when a mapped file was cut short under a read (`MappedFile`), naming it.
+    func checkMappings() throws {
+        guard MappingGuard.anyFault else { return }
+        for shards in [features, labels, logits].compactMap({ $0 }) { try shards.checkMappings() }
+    }
+
+    /// Throws when a file holding rows `rows` changed since it was opened.
+    func checkFiles(_ rows: Range<Int>) throws {
+        for shards in [features, labels, logits].compactMap({ $0 }) { try shards.checkFiles(rows) }
+    }
+
+    /// The error for the non-finite standardised feature `column` of global row `row`.
+    func featureError(row: Int, column j: Int, scratch: Scratch) -> DataError {
+        let v = featureRow(row, scratch: scratch)[j]
+        return features.error(row: row, column: featureNames[j], v.isNaN ? "NaN, expected a finite number"
+                              : v.isInfinite ? "infinite or too large for Float, expected a finite number"
+                              : "\(v) overflows Float once standardised, expected a smaller number")
+    }
+
+    /// Rows `rows` are needed soon (`willNeed`: start reading them into the page cache) or no longer
+    /// (drop them from this process's page tables; the page cache keeps them as memory allows).
+    func advise(_ rows: Range<Int>, willNeed: Bool) {
+        for shards in [features, labels, logits].compactMap({ $0 }) { shards.advise(rows, willNeed: willNeed) }
+    }
+
+    /// Reads one byte of every page holding rows `rows` (on the read-ahead thread: the disk reads happen there,
+    /// not in the trainer); returns a checksum so the reads are not optimised away.
+    func touch(_ rows: Range<Int>) -> UInt8 {
+        var sum: UInt8 = 0
+        for shards in [features, labels, logits].compactMap({ $0 }) { sum &+= shards.touch(rows) }
+        return sum
     }
 
     private static func list(_ names: [String]) -> String {

@@ -69,6 +69,10 @@ final class ReadAhead: @unchecked Sendable {
         if let e { throw e }
     }
 
+    /// Keeps a value computed from touched pages alive (so the loads that touched them are not optimised away).
+    static func sink(_ value: UInt8) { sunk.store(value, ordering: .relaxed) }
+    private static let sunk = Atomic<UInt8>(0)
+
     /// Ends the thread (after the job in flight).
     func stop() {
         try? wait()
@@ -88,29 +92,30 @@ struct StreamRun {
     var position: Int
 }
 
-/// One pass over streamed rows in a given order, delivered in runs a whole number of `align` rows long (the
-/// last of the pass may be shorter) that start at multiples of `align`: minibatches (or fixed chunks) never
-/// straddle two buffers.
+/// One pass over streamed rows in a given order, a batch at a time: the next `align` rows of the order (the
+/// last batch of the pass may be shorter), gathered from the mapped files into one small buffer, standardised
+/// and with their targets prepared, on every core.
 ///
-/// Two window buffers take turns. Window w holds the pass's rows S_w ..< S_w + R_w at slots c_w ..< c_w + R_w,
-/// where c_w = S_w mod align; slots 0 ..< c_w receive the previous window's last c_w rows (the part of a batch
-/// it could not complete), copied when the trainer moves on. With read-ahead, window w + 1 is filled by the
-/// `ReadAhead` thread while window w trains; without, each window is filled on every core when it is needed.
-/// Either way every slot is written by one deterministic fill, so the rows are the same bits for any thread
-/// count and any timing.
+/// The order: `order` (blocks) cut into windows of `windowBlocks` blocks; the rows of window w in the order
+/// `StreamShuffle.places(window: w)` gives (or as stored). Batches run on across window boundaries. Only the
+/// current window's row numbers are held (and a batch's worth of rows), whatever the size of the data.
+///
+/// Read-ahead: when a window's rows are taken up, the `ReadAhead` thread reads a byte of every page of the
+/// next window, so the disk works (and the pages get mapped) while the cores train; the pages of the window
+/// before are released from this process (the page cache keeps them as memory allows), which keeps the
+/// resident set at about two windows of pages.
 final class RowStream {
     struct Window {
         var blocks: Range<Int>  // positions in `order`
         var rows: Int
-        var start: Int          // S_w
+        var start: Int          // the place of its first row in the pass
     }
 
     let parallel: Parallel
     let windowBlocks: Int
     let monitor: StreamingMonitor?
-    private let buffers: [WindowBuffer]
-    private let poolScratch: [FillScratch]
-    private let aheadScratch: [FillScratch]
+    private let buffer: WindowBuffer
+    private let scratch: [FillScratch]
     private let readAhead: ReadAhead?
 
     private var set: StreamedSet?
@@ -118,48 +123,40 @@ final class RowStream {
     private var shuffle: StreamShuffle?
     private var align = 1
     private var windows: [Window] = []
-    private var w = 0
-    private var cur = 0
+    private var nextWindow = 0
+    private var pending: [Int] = []   // row numbers of the pass not yet delivered, from `cursor` on
+    private var cursor = 0
+    private var position = 0          // the place of pending[cursor]
     private var ahead = false
-    private var firstRun = false
-    private var start = 0
 
     /// - Parameters:
-    ///   - sources: every source the stream will read (training, validation), for their scratch space.
-    ///   - maxAlign: the largest `align` any pass will use.
-    ///   - readAhead: fill the next window on a thread of its own while the current one is used.
+    ///   - sources: every source the stream will read (training, validation): their files are mapped.
+    ///   - maxAlign: the largest batch any pass will use.
+    ///   - readAhead: touch the next window's pages on a thread of its own.
     init(sources: [StreamingSource], d: Int, k: Int, windowBlocks: Int, maxAlign: Int, weights: Bool, hard: Bool,
-         parallel: Parallel, readAhead: Bool, monitor: StreamingMonitor?) {
+         parallel: Parallel, readAhead: Bool, monitor: StreamingMonitor?) throws {
         self.parallel = parallel
         self.monitor = monitor
         self.windowBlocks = windowBlocks
-        let capacity = windowBlocks * StreamLayout.blockRows + maxAlign
-        buffers = (0..<2).map { _ in WindowBuffer(capacity: capacity, d: d, kp: paddedWidth(k), weights: weights, hard: hard) }
-        // Scratch sized for the widest source (a validation file may differ in stored columns).
+        for s in sources { try s.mapFiles() }
+        buffer = WindowBuffer(capacity: maxAlign, d: d, kp: paddedWidth(k), weights: weights, hard: hard)
         let widest = sources.max { $0.features.columnCount < $1.features.columnCount }!
-        poolScratch = (0..<parallel.threads).map { _ in FillScratch(source: widest) }
-        aheadScratch = readAhead ? [FillScratch(source: widest)] : []
+        scratch = (0..<parallel.threads).map { _ in FillScratch(source: widest) }
         self.readAhead = readAhead ? ReadAhead() : nil
     }
 
     deinit { readAhead?.stop() }
 
-    /// The largest run alignment a window can serve.
-    var windowRows: Int { windowBlocks * StreamLayout.blockRows }
-
     /// Starts a pass over `order` (blocks of `set`), rows shuffled within windows by `shuffle` (nil: in
-    /// order), from place `start` (a multiple of `align`). The windows before the one holding `start` are
-    /// read again only as far as needed to rebuild its first rows.
+    /// order), in batches of `align` rows, from place `start`.
     func begin(_ set: StreamedSet, order: [Int], shuffle: StreamShuffle?, align: Int, start: Int) throws {
         end()
         self.set = set
         self.order = order
         self.shuffle = shuffle
         self.align = align
-        self.start = start
         windows = []
-        var s = 0
-        var i = 0
+        var s = 0, i = 0
         while i < order.count {
             let blocks = i..<min(order.count, i + windowBlocks)
             let rows = blocks.reduce(0) { $0 + set.rows(ofBlock: order[$1]).count }
@@ -167,50 +164,34 @@ final class RowStream {
             s += rows
             i = blocks.upperBound
         }
-        guard let w0 = windows.indices.first(where: { runEnd($0) > max(start, runStart($0)) }) else {
-            w = windows.count
-            firstRun = false
-            return
+        pending = []
+        cursor = 0
+        nextWindow = windows.firstIndex { $0.start + $0.rows > start } ?? windows.count
+        position = nextWindow < windows.count ? windows[nextWindow].start : s
+        if nextWindow < windows.count {
+            try take()
+            cursor = start - position
+            position = start
         }
-        // The earliest window whose own rows reach back to the first row window w0's buffer holds.
-        var ws = w0
-        while ws > 0 && windows[ws].start > runStart(w0) { ws -= 1 }
-        cur = 0
-        try load(ws, into: cur)
-        for v in (ws + 1)..<(w0 + 1) {
-            try load(v, into: 1 - cur)
-            carry(from: v - 1)
-            cur = 1 - cur
-        }
-        w = w0
-        firstRun = true
-        startAhead()
     }
 
-    /// The next run, or nil at the end of the pass.
+    /// The next batch, or nil at the end of the pass.
     func next() throws -> StreamRun? {
-        if firstRun {
-            firstRun = false
-            return run(w)
+        while pending.count - cursor < align && nextWindow < windows.count { try take() }
+        let m = min(align, pending.count - cursor)
+        guard m > 0, let set else { return nil }
+        try pending.withUnsafeBufferPointer { ids in
+            try set.gather(UnsafeBufferPointer(rebasing: ids[cursor..<(cursor + m)]), into: buffer, scratch: scratch,
+                           parallel: parallel)
         }
-        while w + 1 < windows.count {
-            w += 1
-            if ahead {
-                ahead = false
-                try readAhead!.wait()
-            } else {
-                try load(w, into: 1 - cur)
-            }
-            carry(from: w - 1)
-            cur = 1 - cur
-            startAhead()
-            if runEnd(w) > runStart(w) { return run(w) }
-        }
-        w = windows.count
-        return nil
+        let (x, t) = buffer.rows(from: 0, position: position, preparer: set.preparer)
+        let run = StreamRun(x: x, targets: t, rows: m, position: position)
+        cursor += m
+        position += m
+        return run
     }
 
-    /// Waits for a read-ahead in flight (its error, if any, no longer matters).
+    /// Waits for the read-ahead in flight.
     func end() {
         if ahead {
             ahead = false
@@ -218,54 +199,48 @@ final class RowStream {
         }
     }
 
-    // MARK: - Windows
-
-    private func carrySize(_ v: Int) -> Int { windows[v].start % align }
-    /// The first place window v's buffer holds.
-    private func runStart(_ v: Int) -> Int { windows[v].start - carrySize(v) }
-    /// The place after the last row window v delivers (its unfinished batch goes on to the next window).
-    private func runEnd(_ v: Int) -> Int {
-        let end = windows[v].start + windows[v].rows
-        return v == windows.count - 1 ? end : end - end % align
+    /// Takes up the next window: its rows join the pending ones in their order; the window before it is
+    /// checked (its files unchanged) and released; the window after it is read ahead.
+    private func take() throws {
+        let set = self.set!, v = nextWindow, win = windows[v]
+        if cursor > 0 {
+            pending.removeFirst(cursor)
+            cursor = 0
+        }
+        var rows: [Int] = []
+        rows.reserveCapacity(win.rows)
+        for b in order[win.blocks] { rows.append(contentsOf: set.rows(ofBlock: b)) }
+        if let places = shuffle?.places(window: v, count: win.rows) {
+            var ordered = [Int](repeating: 0, count: win.rows)
+            for (i, p) in places.enumerated() { ordered[p] = rows[i] }
+            rows = ordered
+        }
+        pending.append(contentsOf: rows)
+        if v > 0 {
+            for b in order[windows[v - 1].blocks] {
+                try set.source.checkFiles(set.rows(ofBlock: b))
+                set.source.advise(set.rows(ofBlock: b), willNeed: false)
+            }
+        }
+        monitor?.add(Int(Double(set.source.bytesPerPass) * Double(win.rows) / Double(set.source.rows)))
+        nextWindow += 1
+        startAhead()
     }
 
-    private func run(_ v: Int) -> StreamRun {
-        let first = max(runStart(v), start)
-        let (x, t) = buffers[cur].rows(from: first - runStart(v), position: first, preparer: set!.preparer)
-        return StreamRun(x: x, targets: t, rows: runEnd(v) - first, position: first)
-    }
-
-    /// Copies the rows window `v` (in buffer `cur`) could not deliver to the front of the other buffer.
-    private func carry(from v: Int) {
-        let count = carrySize(v + 1)
-        let from = runEnd(v) - runStart(v)
-        buffers[1 - cur].copyRows(from: buffers[cur], from, to: 0, count: count)
-    }
-
-    /// Fills window v into buffer b now, on every core.
-    private func load(_ v: Int, into b: Int) throws {
-        let win = windows[v]
-        let places = shuffle?.places(window: v, count: win.rows)
-        _ = try set!.fill(blocks: order[win.blocks], places: places, into: buffers[b], at: carrySize(v),
-                          scratch: poolScratch, parallel: parallel)
-        monitor?.add(bytes(win))
-    }
-
-    /// Starts filling the window after `w` into the other buffer, on the read-ahead thread.
+    /// Reads the pages of the window after the one just taken, on the read-ahead thread.
     private func startAhead() {
-        guard let readAhead, w + 1 < windows.count else { return }
-        let v = w + 1, win = windows[v], set = self.set!, blocks = order[win.blocks], buffer = buffers[1 - cur]
-        let offset = carrySize(v), scratch = aheadScratch, monitor = self.monitor, size = bytes(win)
-        let places = shuffle?.places(window: v, count: win.rows)
+        guard let readAhead, let set, nextWindow < windows.count else { return }
+        end()
+        let ranges = order[windows[nextWindow].blocks].map { set.rows(ofBlock: $0) }
+        let source = set.source
         ahead = true
         readAhead.start {
-            _ = try set.fill(blocks: blocks, places: places, into: buffer, at: offset, scratch: scratch, parallel: nil)
-            monitor?.add(size)
+            var sum: UInt8 = 0
+            for r in ranges {
+                source.advise(r, willNeed: true)
+                sum &+= source.touch(r)
+            }
+            ReadAhead.sink(sum)
         }
-    }
-
-    private func bytes(_ win: Window) -> Int {
-        guard let set else { return 0 }
-        return Int(Double(set.source.bytesPerPass) * Double(win.rows) / Double(set.source.rows))
     }
 }

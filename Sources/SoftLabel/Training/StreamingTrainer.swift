@@ -282,7 +282,7 @@ extension TrainModel {
         let params = Parameters(network)
         let chunk = min(2048, windowRows)
         let batch = min(config.batchSize, trainCount)
-        let stream = RowStream(sources: [source] + (validation.map { [$0] } ?? []), d: d, k: k, windowBlocks: windowBlocks,
+        let stream = try RowStream(sources: [source] + (validation.map { [$0] } ?? []), d: d, k: k, windowBlocks: windowBlocks,
                                maxAlign: max(batch, chunk), weights: preparer.classWeight != nil,
                                hard: preparer.hardLabels, parallel: parallel, readAhead: readAhead, monitor: monitor)
         let validator = validationSet.map {

@@ -13,7 +13,8 @@ public enum SoftLabelCLI {
     public static let version = "0.3.0"
 
     static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self, InspectCommand.self,
-                                          CalibrateCommand.self, CompareCommand.self, GradcheckCommand.self, ExportCommand.self]
+                                          CalibrateCommand.self, CompareCommand.self, GradcheckCommand.self, ExportCommand.self,
+                                          ConvertCommand.self]
 
     static var help: String {
         let w = commands.map { $0.spec.name.count }.max()!

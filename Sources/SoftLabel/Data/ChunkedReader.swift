@@ -13,6 +13,8 @@ public struct DataChunk: Sendable {
     /// (m) hard class positions: a CSV `label` column (beside logits), or NPY `(rows,)` class indices (beside
     /// logits), when read.
     public var hard: [Int]?
+    /// (m) a CSV `label` column's class names, as written (for `convert`).
+    public var hardNames: [String]?
 
     public var count: Int { features.rows }
 }
@@ -47,10 +49,13 @@ public final class CSVChunkedReader: ChunkedReader {
     private var index: CSVLineIndex?
     private var nextChunk = 0
     private var records: CSVRecordReader?
+    private var recordsStart = (offset: 0, line: 0)
     private var tables: [ClassTable]
     private var stats = LabelSumStats()
     private var row = 0
     private var finished = false
+    /// Leave label rows as written (see `CSVRowParser.keepRawLabels`): targets then hold counts as counts.
+    public var keepRawLabels = false
 
     /// - Parameters: as `CSVReader.read`; `classes` are the model's (targets come in their order; hard labels
     ///   must name them); `rowsPerGroup`: rows parsed at once (about; whole line-index chunks).
@@ -85,6 +90,7 @@ public final class CSVChunkedReader: ChunkedReader {
         layout = try CSVLayout(header: header, file: name, classes: classes, classesOf: classesOf, mode: mode, delimiter: separator)
         tables = [ClassTable](repeating: ClassTable(), count: self.threads)
         let dataStart = reader.nextOffset, dataLine = reader.line
+        recordsStart = (dataStart, dataLine)
         if reader.endedWithLoneCR {
             records = CSVRecordReader(input: input, from: dataStart, line: dataLine, delimiter: separator)
             return
@@ -102,6 +108,28 @@ public final class CSVChunkedReader: ChunkedReader {
     }
 
     public var warnings: [String] { finished ? stats.warning(file: name).map { [$0] } ?? [] : [] }
+
+    /// Data rows of the file: from the line index; a file with quotes is counted by reading its records (one
+    /// more pass over it).
+    public func rowCount() throws -> Int {
+        if let index { return index.rows }
+        let counter = CSVRecordReader(input: input, from: recordsStart.offset, line: recordsStart.line, delimiter: layout.delimiter)
+        var n = 0
+        while try counter.next() { n += 1 }
+        return n
+    }
+
+    /// The layout's pieces `convert` writes out.
+    public var idColumn: Bool { layout.idColumn != nil }
+    public var readsLogits: Bool { layout.readsLogits }
+    public var hasHardLabels: Bool { layout.hardColumn != nil }
+    public var hasSoftLabels: Bool { layout.readsSoftLabels && !layout.readsLogits }
+
+    /// The hard-label class names met so far, and each chunk row's class as an index into them (first seen
+    /// first, in row order): `convert` writes these, then renumbers them into the final class order.
+    func hardClassNames(of codes: [Int32]) -> [String] {
+        codes.map { tables[Int($0 >> 24)].names[Int($0 & 0xFF_FFFF)] }
+    }
 
     /// Bytes of the file (for rates).
     public var size: Int { input.size }
@@ -126,13 +154,14 @@ public final class CSVChunkedReader: ChunkedReader {
         let workers = min(threads, group.count)
         var parsers = [CSVRowParser?](repeating: nil, count: workers)
         var failures = [(Int, Error)?](repeating: nil, count: workers)
-        let tables = self.tables
+        let tables = self.tables, keepRaw = keepRawLabels
         try parsed.withBuffers(layout: layout, file: name) { makeParser in
             parsers.withUnsafeMutableBufferPointer { slots in
                 failures.withUnsafeMutableBufferPointer { failed in
                     Parallel(threads: workers).run(tasks: workers) { w in
                         var parser = makeParser(Int32(w))
                         parser.classes = tables[w]
+                        parser.keepRawLabels = keepRaw
                         var buffer = ByteBuffer(capacity: 1 << 20)
                         defer { buffer.free() }
                         for ci in Parallel.part(w, of: workers, count: group.count) {
@@ -169,6 +198,7 @@ public final class CSVChunkedReader: ChunkedReader {
         try parsed.withBuffers(layout: layout, file: name) { makeParser in
             var p = makeParser(0)
             p.classes = table
+            p.keepRawLabels = keepRawLabels
             while count < rowsPerGroup, try reader.next() {
                 try p.store(reader, row: count, line: reader.recordLine)
                 count += 1
@@ -202,6 +232,7 @@ public final class CSVChunkedReader: ChunkedReader {
         } else if layout.readsSoftLabels {
             out.targets = Matrix(rows: m, cols: k, values: part.targets)
         }
+        if layout.hardColumn != nil { out.hardNames = hardClassNames(of: part.codes) }
         if layout.hardColumn != nil, let classes = layout.readsLogits ? Optional(layout.softClasses) : layout.modelClasses {
             let oneHot = oneHotTargets(codes: part.codes, tables: tables, classes: classes)
             if layout.readsLogits {
@@ -222,6 +253,7 @@ extension DataChunk {
         out.targets = targets?.gatherRows(rows)
         out.logits = logits?.gatherRows(rows)
         out.hard = hard.map { Array($0.prefix(m)) }
+        out.hardNames = hardNames.map { Array($0.prefix(m)) }
         return out
     }
 }

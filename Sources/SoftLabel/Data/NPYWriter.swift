@@ -68,6 +68,19 @@ public final class NPYWriter {
         written += values.count
     }
 
+    /// Renumbers every int64 value v written so far to map[v] (class indices, once the final class order is
+    /// known).
+    public func remap(_ map: [Int64]) throws {
+        precondition(element == .int64)
+        let dataStart = NPYWriter.header(descr: element.rawValue, shape: columns.map { [rows, $0] } ?? [rows]).count
+        try file.rewrite(from: dataStart, unit: 8) { raw in
+            for i in 0..<(raw.count / 8) {
+                let v = Int64(littleEndian: raw.load(fromByteOffset: 8 * i, as: Int64.self))
+                raw.storeBytes(of: map[Int(v)].littleEndian, toByteOffset: 8 * i, as: Int64.self)
+            }
+        }
+    }
+
     /// Puts the file in place; every row must have been appended.
     public func commit() throws {
         guard written == rows else {

@@ -205,6 +205,27 @@ public final class AtomicFileWriter {
         if n != bytes.count { throw DataError(file: path, "cannot write: \(String(cString: strerror(errno)))") }
     }
 
+    /// Rewrites bytes `from..<bytesWritten` in place, a block at a time, through `transform` (blocks are
+    /// whole multiples of `unit` bytes).
+    func rewrite(from start: Int, unit: Int, _ transform: (UnsafeMutableRawBufferPointer) -> Void) throws {
+        try flush()
+        let block = max(unit, (1 << 20) / unit * unit)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: block, alignment: 16)
+        defer { buffer.deallocate() }
+        var at = start
+        while at < bytesWritten {
+            let n = min(block, bytesWritten - at)
+            guard pread(fd, buffer, n, off_t(at)) == n else {
+                throw DataError(file: path, "cannot read back: \(String(cString: strerror(errno)))")
+            }
+            transform(UnsafeMutableRawBufferPointer(start: buffer, count: n))
+            guard pwrite(fd, buffer, n, off_t(at)) == n else {
+                throw DataError(file: path, "cannot write: \(String(cString: strerror(errno)))")
+            }
+            at += n
+        }
+    }
+
     /// Puts the file in place under its name.
     public func commit() throws {
         guard !done else { return }

@@ -49,6 +49,8 @@ public final class StreamingSource: @unchecked Sendable {
     public var name: String { features.path }
     /// Bytes of every file read per pass (features, labels, logits), as stored.
     public var bytesPerPass: Int { features.dataBytes + (labels?.dataBytes ?? 0) + (logits?.dataBytes ?? 0) }
+    /// Bytes of every file (headers included), for read rates.
+    public var fileBytes: Int { [features, labels, logits].compactMap { $0 }.reduce(0) { $0 + $1.arrays.reduce(0) { $0 + $1.input.size } } }
     /// Whether the features are float16 (or another type narrower or wider than float32).
     public var featureTypes: [String] { Array(Set(features.arrays.map(\.descr))).sorted() }
 

@@ -32,6 +32,16 @@ public protocol ChunkedReader: AnyObject {
     func next() throws -> DataChunk?
     /// Notes for the user once every chunk has been read (label rows that did not sum to 1).
     var warnings: [String] { get }
+    /// Reads and checks every row, keeping nothing; returns the number of rows.
+    func checkAll() throws -> Int
+}
+
+extension ChunkedReader {
+    public func checkAll() throws -> Int {
+        var n = 0
+        while let chunk = try next() { n += chunk.count }
+        return n
+    }
 }
 
 /// CSV read in chunks: the header and its layout once; then, for files without quotes, the line index of
@@ -273,7 +283,7 @@ public final class NPYChunkedReader: ChunkedReader {
     private var stats = LabelSumStats()
     private let scratch: [FillScratch]
 
-    /// `rowsPerChunk`: about 64 MiB of features a chunk by default.
+    /// `rowsPerChunk`: about 8 MiB of features a chunk by default (few page faults, still many rows).
     public init(_ source: StreamingSource, ids: IdList? = nil, parallel: Parallel, rowsPerChunk: Int? = nil) throws {
         self.source = source
         self.parallel = parallel
@@ -281,7 +291,7 @@ public final class NPYChunkedReader: ChunkedReader {
         if let ids, ids.count != source.rows {
             throw DataError(file: ids.name, "has \(ids.count) ids, but \(source.name) has \(source.rows) rows")
         }
-        self.rowsPerChunk = rowsPerChunk ?? max(FillScratch.rowsPerRead, (64 << 20) / (4 * max(source.featureCount, 1)))
+        self.rowsPerChunk = rowsPerChunk ?? max(FillScratch.rowsPerRead, (8 << 20) / (4 * max(source.featureCount, 1)))
         scratch = (0..<parallel.threads).map { _ in FillScratch(source: source) }
     }
 
@@ -289,32 +299,81 @@ public final class NPYChunkedReader: ChunkedReader {
         row < source.rows ? [] : stats.warning(file: source.labels?.path ?? source.name).map { [$0] } ?? []
     }
 
+    /// Every row read and checked in one parallel pass, each task through its own small scratch (the rows go
+    /// nowhere: no buffer of the data's size is touched, so no page faults either).
+    public func checkAll() throws -> Int {
+        let n = source.rows - row, first = row
+        let pieces = (n + FillScratch.rowsPerRead - 1) / FillScratch.rowsPerRead
+        let tasks = min(scratch.count, max(pieces, 1))
+        var failures = [(Int, Error)?](repeating: nil, count: tasks)
+        var partStats = [LabelSumStats](repeating: LabelSumStats(), count: tasks)
+        let logits = { if case .logits = source.targets { return true } else { return false } }()
+        let hardGiven = source.targets == .logits(hardIndices: true)
+        let reading = source, scratch = self.scratch
+        failures.withUnsafeMutableBufferPointer { failed in
+            partStats.withUnsafeMutableBufferPointer { st in
+                parallel.run(tasks: tasks) { task in
+                    let s = scratch[task]
+                    for p in Parallel.part(task, of: tasks, count: pieces) {
+                        let lo = first + p * FillScratch.rowsPerRead, hi = min(first + n, lo + FillScratch.rowsPerRead)
+                        do {
+                            try reading.read(lo..<hi, x: s.x, t: reading.hasTargets ? s.t : nil, z: logits ? s.z : nil,
+                                             hard: hardGiven ? s.hard : nil, scratch: s.source, stats: &st[task])
+                        } catch {
+                            failed[task] = (p, error)
+                            return
+                        }
+                    }
+                }
+            }
+        }
+        if let (_, e) = failures.compactMap({ $0 }).min(by: { $0.0 < $1.0 }) { throw e }
+        for s in partStats { stats.merge(s) }
+        row = source.rows
+        return n
+    }
+
+    // The chunk buffers, kept from chunk to chunk: once the caller has let go of a chunk, its storage is
+    // written again in place (a fresh allocation for every chunk would pay its page faults every time).
+    private var xs: [Float] = []
+    private var ts: [Float] = []
+    private var zs: [Float] = []
+    private var hs: [Int32] = []
+
+    /// `values` holding exactly `count` elements, reusing its storage when it is not shared.
+    private static func sized<T: Numeric>(_ values: inout [T], _ count: Int) {
+        if values.count > count { values.removeLast(values.count - count) }
+        if values.count < count { values = [T](repeating: 0, count: count) }
+    }
+
     public func next() throws -> DataChunk? {
         guard row < source.rows else { return nil }
         let m = min(rowsPerChunk, source.rows - row), first = row
         let d = source.featureCount, k = source.classCount
-        var x = Matrix(rows: m, cols: d)
-        var t = source.hasTargets ? Matrix(rows: m, cols: k) : nil
         let logits = { if case .logits = source.targets { return true } else { return false } }()
-        var z = logits ? Matrix(rows: m, cols: k) : nil
         let hardGiven = source.targets == .logits(hardIndices: true)
-        var hard = [Int32](repeating: 0, count: hardGiven ? m : 0)
+        Self.sized(&xs, m * d)
+        Self.sized(&ts, source.hasTargets ? m * k : 0)
+        Self.sized(&zs, logits ? m * k : 0)
+        Self.sized(&hs, hardGiven ? m : 0)
         let pieces = (m + FillScratch.rowsPerRead - 1) / FillScratch.rowsPerRead
         let tasks = min(scratch.count, pieces)
         var failures = [(Int, Error)?](repeating: nil, count: tasks)
         var partStats = [LabelSumStats](repeating: LabelSumStats(), count: tasks)
-        x.values.withUnsafeMutableBufferPointer { xb in
-            withOptionalBuffer(&t) { tb in
-                withOptionalBuffer(&z) { zb in
-                    hard.withUnsafeMutableBufferPointer { hb in
+        let hasTargets = source.hasTargets, reading = self.source, scratch = self.scratch
+        xs.withUnsafeMutableBufferPointer { xb in
+            ts.withUnsafeMutableBufferPointer { tb in
+                zs.withUnsafeMutableBufferPointer { zb in
+                    hs.withUnsafeMutableBufferPointer { hb in
                         failures.withUnsafeMutableBufferPointer { failed in
                             partStats.withUnsafeMutableBufferPointer { st in
                                 parallel.run(tasks: tasks) { task in
                                     for p in Parallel.part(task, of: tasks, count: pieces) {
                                         let lo = p * FillScratch.rowsPerRead, hi = min(m, lo + FillScratch.rowsPerRead)
                                         do {
-                                            try source.read((first + lo)..<(first + hi), x: xb.baseAddress! + lo * d,
-                                                            t: tb.map { $0 + lo * k }, z: zb.map { $0 + lo * k },
+                                            try reading.read((first + lo)..<(first + hi), x: xb.baseAddress! + lo * d,
+                                                            t: hasTargets ? tb.baseAddress! + lo * k : nil,
+                                                            z: logits ? zb.baseAddress! + lo * k : nil,
                                                             hard: hardGiven ? hb.baseAddress! + lo : nil,
                                                             scratch: scratch[task].source, stats: &st[task])
                                         } catch {
@@ -333,17 +392,12 @@ public final class NPYChunkedReader: ChunkedReader {
         for s in partStats { stats.merge(s) }
         row += m
         let names = try ids?.next(m) ?? (first..<(first + m)).map { String($0) }
-        var out = DataChunk(firstRow: first, ids: names, features: x, targets: t)
-        out.logits = z
-        if hardGiven { out.hard = hard.map { Int($0) } }
+        var out = DataChunk(firstRow: first, ids: names, features: Matrix(rows: m, cols: d, values: xs))
+        if hasTargets { out.targets = Matrix(rows: m, cols: k, values: ts) }
+        if logits { out.logits = Matrix(rows: m, cols: k, values: zs) }
+        if hardGiven { out.hard = hs.map { Int($0) } }
         return out
     }
-}
-
-/// Pins an optional matrix's values for `body` (nil stays nil).
-private func withOptionalBuffer<R>(_ m: inout Matrix?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
-    guard m != nil else { return body(nil) }
-    return m!.values.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
 }
 
 /// Ids for NPY rows, one per line of one or more text files (`--ids FILE`, a glob or @list as for NPY

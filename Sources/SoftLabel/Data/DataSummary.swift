@@ -166,23 +166,27 @@ extension DataSummary {
     /// data in memory. Hard labels (classes first known at the end) are counted per class name.
     public static func streamed(_ reader: () throws -> ChunkedReader, parallel: Parallel,
                                 parsed: (Double, [String]) -> Void) throws -> DataSummary {
+        // Pass 1 (timed as the parse): every value read and checked, nothing else.
         let started = DispatchTime.now().uptimeNanoseconds
-        var first = try reader()
-        var n = 0
+        let first = try reader()
+        let n = try first.checkAll()
+        parsed(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, first.warnings)
+        let featureNames = first.featureNames
+        var classNames = first.classNames
+        let rowsD = Double(max(n, 1))
         var meanP: [Double] = [], majority: [Int] = []
         var entropy = 0.0, split = 0
         var hardCounts: [String: Int] = [:]
-        var classNames = first.classNames
-        while let chunk = try first.next() {
-            n += chunk.count
+        /// The targets' sums, row by row as `init(_:parallel:)` makes them (during pass 2).
+        func addTargets(_ chunk: DataChunk) {
             if let names = chunk.hardNames, chunk.targets == nil {
                 for name in names { hardCounts[name, default: 0] += 1 }
-                continue
+                return
             }
-            guard let t = chunk.targets else { continue }
+            guard let t = chunk.targets else { return }
             let k = t.cols
             if meanP.isEmpty { meanP = [Double](repeating: 0, count: k); majority = [Int](repeating: 0, count: k) }
-            t.values.withUnsafeBufferPointer { t in  // (m, k), as `init(_:parallel:)` sums them
+            t.values.withUnsafeBufferPointer { t in  // (m, k)
                 for i in 0..<chunk.count {
                     let row = t.baseAddress! + i * k
                     var best = 0
@@ -199,24 +203,13 @@ extension DataSummary {
                 }
             }
         }
-        parsed(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, first.warnings)
-        let featureNames = first.featureNames
-        first = try reader()  // releases the first reader's buffers
-        let rowsD = Double(max(n, 1))
-        if !hardCounts.isEmpty {
-            classNames = orderedClassNames(Set(hardCounts.keys))
-            meanP = classNames.map { Double(hardCounts[$0]!) }
-            majority = classNames.map { hardCounts[$0]! }
-        }
-        let k = meanP.count
-        let classes = (0..<k).map { ClassStats(name: classNames[$0], meanProbability: meanP[$0] / rowsD, majorityRows: majority[$0]) }
-
         let d = featureNames.count
         var lo = [Float](repeating: .infinity, count: d), hi = [Float](repeating: -.infinity, count: d)
         var sum = [Double](repeating: 0, count: d), sq = [Double](repeating: 0, count: d)
         let ranges = Parallel.split(d, parts: parallel.threads * 4, align: 16)
-        func eachChunk(_ reader: ChunkedReader, _ body: (UnsafePointer<Float>, Int, Range<Int>) -> Void) throws {
+        func eachChunk(_ reader: ChunkedReader, targets: Bool = false, _ body: (UnsafePointer<Float>, Int, Range<Int>) -> Void) throws {
             while let chunk = try reader.next() {
+                if targets { addTargets(chunk) }
                 chunk.features.values.withUnsafeBufferPointer { x in
                     parallel.run(tasks: ranges.count) { r in body(x.baseAddress!, chunk.count, ranges[r]) }
                 }
@@ -229,7 +222,7 @@ extension DataSummary {
                     // Columns in whole blocks of 16 compare strictly, the last few as Swift.min/max do: the
                     // in-memory `columnStats` (they differ only in which zero, -0 or +0, an extreme keeps).
                     let blocked = d / 16 * 16
-                    try eachChunk(first) { x, m, columns in
+                    try eachChunk(try reader(), targets: true) { x, m, columns in
                         for i in 0..<m {
                             for c in columns {
                                 let v = x[i * d + c]
@@ -247,6 +240,13 @@ extension DataSummary {
                 }
             }
         }
+        if !hardCounts.isEmpty {
+            classNames = orderedClassNames(Set(hardCounts.keys))
+            meanP = classNames.map { Double(hardCounts[$0]!) }
+            majority = classNames.map { hardCounts[$0]! }
+        }
+        let k = meanP.count
+        let classes = (0..<k).map { ClassStats(name: classNames[$0], meanProbability: meanP[$0] / rowsD, majorityRows: majority[$0]) }
         let mean = sum.map { $0 / rowsD }
         try sq.withUnsafeMutableBufferPointer { sq in
             try eachChunk(try reader()) { x, m, columns in

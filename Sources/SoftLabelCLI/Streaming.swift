@@ -17,7 +17,7 @@ enum Streaming {
     }
 
     /// Whether the NPY data of `source` (and `others`, read beside it) is too large for `budget` once widened
-    /// to Float; when it is, says so on stderr. Data of fewer than two blocks always stays in memory.
+    /// to Float; when it is, says so on stderr. Data of one block (1,024 rows) or less always stays in memory.
     static func shouldStream(_ source: NPYSource, others: [NPYSource] = [], budget: MemoryBudget, console: Console) throws -> Bool {
         let main = try StreamingSource.dimensions(source)
         var need = MemoryBudget.need(rows: main.rows, features: main.features, classes: main.classes)
@@ -26,7 +26,7 @@ enum Streaming {
             need = need.addingReportingOverflow(MemoryBudget.need(rows: dims.rows, features: dims.features,
                                                                   classes: dims.classes)).partialValue
         }
-        if budget.fits(need) || main.rows < 2 * StreamLayout.blockRows { return false }
+        if budget.fits(need) || main.rows <= StreamLayout.blockRows { return false }
         console.err("softlabel: note: streaming \(source.features): \(main.rows) rows x \(main.features) features as Float " +
                     "need \(MemoryBudget.format(need)), more than the memory budget of \(MemoryBudget.format(budget.bytes)) " +
                     "(\(budget.origin)); reading it in blocks of \(StreamLayout.blockRows) rows instead (--memory SIZE sets the budget)\n")

@@ -151,7 +151,7 @@ public final class AtomicFileWriter {
         let url = URL(fileURLWithPath: target)
         tmp = url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".tmp-\(getpid())"
         slot = PendingTemporary.register(tmp)
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)  // read back by `rewrite`
         if fd < 0 {
             let e = errno
             PendingTemporary.unregister(slot)

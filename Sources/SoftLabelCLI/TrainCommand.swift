@@ -95,10 +95,11 @@ enum TrainCommand: Command {
         }
         // NPY data larger than the memory budget (widened to Float) is streamed from its files.
         var streamed: (train: StreamingSource, validation: StreamingSource?)?
+        let budget = try Streaming.budget(a)
         if case .npy(let s) = source {
             var others: [NPYSource] = []
             if case .npy(let v)? = valSource { others.append(v) }
-            if try Streaming.shouldStream(s, others: others, budget: try Streaming.budget(a), console: console) {
+            if try Streaming.shouldStream(s, others: others, budget: budget, console: console) {
                 let train = try StreamingSource(s, classes: initial?.classes, classesOf: "the --init model",
                                                 featureOrder: initial?.features, featuresOf: "the --init model")
                 var validation: StreamingSource?
@@ -114,7 +115,7 @@ enum TrainCommand: Command {
                 }
                 streamed = (train, validation)
             }
-        } else if case .csv(let path, _) = source, Streaming.csvTooLarge(path, budget: try Streaming.budget(a)) {
+        } else if case .csv(let path, _) = source, Streaming.csvTooLarge(path, budget: budget) {
             console.err("softlabel: note: \(path) is larger than the memory budget; training reads it into memory " +
                         "(to stream it, convert it to NPY first: softlabel convert \(path) --out DIR)\n")
         }
@@ -161,6 +162,7 @@ enum TrainCommand: Command {
                 run = try TrainModel.runStreaming(source: streamed.train, validation: streamed.validation, config: config,
                                                   parallel: parallel, initial: initial, resume: resume, control: control,
                                                   monitor: monitor, readAhead: Streaming.readAhead,
+                                                  targetCacheBytes: budget.bytes / 4,
                                                   note: { console.err("softlabel: note: \($0)\n") })
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
                 let bytes = monitor!.bytesRead

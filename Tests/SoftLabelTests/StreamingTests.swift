@@ -60,23 +60,25 @@ import Testing
         return c
     }
 
+    /// `cache`: keep the prepared targets (else they are read and prepared again in every batch).
     static func train(_ source: StreamingSource, _ config: TrainConfig, threads: Int = 2, readAhead: Bool = true,
-                      resume: Checkpoint? = nil, control: TrainingControl = TrainingControl()) throws -> TrainingRun {
+                      cache: Bool = true, resume: Checkpoint? = nil, control: TrainingControl = TrainingControl()) throws -> TrainingRun {
         try TrainModel.runStreaming(source: source, validation: nil, config: config, parallel: Parallel(threads: threads),
                                     initial: nil, resume: resume, control: control, monitor: nil, readAhead: readAhead,
-                                    note: { _ in }, windowBlocks: 2)
+                                    note: { _ in }, windowBlocks: 2, targetCacheBytes: cache ? 1 << 30 : 0)
     }
 
     @Test(arguments: [OptimizerKind.sgd, .adam, .lbfgs])
     func sameBytesForAnyThreadCountWithOrWithoutReadAhead(_ optimizer: OptimizerKind) throws {
         let f = try Files()
         let config = Self.config(optimizer, hidden: optimizer == .adam ? [8] : [])
-        let reference = try Self.train(try f.source(), config, threads: 1, readAhead: false)
+        let reference = try Self.train(try f.source(), config, threads: 1, readAhead: false, cache: false)
         #expect(reference.validationCount == 1024 && reference.trainCount == 3976)
         #expect(reference.model.training.streaming == StreamingSummary(blockRows: 1024, windowBlocks: 2))
-        for (threads, ahead) in [(2, true), (4, false), (16, true)] {
-            let other = try Self.train(try f.source(), config, threads: threads, readAhead: ahead)
-            #expect(try other.model.encoded() == reference.model.encoded(), "\(optimizer) threads \(threads) read-ahead \(ahead)")
+        for (threads, ahead, cache) in [(2, true, true), (4, false, false), (16, true, false), (3, false, true)] {
+            let other = try Self.train(try f.source(), config, threads: threads, readAhead: ahead, cache: cache)
+            #expect(try other.model.encoded() == reference.model.encoded(),
+                    "\(optimizer) threads \(threads) read-ahead \(ahead) target cache \(cache)")
         }
     }
 

@@ -216,11 +216,22 @@ final class RowStream {
             rows = ordered
         }
         pending.append(contentsOf: rows)
-        if v > 0 {
-            for b in order[windows[v - 1].blocks] {
-                try set.source.checkFiles(set.rows(ofBlock: b))
-                set.source.advise(set.rows(ofBlock: b), willNeed: false)
+        if v > 0 { for b in order[windows[v - 1].blocks] { try set.source.checkFiles(set.rows(ofBlock: b)) } }
+        // Every page but this window's and the next one's is released from this process (a fault maps the
+        // pages around it too, large folios whole, so releasing only the window before would leave strays).
+        var keep = Set(order[win.blocks])
+        if v + 1 < windows.count { keep.formUnion(order[windows[v + 1].blocks]) }
+        let total = StreamLayout.blockCount(set.source.rows)
+        var b = 0
+        while b < total {
+            if keep.contains(b) {
+                b += 1
+                continue
             }
+            var e = b
+            while e < total && !keep.contains(e) { e += 1 }
+            set.source.advise(set.rows(ofBlock: b).lowerBound..<set.rows(ofBlock: e - 1).upperBound, willNeed: false)
+            b = e
         }
         monitor?.add(Int(Double(set.source.bytesPerPass) * Double(win.rows) / Double(set.source.rows)))
         nextWindow += 1

@@ -175,6 +175,8 @@ struct StreamedSet: @unchecked Sendable {
     let preparer: TargetPreparer
     /// 1 / std per feature (0 for a constant one), as `Standardizer.apply` computes it.
     let scale: [Float]
+    /// The set's prepared targets, made once (`withTargetCache`), when they are small enough to keep.
+    private(set) var cache: TargetCache?
 
     init(source: StreamingSource, blocks: [Int], standardizer: Standardizer?, preparer: TargetPreparer) {
         self.source = source
@@ -184,9 +186,91 @@ struct StreamedSet: @unchecked Sendable {
         scale = standardizer?.std.map { $0 == 0 ? Float(0) : 1 / $0 } ?? []
     }
 
+    /// The set with its prepared targets kept in memory when they take at most `limit` bytes: one pass over
+    /// the targets' files now (features are not read), and each epoch then copies a row's prepared targets
+    /// instead of reading, checking and preparing them again (the same bits either way).
+    func withTargetCache(limit: Int, parallel: Parallel) throws -> StreamedSet {
+        guard source.hasTargets else { return self }
+        let rows = rowCount
+        guard rows * WindowBuffer.rowBytes(d: 0, kp: preparer.kp) <= limit else { return self }
+        var out = self
+        out.cache = try TargetCache(self, rows: rows, parallel: parallel)
+        return out
+    }
+
     var rowCount: Int { blocks.reduce(0) { $0 + StreamLayout.rows(ofBlock: $1, total: source.rows).count } }
 
     func rows(ofBlock b: Int) -> Range<Int> { StreamLayout.rows(ofBlock: b, total: source.rows) }
+}
+
+/// A streamed set's prepared targets, one slot per row of the set (its blocks in order).
+final class TargetCache: @unchecked Sendable {
+    // @unchecked Sendable: written once in init (each slot by one task), then only read.
+    let rows: WindowBuffer
+    /// The first slot of each block of the source; -1 for a block not in the set.
+    let blockSlot: [Int]
+
+    init(_ set: StreamedSet, rows count: Int, parallel: Parallel) throws {
+        let p = set.preparer
+        rows = WindowBuffer(capacity: count, d: 0, kp: p.kp, weights: p.classWeight != nil, hard: p.hardLabels)
+        var slots = [Int](repeating: -1, count: StreamLayout.blockCount(set.source.rows))
+        var next = 0
+        for b in set.blocks {
+            slots[b] = next
+            next += set.rows(ofBlock: b).count
+        }
+        blockSlot = slots
+        let source = set.source, buffer = rows, k = p.k
+        let logits = { if case .logits = source.targets { return true } else { return false } }()
+        let hardGiven = source.targets == .logits(hardIndices: true)
+        // Pieces of `FillScratch.rowsPerRead` rows (never across blocks), split across the tasks.
+        var pieces: [(row: Int, count: Int, slot: Int)] = []
+        for b in set.blocks {
+            let r = set.rows(ofBlock: b)
+            var lo = r.lowerBound
+            while lo < r.upperBound {
+                let m = min(FillScratch.rowsPerRead, r.upperBound - lo)
+                pieces.append((lo, m, slots[b] + lo - r.lowerBound))
+                lo += m
+            }
+        }
+        let tasks = min(parallel.threads, max(pieces.count, 1))
+        let scratch = (0..<tasks).map { _ in FillScratch(source: source) }
+        var failures = [(Int, Error)?](repeating: nil, count: tasks)
+        failures.withUnsafeMutableBufferPointer { failed in
+            parallel.run(tasks: tasks) { task in
+                let s = scratch[task]
+                var stats = LabelSumStats()
+                for i in Parallel.part(task, of: tasks, count: pieces.count) {
+                    let (row, m, slot) = pieces[i]
+                    do {
+                        try source.read(row..<(row + m), x: nil, t: s.t, z: logits ? s.z : nil, hard: hardGiven ? s.hard : nil,
+                                        scratch: s.source, stats: &stats)
+                    } catch {
+                        failed[task] = (i, error)
+                        return
+                    }
+                    for r in 0..<m {
+                        p.prepare(base: s.t + r * k, logits: logits ? s.z + r * k : nil, hardGiven: hardGiven ? s.hard[r] : nil,
+                                  into: buffer, slot: slot + r, scratch: &s.double, logq: &s.logq)
+                    }
+                }
+            }
+        }
+        if let (_, e) = failures.compactMap({ $0 }).min(by: { $0.0 < $1.0 }) { throw e }
+    }
+
+    /// Copies the prepared targets of global row `row` into `slot` of `buffer`.
+    @inline(__always)
+    func copy(row: Int, into buffer: WindowBuffer, slot: Int) {
+        let b = row / StreamLayout.blockRows
+        let from = blockSlot[b] + row - b * StreamLayout.blockRows
+        let kp = rows.kp
+        (buffer.p + slot * kp).update(from: rows.p + from * kp, count: kp)
+        buffer.negEntropy[slot] = rows.negEntropy[from]
+        if let w = rows.weight { buffer.weight?[slot] = w[from] }
+        if let h = rows.hard { buffer.hard?[slot] = h[from] }
+    }
 }
 
 /// Per-filler space: the source's read scratch and the staging rows of one read.
@@ -263,6 +347,10 @@ extension StreamedSet {
                             r += lanes
                         }
                         guard source.hasTargets else { return }
+                        if let cache {
+                            for r in part { cache.copy(row: ids[r], into: buffer, slot: r) }
+                            return
+                        }
                         // The rows' first target values loaded together first: their cache misses overlap.
                         s.sink = source.touchTargets(ids, part)
                         for r in part {

@@ -206,22 +206,25 @@ extension TrainModel {
     ///   - readAhead: fill the next window on a thread of its own while the current one trains (else on every
     ///     core when it is needed).
     ///   - monitor: counts the bytes read (the progress bar's read rate).
+    ///   - targetCacheBytes: the training rows' prepared targets are kept in memory when they take at most
+    ///     this (the validation rows': a quarter of it); else they are read and prepared again every epoch.
     ///   - note: messages for the user (the data scan, label warnings).
     public static func runStreaming(
         source: StreamingSource, validation: StreamingSource?, config: TrainConfig, parallel: Parallel,
         initial: ModelFile? = nil, resume: Checkpoint? = nil, control: TrainingControl = TrainingControl(),
-        monitor: StreamingMonitor? = nil, readAhead: Bool = true, note: (String) -> Void = { _ in }
+        monitor: StreamingMonitor? = nil, readAhead: Bool = true, targetCacheBytes: Int = 256 << 20,
+        note: (String) -> Void = { _ in }
     ) throws -> TrainingRun {
         try runStreaming(source: source, validation: validation, config: config, parallel: parallel, initial: initial,
                          resume: resume, control: control, monitor: monitor, readAhead: readAhead, note: note,
-                         windowBlocks: StreamLayout.windowBlocks(features: source.featureCount))
+                         windowBlocks: StreamLayout.windowBlocks(features: source.featureCount), targetCacheBytes: targetCacheBytes)
     }
 
     /// `windowBlocks`: blocks per window (tests make it small to cross many windows on little data).
     static func runStreaming(
         source: StreamingSource, validation: StreamingSource?, config: TrainConfig, parallel: Parallel,
         initial: ModelFile?, resume: Checkpoint?, control: TrainingControl, monitor: StreamingMonitor?, readAhead: Bool,
-        note: (String) -> Void, windowBlocks: Int
+        note: (String) -> Void, windowBlocks: Int, targetCacheBytes: Int = 256 << 20
     ) throws -> TrainingRun {
         let n = source.rows, d = source.featureCount, k = source.classCount
         let blocks = StreamLayout.blockCount(n)
@@ -254,7 +257,8 @@ extension TrainModel {
         let trainSet0 = StreamedSet(source: source, blocks: trainBlocks, standardizer: standardizer, preparer: preparer)
         let trainCount = trainSet0.rowCount
         if let mass = scan.mass { preparer.classWeight = TargetRows.classWeights(mass: mass, trained: trainCount) }
-        let trainSet = StreamedSet(source: source, blocks: trainBlocks, standardizer: standardizer, preparer: preparer)
+        let trainSet = try StreamedSet(source: source, blocks: trainBlocks, standardizer: standardizer, preparer: preparer)
+            .withTargetCache(limit: targetCacheBytes, parallel: parallel)
 
         var fingerprint = "streamed in blocks of \(StreamLayout.blockRows) rows, windows of \(windowBlocks) blocks; " + scan.fingerprint
         var validationSet: StreamedSet?
@@ -264,11 +268,13 @@ extension TrainModel {
             monitor?.add(validation.bytesPerPass)
             if let w = vscan.labelStats.warning(file: validation.labels?.path ?? validation.name) { note("warning: " + w) }
             fingerprint += "; validation " + vscan.fingerprint
-            validationSet = StreamedSet(source: validation, blocks: Array(0..<StreamLayout.blockCount(validation.rows)),
-                                        standardizer: standardizer, preparer: .validation(k: k))
+            validationSet = try StreamedSet(source: validation, blocks: Array(0..<StreamLayout.blockCount(validation.rows)),
+                                            standardizer: standardizer, preparer: .validation(k: k))
+                .withTargetCache(limit: targetCacheBytes / 4, parallel: parallel)
         } else if !validationBlocks.isEmpty {
-            validationSet = StreamedSet(source: source, blocks: validationBlocks, standardizer: standardizer,
-                                        preparer: .validation(k: k))
+            validationSet = try StreamedSet(source: source, blocks: validationBlocks, standardizer: standardizer,
+                                            preparer: .validation(k: k))
+                .withTargetCache(limit: targetCacheBytes / 4, parallel: parallel)
         }
 
         let network: Network

@@ -139,7 +139,10 @@ final class RowStream {
         self.monitor = monitor
         self.windowBlocks = windowBlocks
         for s in sources { try s.mapFiles() }
-        buffer = WindowBuffer(capacity: maxAlign, d: d, kp: paddedWidth(k), weights: weights, hard: hard)
+        // Room for a few batches at once (about 2 MiB of features: still in cache when trained on), so the
+        // gather's parallel region is shared by several minibatches.
+        buffer = WindowBuffer(capacity: max(maxAlign, (2 << 20) / (4 * max(d, 1))), d: d, kp: paddedWidth(k),
+                              weights: weights, hard: hard)
         let widest = sources.max { $0.features.columnCount < $1.features.columnCount }!
         scratch = (0..<parallel.threads).map { _ in FillScratch(source: widest) }
         self.readAhead = readAhead ? ReadAhead() : nil
@@ -175,10 +178,13 @@ final class RowStream {
         }
     }
 
-    /// The next batch, or nil at the end of the pass.
+    /// The next batches (as many whole ones as the buffer holds; the last of the pass may be short), or nil
+    /// at the end of the pass.
     func next() throws -> StreamRun? {
-        while pending.count - cursor < align && nextWindow < windows.count { try take() }
-        let m = min(align, pending.count - cursor)
+        let most = buffer.capacity / align * align
+        while pending.count - cursor < most && nextWindow < windows.count { try take() }
+        var m = min(most, pending.count - cursor)
+        if m < pending.count - cursor || nextWindow < windows.count { m = m / align * align }
         guard m > 0, let set else { return nil }
         try pending.withUnsafeBufferPointer { ids in
             try set.gather(UnsafeBufferPointer(rebasing: ids[cursor..<(cursor + m)]), into: buffer, scratch: scratch,

@@ -166,9 +166,8 @@ enum TrainCommand: Command {
                                                   note: { console.err("softlabel: note: \($0)\n") })
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
                 let bytes = monitor!.bytesRead
-                console.err("softlabel: note: read \(MemoryBudget.format(bytes)) from the data files in " +
-                            "\(String(format: "%.1f", seconds)) s (\(String(format: "%.2f", Double(bytes) / 1e9 / max(seconds, 1e-9))) GB/s " +
-                            "over the whole run)\n")
+                console.err("softlabel: note: read \(MemoryBudget.format(bytes)) of data files in \(String(format: "%.1f", seconds)) s " +
+                            "(\(TrainModel.rate(bytes, seconds)), scan and epochs together)\n")
             } else {
                 run = try TrainModel.run(data: train.take()!, validation: validation.take(), config: config, parallel: parallel,
                                          initial: initial, resume: resume, control: control)

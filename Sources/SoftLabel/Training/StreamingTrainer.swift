@@ -332,8 +332,8 @@ extension TrainModel {
         return TrainingRun(model: model, outcome: outcome, trainCount: trainCount, validationCount: validationCount)
     }
 
-    /// "1.2 GB/s" for people.
-    static func rate(_ bytes: Int, _ seconds: Double) -> String {
-        String(format: "%.2f GB/s", Double(bytes) / 1e9 / max(seconds, 1e-9))
+    /// "512 MiB/s" for people.
+    public static func rate(_ bytes: Int, _ seconds: Double) -> String {
+        MemoryBudget.format(Int(Double(bytes) / max(seconds, 1e-9))) + "/s"
     }
 }

@@ -87,6 +87,25 @@ import TestSupport
         #expect(narrow.map { Float(Float16(bitPattern: $0)) } == [1, 1 + 2 * 0x1p-10, .infinity, 65504, 0])
     }
 
+    /// The finite check finds the first NaN or infinity wherever it is: in a 64-value step, a tail, the second
+    /// of several 1 MiB pieces checked in parallel (the earliest piece wins, for any thread count).
+    @Test func finiteCheckFindsTheFirstBadValue() {
+        var v = [Float](repeating: 1.5, count: 700_001)
+        #expect(v.withUnsafeBufferPointer { NPYArray.firstNonFinite($0) } == nil)
+        for (positions, first) in [([5], 5), ([699_999], 699_999), ([300_000, 600_000], 300_000), ([700_000], 700_000)] {
+            var w = v
+            for (i, p) in positions.enumerated() { w[p] = i == 0 ? .nan : -.infinity }
+            w.withUnsafeBufferPointer { b in
+                #expect(NPYArray.firstNonFinite(b) == first)
+                for t in [1, 2, 16] { #expect(NPYArray.firstNonFinite(b, parallel: Parallel(threads: t)) == first) }
+            }
+        }
+        v[3] = .greatestFiniteMagnitude
+        v[4] = -0.0
+        v[6] = .leastNonzeroMagnitude
+        #expect(v.withUnsafeBufferPointer { NPYArray.firstNonFinite($0, parallel: Parallel(threads: 2)) } == nil)
+    }
+
     @Test func malformedFilesHaveTheirMessages() {
         let x = good + "x_f4.npy", y = good + "y_prob_f4.npy"
         let cases: [(String, String)] = [

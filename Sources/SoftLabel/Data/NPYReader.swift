@@ -59,7 +59,9 @@ public enum NPYReader {
         let features = try [Float](unsafeUninitializedCapacity: n * d) { buf, count in
             count = n * d
             try x.readFloats(into: buf.baseAddress!)
-            if let i = NPYArray.firstNonFinite(UnsafeBufferPointer(buf)) { firstBad = (i, buf[i]) }
+            if let i = NPYArray.firstNonFinite(UnsafeBufferPointer(buf), parallel: Parallel(threads: Parallel.allCores)) {
+                firstBad = (i, buf[i])
+            }
         }
         if let (i, v) = firstBad {
             throw x.error(row: i / d, column: names[i % d],
@@ -184,7 +186,7 @@ public enum NPYReader {
         var firstBad: Int?
         try v.values.withUnsafeMutableBufferPointer { buf in
             try z.readFloats(into: buf.baseAddress!)
-            firstBad = NPYArray.firstNonFinite(UnsafeBufferPointer(buf))
+            firstBad = NPYArray.firstNonFinite(UnsafeBufferPointer(buf), parallel: Parallel(threads: Parallel.allCores))
         }
         if let i = firstBad {
             throw z.error(row: i / k, column: classes[i % k], v.values[i].isNaN

@@ -109,6 +109,10 @@ for t in ["i1", "i2", "i4", "i8"]:
 for t in ["u1", "u2", "u4", "u8"]:
     save(g + f"x_{t}.npy", ints.astype("<" + t))
 save(g + "x_i4_big_endian.npy", (ints - 4).astype(">i4"))
+save(g + "x_f2.npy", base.astype("<f2"))
+save(g + "x_f2_big_endian.npy", base.astype(">f2"))
+# float16 special values: the largest finite, the smallest subnormal, -0, a value that rounds in float16.
+save(g + "x_f2_special.npy", np.array([[65504, -65504, 2**-24], [-0.0, 0.1, 1e-3]], dtype="<f2"))
 save(g + "y_prob_f4.npy", probs)
 save(g + "y_prob_f8.npy", probs.astype("<f8"))
 save(g + "y_counts_i4.npy", np.array([[1, 3], [2, 0], [5, 5], [0, 7]], dtype="<i4"))
@@ -124,11 +128,12 @@ save(b + "rows5_f4.npy", np.zeros((5, d), dtype="<f4"))
 save(b + "x_complex.npy", base.astype(np.complex64))
 save(b + "x_object.npy", np.array([[1, "a"], [2, "b"]], dtype=object))
 save(b + "x_text.npy", np.array([["1", "2"], ["3", "4"]]))
-save(b + "x_f2.npy", base.astype("<f2"))
 save(b + "x_structured.npy", np.zeros(4, dtype=[("a", "<f4"), ("b", "<i4")]))
 save(b + "x_3d.npy", np.zeros((2, 2, 2), dtype="<f4"))
 save(b + "x_1d.npy", np.zeros(4, dtype="<f4"))
 nan = base.astype("<f4"); nan[2, 1] = np.nan
+half_inf = base.astype("<f2"); half_inf[3, 0] = np.inf
+save(b + "x_f2_inf.npy", half_inf)
 save(b + "x_nan.npy", nan)
 inf = base.astype("<f8"); inf[1, 2] = 1e300
 save(b + "x_f8_overflow.npy", inf)

@@ -75,6 +75,7 @@ enum AnnotationsTraining {
             throw DataError(file: votesPath, "the votes on rows with features are all by one worker: a worker model needs several " +
                             "(use --crowd-model votes)")
         }
+        try TrainCommand.checkNetworkFits(inputs: features.featureCount, classes: votes.classes.count, config: config)
         var validation: Dataset?
         if let valSource {
             let raw = try DataInput.load(valSource, classes: votes.classes, classesOf: "the vote table", parallel: parallel,

@@ -6,8 +6,8 @@ import SoftLabel
 enum DataInput {
     /// The options every data-reading command shares.
     static let options: [OptionSpec] = [
-        OptionSpec(name: "--features", value: "X.npy", help: "Read features from an NPY array (rows, features) instead of DATA.csv."),
-        OptionSpec(name: "--labels", value: "Y.npy", help: "NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices."),
+        OptionSpec(name: "--features", value: "X.npy", help: "Read features from an NPY array (rows, features) instead of DATA.csv; shards: 'part-*.npy' or @list."),
+        OptionSpec(name: "--labels", value: "Y.npy", help: "NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices; shards too."),
         OptionSpec(name: "--teacher-logits", value: "Z.npy", help: "NPY targets as a teacher's logits (rows, classes); --labels then gives hard classes."),
         OptionSpec(name: "--classes", value: "FILE", help: "NPY: class names, one per line. Default 0, 1, ..."),
         OptionSpec(name: "--feature-names", value: "FILE", help: "NPY: feature names, one per line. Default f0, f1, ..."),
@@ -43,7 +43,8 @@ enum DataInput {
             return .csv(try a.positionals([positional])[0], delimiter: try delimiter(a))
         }
         if let extra = a.positionals.first {
-            throw UsageError("give \(positional) or --features X.npy, not both (unexpected argument '\(extra)')")
+            let hint = extra.hasSuffix(".npy") ? "; the shell expanded a glob: quote it, as in --features 'part-*.npy'" : ""
+            throw UsageError("give \(positional) or --features X.npy, not both (unexpected argument '\(extra)'\(hint))")
         }
         if needsLabels && a.string("--labels") == nil && a.string("--teacher-logits") == nil {
             throw UsageError("--labels Y.npy (or --teacher-logits Z.npy) is required with --features (\(a.command) needs labels)")
@@ -90,13 +91,19 @@ enum DataInput {
     }
 
     /// Parses the data, sends its warnings to stderr.
+    /// `opened`: the CSV file already opened (standard input cannot be opened twice).
     static func load(_ source: Source, classes: [String]? = nil, classesOf: String = "the model",
-                     labels: LabelMode = .required, parallel: Parallel, console: Console) throws -> LoadedData {
+                     labels: LabelMode = .required, parallel: Parallel, console: Console, opened: CSVFile? = nil) throws -> LoadedData {
         let loaded: LoadedData
         switch source {
         case .csv(let path, let delimiter):
-            loaded = try CSVReader.read(path: path, classes: classes, classesOf: classesOf, labels: labels,
-                                        threads: parallel.threads, delimiter: delimiter)
+            if let opened {
+                loaded = try CSVReader.read(file: opened, classes: classes, classesOf: classesOf, labels: labels,
+                                            threads: parallel.threads, delimiter: delimiter)
+            } else {
+                loaded = try CSVReader.read(path: path, classes: classes, classesOf: classesOf, labels: labels,
+                                            threads: parallel.threads, delimiter: delimiter)
+            }
         case .npy(let s):
             loaded = try NPYReader.read(s, classes: classes, classesOf: classesOf, labels: labels)
         }

@@ -15,6 +15,7 @@ enum EvalCommand: Command {
             OptionSpec(name: "--ordinal", value: nil, help: "The classes are an ordered scale (in the model's order): add wasserstein."),
             OptionSpec(name: "--plot", value: "FILE", help: "Write reliability diagrams (top class and soft labels) as SVG."),
             Common.threads,
+            Streaming.memory,
         ] + DataInput.options,
         notes: metricNotes)
 
@@ -42,14 +43,38 @@ enum EvalCommand: Command {
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         let parallel = try Common.parallel(a)
         let model = try ModelFile.load(path: modelPath)
-        let data = try DataInput.load(source, classes: model.classes, parallel: parallel, console: console).dataset
-        let report = try evaluate(model, named: modelPath, on: data, source: source, parallel: parallel, console: console,
+        let report: EvaluationReport
+        switch try Streaming.reading(source, a, model: model, labels: .required, classes: model.classes, parallel: parallel,
+                                     console: console) {
+        case .chunks(let reader):
+            report = try evaluateStreamed(reader, model: model, named: modelPath, csv: { if case .csv = source { return true } else { return false } }(),
+                                          parallel: parallel, console: console, ordinal: a.flag("--ordinal"))
+        case .whole(let opened):
+            let data = try DataInput.load(source, classes: model.classes, parallel: parallel, console: console, opened: opened).dataset
+            report = try evaluate(model, named: modelPath, on: data, source: source, parallel: parallel, console: console,
                                   ordinal: a.flag("--ordinal"))
+        }
         if let path = a.string("--plot") {
             let title = URL(fileURLWithPath: modelPath).lastPathComponent + " on " + URL(fileURLWithPath: source.name).lastPathComponent
             try AtomicFile.write(Data(ReliabilityChart(models: [(title, report.evaluation)]).svg.utf8), to: path)
         }
         console.out(a.flag("--json") ? report.json.text + "\n" : report.text)
+    }
+
+    /// `evaluate` a chunk at a time: the metrics' sums are all that is kept (`EvaluationSums`).
+    static func evaluateStreamed(_ reader: ChunkedReader, model: ModelFile, named modelName: String, csv: Bool,
+                                 parallel: Parallel, console: Console, ordinal: Bool) throws -> EvaluationReport {
+        let columns = try Streaming.columns(for: model, reader, console: console)
+        var sums = EvaluationSums(k: model.classes.count)
+        while let chunk = try reader.next() {
+            let x = Streaming.features(chunk, columns: columns)
+            let z = try Streaming.predicting(chunk, reader: reader, model: modelName, csv: csv) { () throws(NonFinitePrediction) in
+                try model.logits(x, parallel: parallel)
+            }
+            sums.add(logits: z, targets: chunk.targets!)
+        }
+        for w in reader.warnings { console.err("softlabel: warning: \(w)\n") }
+        return EvaluationReport(sums.evaluation, classes: model.classes, ordinal: ordinal)
     }
 
     /// The model's predictions (with its temperature) on `data`, whose classes are in the model's order.

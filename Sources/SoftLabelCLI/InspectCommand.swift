@@ -11,6 +11,7 @@ enum InspectCommand: Command {
         options: [
             OptionSpec(name: "--json", value: nil, help: "Print one JSON object instead of the text report."),
             Common.threads,
+            Streaming.memory,
         ] + DataInput.options,
         notes: ["majority: rows whose largest target probability is that class (ties go to the first class);",
                 "split: rows whose label is not one-hot (max p < 1); entropy in nats."])
@@ -19,25 +20,50 @@ enum InspectCommand: Command {
         let source = try DataInput.source(a, needsLabels: false)
         let parallel = try Common.parallel(a)
         let start = DispatchTime.now().uptimeNanoseconds
-        let data = try DataInput.load(source, labels: .optional, parallel: parallel, console: console).dataset
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let summary = DataSummary(data, parallel: parallel)
-        let bytes = fileBytes(source)
+        var seconds = 0.0
+        let summary: DataSummary
+        // NPY is always read in chunks, where it lies (parse time: one pass that reads and checks every value;
+        // no copy of the data is made); CSV only when it is larger than the memory budget.
+        var chunked: (() throws -> ChunkedReader)?
+        var bytes: Int?
+        switch source {
+        case .npy(let s):
+            let streamed = try StreamingSource(s, labels: .optional)
+            bytes = streamed.fileBytes
+            chunked = { try NPYChunkedReader(streamed, parallel: parallel) }
+        case .csv(let path, let delimiter):
+            let file = try CSVFile(path: path)
+            let budget = try Streaming.budget(a)
+            if !budget.fits(file.size) {
+                console.err("softlabel: note: streaming \(file.name): its \(MemoryBudget.format(file.size)) of text are more than " +
+                            "the memory budget of \(MemoryBudget.format(budget.bytes)) (\(budget.origin)); reading it in chunks, " +
+                            "three passes (--memory SIZE sets the budget)\n")
+                chunked = { try CSVChunkedReader(file: file, classes: nil, labels: .optional, threads: parallel.threads,
+                                                 delimiter: delimiter) }
+            } else {
+                let data = try DataInput.load(source, labels: .optional, parallel: parallel, console: console, opened: file).dataset
+                seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                chunked = nil
+                summary = DataSummary(data, parallel: parallel)
+                return finish(summary, a: a, source: source, bytes: file.size, seconds: seconds, console: console)
+            }
+            bytes = file.size
+        }
+        summary = try DataSummary.streamed(chunked!, parallel: parallel) { parse, warnings in
+            _ = parse
+            seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9  // from opening the files
+            for w in warnings { console.err("softlabel: warning: \(w)\n") }
+        }
+        finish(summary, a: a, source: source, bytes: bytes ?? 0, seconds: seconds, console: console)
+    }
+
+    private static func finish(_ summary: DataSummary, a: ParsedArguments, source: DataInput.Source, bytes: Int, seconds: Double,
+                               console: Console) {
         if a.flag("--json") {
             console.out(json(summary, source: source, bytes: bytes, seconds: seconds) + "\n")
         } else {
             console.out(text(summary, source: source, bytes: bytes, seconds: seconds))
         }
-    }
-
-    /// Bytes of every file read (for the parse speed).
-    private static func fileBytes(_ source: DataInput.Source) -> Int {
-        let paths: [String]
-        switch source {
-        case .csv(let p, _): paths = [p]
-        case .npy(let s): paths = [s.features] + (s.labels.map { [$0] } ?? [])
-        }
-        return paths.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
     }
 
     private static func text(_ s: DataSummary, source: DataInput.Source, bytes: Int, seconds: Double) -> String {

@@ -17,7 +17,9 @@ enum PredictCommand: Command {
             OptionSpec(name: "--top", value: "K", help: "Only the K most probable classes, most probable first."),
             OptionSpec(name: "--logits", value: nil, help: "Write the logits z / T instead of probabilities (a teacher's outputs for distillation)."),
             OptionSpec(name: "--out", value: "FILE", help: "Write here (atomically) instead of stdout."),
+            Streaming.ids,
             Common.threads,
+            Streaming.memory,
         ] + DataInput.options,
         notes: [
             "Output, one line per example, in the data's order:",
@@ -42,8 +44,25 @@ enum PredictCommand: Command {
         if let top, top > model.classes.count {
             throw UsageError("--top \(top) is more than the model's \(model.classes.count) classes")
         }
+        if a.string(Streaming.ids.name) != nil, case .csv = source {
+            throw UsageError("--ids is for NPY input (a CSV file has its own 'id' column)")
+        }
         // Label columns are read and checked (a malformed file is an error) but not used.
-        let data = try DataInput.load(source, labels: .optional, parallel: parallel, console: console).dataset
+        let reading = try Streaming.reading(source, a, model: model, labels: .optional, classes: nil, parallel: parallel,
+                                            console: console)
+        guard case .whole(let opened) = reading else {
+            guard case .chunks(let reader) = reading else { return }
+            try predictStreamed(reader, model: model, modelPath: modelPath, format: format, top: top, logits: logits,
+                                out: a.string("--out"), csv: { if case .csv = source { return true } else { return false } }(),
+                                parallel: parallel, console: console)
+            return
+        }
+        var data = try DataInput.load(source, labels: .optional, parallel: parallel, console: console, opened: opened).dataset
+        if let spec = a.string(Streaming.ids.name) {
+            let list = try IdList(spec: spec)
+            if list.count != data.count { throw DataError(file: spec, "has \(list.count) ids, but \(source.name) has \(data.count) rows") }
+            data.ids = try list.next(data.count)
+        }
         let x = try DataInput.features(of: data, for: model, source: source, console: console)
         let q = try DataInput.predicting(data, source: source, model: modelPath) { () throws(NonFinitePrediction) in
             try logits ? model.logits(x, parallel: parallel) : model.probabilities(x, parallel: parallel)
@@ -56,13 +75,35 @@ enum PredictCommand: Command {
         }
     }
 
+    /// Predictions a chunk at a time: memory stays that of one chunk, whatever the size of the data. The
+    /// text goes to `--out` through a temporary file renamed at the end, or to stdout once every row is read.
+    static func predictStreamed(_ reader: ChunkedReader, model: ModelFile, modelPath: String, format: Format, top: Int?,
+                                logits: Bool, out: String?, csv: Bool, parallel: Parallel, console: Console) throws {
+        let columns = try Streaming.columns(for: model, reader, console: console)
+        let file = try out.map { try AtomicFileWriter(path: $0) }
+        let spool = file == nil ? try StdoutSpool() : nil
+        var first = true
+        while let chunk = try reader.next() {
+            let x = Streaming.features(chunk, columns: columns)
+            let q = try Streaming.predicting(chunk, reader: reader, model: modelPath, csv: csv) { () throws(NonFinitePrediction) in
+                try logits ? model.logits(x, parallel: parallel) : model.probabilities(x, parallel: parallel)
+            }
+            let text = render(q, ids: chunk.ids, classes: model.classes, format: format, top: top, logits: logits, header: first)
+            first = false
+            if let file { try file.write(text) } else { try spool!.write(text) }
+        }
+        for w in reader.warnings { console.err("softlabel: warning: \(w)\n") }
+        if let file { try file.commit() } else { try spool!.finish(console) }
+    }
+
     /// q (n, k) as CSV or JSON lines; with `top`, only the `top` most probable classes of each row; with
-    /// `logits`, q holds logits (named `logit:<class>` / "logit").
-    static func render(_ q: Matrix, ids: [String], classes: [String], format: Format, top: Int?, logits: Bool = false) -> String {
+    /// `logits`, q holds logits (named `logit:<class>` / "logit"); `header`: begin CSV with its header line.
+    static func render(_ q: Matrix, ids: [String], classes: [String], format: Format, top: Int?, logits: Bool = false,
+                       header: Bool = true) -> String {
         let (prefix, key) = logits ? ("logit:", "logit") : ("p:", "p")
         let k = q.cols
         var text = ""
-        if format == .csv {
+        if format == .csv && header {
             text = top.map { t in
                 "id," + (1...t).map { "class_\($0),p_\($0)" }.joined(separator: ",")
             } ?? "id," + classes.map { csvField(prefix + $0) }.joined(separator: ",")

@@ -14,7 +14,7 @@ public enum SoftLabelCLI {
 
     static let commands: [Command.Type] = [TrainCommand.self, EvalCommand.self, PredictCommand.self, InspectCommand.self,
                                           AggregateCommand.self, CalibrateCommand.self, CompareCommand.self,
-                                          GradcheckCommand.self, ExportCommand.self]
+                                          GradcheckCommand.self, ExportCommand.self, ConvertCommand.self]
 
     static var help: String {
         let w = commands.map { $0.spec.name.count }.max()!

@@ -21,6 +21,7 @@ enum TrainCommand: Command {
             OptionSpec(name: "--init", value: "MODEL", help: "Start from a trained model's network and standardisation (fine-tuning)."),
         ] + ConfigOption.all.map(\.spec) + [
             Common.threads,
+            Streaming.memory,
             OptionSpec(name: "--log", value: "FILE", help: "Write the per-epoch table as CSV (empty cells without validation)."),
             OptionSpec(name: "--plot", value: "FILE", help: "Write an SVG chart of the losses (and validation accuracy), the kept epoch marked."),
             OptionSpec(name: "--plot-log", value: nil, help: "Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade)."),
@@ -63,7 +64,23 @@ enum TrainCommand: Command {
         if c.dropout > 0 && c.optimizer == .lbfgs {
             throw UsageError("--dropout needs a minibatch optimizer (sgd, adam or adamw): lbfgs needs a deterministic objective")
         }
+        // Before any data is read: the smallest network these hidden layers can make (1 feature, 2 classes).
+        try checkNetworkFits(inputs: 1, classes: 2, config: c)
         return c
+    }
+
+    /// A usage error when training the network of `config.hidden` between `inputs` features and `classes`
+    /// classes needs more memory than this process can have (the machine's, or its memory cgroup's limit).
+    static func checkNetworkFits(inputs: Int, classes: Int, config: TrainConfig,
+                                 available: Int = MemoryBudget.available) throws {
+        if config.hidden.isEmpty { return }
+        let need = TrainingMemory.bytes(inputs: inputs, hidden: config.hidden, classes: classes, config: config)
+        if let need, need <= available { return }
+        let needText = need.map { "at least " + MemoryBudget.format($0) } ?? "more memory than can be counted"
+        let shape = inputs == 1 && classes == 2 ? "even with 1 feature and 2 classes" : "with \(inputs) features and \(classes) classes"
+        throw UsageError("--hidden \(config.hidden.map(String.init).joined(separator: ",")): training this network \(shape) " +
+                         "needs \(needText), more than the \(MemoryBudget.format(available)) this process can use; " +
+                         "choose smaller hidden layers")
     }
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
@@ -98,11 +115,45 @@ enum TrainCommand: Command {
                             unused.joined(separator: ", ") + "\n")
             }
         }
-        let train = try trainingData(source, initial: initial, parallel: parallel, console: console)
-        let validation: Dataset? = try valSource.map { valSource in
-            let raw = try DataInput.load(valSource, classes: train.classNames, classesOf: "the training data",
-                                         parallel: parallel, console: console).dataset
-            return try aligned(raw, to: train, file: valSource.name)
+        // NPY data larger than the memory budget (widened to Float) is streamed from its files.
+        var streamed: (train: StreamingSource, validation: StreamingSource?)?
+        let budget = try Streaming.budget(a)
+        if case .npy(let s) = source {
+            var others: [NPYSource] = []
+            if case .npy(let v)? = valSource { others.append(v) }
+            if try Streaming.shouldStream(s, others: others, budget: budget, console: console) {
+                let train = try StreamingSource(s, classes: initial?.classes, classesOf: "the --init model",
+                                                featureOrder: initial?.features, featuresOf: "the --init model")
+                var validation: StreamingSource?
+                switch valSource {
+                case .npy(let v)?:
+                    validation = try StreamingSource(v, classes: train.classNames, classesOf: "the training data",
+                                                     featureOrder: train.featureNames, featuresOf: "the training data")
+                case .csv?:
+                    throw UsageError("--val FILE.csv cannot be used while the training data is streamed: give " +
+                                     "--val-features/--val-labels as NPY ('softlabel convert' writes them)")
+                case nil:
+                    break
+                }
+                streamed = (train, validation)
+            }
+        } else if case .csv(let path, _) = source, Streaming.csvTooLarge(path, budget: budget) {
+            console.err("softlabel: note: \(path) is larger than the memory budget; training reads it into memory " +
+                        "(to stream it, convert it to NPY first: softlabel convert \(path) --out DIR)\n")
+        }
+        var train: Dataset?
+        var validation: Dataset?
+        if let streamed {
+            try checkNetworkFits(inputs: streamed.train.featureNames.count, classes: streamed.train.classNames.count, config: config)
+        } else {
+            let data = try trainingData(source, initial: initial, parallel: parallel, console: console)
+            try checkNetworkFits(inputs: data.featureCount, classes: data.classCount, config: config)
+            validation = try valSource.map { valSource in
+                let raw = try DataInput.load(valSource, classes: data.classNames, classesOf: "the training data",
+                                             parallel: parallel, console: console).dataset
+                return try aligned(raw, to: data, file: valSource.name)
+            }
+            train = data
         }
 
         let quiet = a.flag("--quiet")
@@ -114,7 +165,9 @@ enum TrainCommand: Command {
                         (at.examplesDone > 0 ? ", after \(at.examplesDone) of its examples" : "") + "\n")
             if !quiet { for record in resume.completedHistory { console.out(table.row(record)) } }
         }
-        var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal, epochs: config.epochs)
+        let monitor = streamed == nil ? nil : StreamingMonitor()
+        var progress = Progress(console: console, enabled: !quiet && console.errIsTerminal, epochs: config.epochs,
+                                monitor: monitor)
         let checkpointPath = a.string("--checkpoint")
         let control = TrainingControl(
             onEpoch: { record in
@@ -129,12 +182,28 @@ enum TrainCommand: Command {
         Signals.beginTraining()
         do {
             // (Not inside a closure: `consume` of a captured variable is not safe.)
-            run = try TrainModel.run(data: consume train, validation: consume validation, config: config, parallel: parallel,
-                                     initial: initial, resume: resume, control: control)
+            if let streamed {
+                let started = DispatchTime.now().uptimeNanoseconds
+                run = try TrainModel.runStreaming(source: streamed.train, validation: streamed.validation, config: config,
+                                                  parallel: parallel, initial: initial, resume: resume, control: control,
+                                                  monitor: monitor, readAhead: Streaming.readAhead,
+                                                  targetCacheBytes: budget.bytes / 4,
+                                                  note: { console.err("softlabel: note: \($0)\n") })
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                let bytes = monitor!.bytesRead
+                console.err("softlabel: note: read \(MemoryBudget.format(bytes)) of data files in \(String(format: "%.1f", seconds)) s " +
+                            "(\(TrainModel.rate(bytes, seconds)), scan and epochs together)\n")
+            } else {
+                run = try TrainModel.run(data: train.take()!, validation: validation.take(), config: config, parallel: parallel,
+                                         initial: initial, resume: resume, control: control)
+            }
             Signals.endTraining()
         } catch let e as CheckpointMismatch {
             Signals.endTraining()
             throw DataError(file: a.string("--resume") ?? "", e.message)
+        } catch let e as StreamingUnsupported {
+            Signals.endTraining()
+            throw UsageError(e.message)
         } catch {
             Signals.endTraining()
             throw error
@@ -226,17 +295,23 @@ struct Progress {
     private var lastDrawn: UInt64 = 0
     private var shown = false
 
-    init(console: Console, enabled: Bool, epochs: Int) {
+    /// Counts the bytes read when the data is streamed: the bar then shows the read rate.
+    let monitor: StreamingMonitor?
+    private var bytesAtStart = 0
+
+    init(console: Console, enabled: Bool, epochs: Int, monitor: StreamingMonitor? = nil) {
         self.console = console
         self.enabled = enabled
         self.epochs = epochs
+        self.monitor = monitor
     }
 
     mutating func update(done: Int, total: Int, loss: Double) {
         let now = DispatchTime.now().uptimeNanoseconds
         guard now - started >= 1_000_000_000, now - lastDrawn >= 100_000_000 else { return }
-        console.err(ProgressBar.line(epoch: epoch, of: epochs, done: done, total: total,
-                                     seconds: Double(now - started) / 1e9, loss: loss))
+        let seconds = Double(now - started) / 1e9
+        console.err(ProgressBar.line(epoch: epoch, of: epochs, done: done, total: total, seconds: seconds, loss: loss,
+                                     readRate: monitor.map { Double($0.bytesRead - bytesAtStart) / seconds }))
         lastDrawn = now
         shown = true
     }
@@ -246,5 +321,6 @@ struct Progress {
         shown = false
         epoch += 1
         started = DispatchTime.now().uptimeNanoseconds
+        bytesAtStart = monitor?.bytesRead ?? 0
     }
 }

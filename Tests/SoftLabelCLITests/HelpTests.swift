@@ -55,12 +55,13 @@ import TestSupport
           --seed S                    Seed for shuffling, splitting, initialisation and dropout. Default 1.
           --no-standardize            Use raw features (default: z-score with the training data's mean/std).
           --threads N                 Worker threads (results do not depend on it). Default: all cores.
+          --memory SIZE               Memory budget for the data, e.g. 2G or 512M: larger data is streamed. Default: half of RAM or the cgroup limit.
           --log FILE                  Write the per-epoch table as CSV (empty cells without validation).
           --plot FILE                 Write an SVG chart of the losses (and validation accuracy), the kept epoch marked.
           --plot-log                  Log-scale loss axis in the terminal chart and --plot (--plot picks it itself past a decade).
           --quiet                     Print only the final summary line (no table, chart or progress).
-          --features X.npy            Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy              NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --features X.npy            Read features from an NPY array (rows, features) instead of DATA.csv; shards: 'part-*.npy' or @list.
+          --labels Y.npy              NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices; shards too.
           --teacher-logits Z.npy      NPY targets as a teacher's logits (rows, classes); --labels then gives hard classes.
           --classes FILE              NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE        NPY: feature names, one per line. Default f0, f1, ...
@@ -103,8 +104,9 @@ import TestSupport
           --ordinal               The classes are an ordered scale (in the model's order): add wasserstein.
           --plot FILE             Write reliability diagrams (top class and soft labels) as SVG.
           --threads N             Worker threads (results do not depend on it). Default: all cores.
-          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --memory SIZE           Memory budget for the data, e.g. 2G or 512M: larger data is streamed. Default: half of RAM or the cgroup limit.
+          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv; shards: 'part-*.npy' or @list.
+          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices; shards too.
           --teacher-logits Z.npy  NPY targets as a teacher's logits (rows, classes); --labels then gives hard classes.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
@@ -146,9 +148,11 @@ import TestSupport
           --top K                 Only the K most probable classes, most probable first.
           --logits                Write the logits z / T instead of probabilities (a teacher's outputs for distillation).
           --out FILE              Write here (atomically) instead of stdout.
+          --ids FILE              NPY: row ids, one per line (or a glob or @list of such files). Default: row numbers from 0.
           --threads N             Worker threads (results do not depend on it). Default: all cores.
-          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --memory SIZE           Memory budget for the data, e.g. 2G or 512M: larger data is streamed. Default: half of RAM or the cgroup limit.
+          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv; shards: 'part-*.npy' or @list.
+          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices; shards too.
           --teacher-logits Z.npy  NPY targets as a teacher's logits (rows, classes); --labels then gives hard classes.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
@@ -181,8 +185,8 @@ import TestSupport
           --model FILE            The trained model. Required.
           --out FILE              Where to write the calibrated model (may be the same file). Required.
           --threads N             Worker threads (results do not depend on it). Default: all cores.
-          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv; shards: 'part-*.npy' or @list.
+          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices; shards too.
           --teacher-logits Z.npy  NPY targets as a teacher's logits (rows, classes); --labels then gives hard classes.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
@@ -218,8 +222,8 @@ import TestSupport
           --ordinal               The classes are an ordered scale (in the first model's order): add wasserstein.
           --plot FILE             Write the models' reliability diagrams overlaid, as SVG.
           --threads N             Worker threads (results do not depend on it). Default: all cores.
-          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv; shards: 'part-*.npy' or @list.
+          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices; shards too.
           --teacher-logits Z.npy  NPY targets as a teacher's logits (rows, classes); --labels then gives hard classes.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
@@ -258,8 +262,9 @@ import TestSupport
         Options:
           --json                  Print one JSON object instead of the text report.
           --threads N             Worker threads (results do not depend on it). Default: all cores.
-          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --memory SIZE           Memory budget for the data, e.g. 2G or 512M: larger data is streamed. Default: half of RAM or the cgroup limit.
+          --features X.npy        Read features from an NPY array (rows, features) instead of DATA.csv; shards: 'part-*.npy' or @list.
+          --labels Y.npy          NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices; shards too.
           --teacher-logits Z.npy  NPY targets as a teacher's logits (rows, classes); --labels then gives hard classes.
           --classes FILE          NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE    NPY: feature names, one per line. Default f0, f1, ...
@@ -298,8 +303,8 @@ import TestSupport
           --max-entries M          Entries checked per tensor (a seeded sample). Default 300.
           --step H                 Finite-difference step. Default 1e-5.
           --tolerance T            Largest accepted relative error. Default 1e-3.
-          --features X.npy         Read features from an NPY array (rows, features) instead of DATA.csv.
-          --labels Y.npy           NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices.
+          --features X.npy         Read features from an NPY array (rows, features) instead of DATA.csv; shards: 'part-*.npy' or @list.
+          --labels Y.npy           NPY labels: (rows, classes) probabilities or counts, or (rows,) class indices; shards too.
           --teacher-logits Z.npy   NPY targets as a teacher's logits (rows, classes); --labels then gives hard classes.
           --classes FILE           NPY: class names, one per line. Default 0, 1, ...
           --feature-names FILE     NPY: feature names, one per line. Default f0, f1, ...
@@ -310,6 +315,36 @@ import TestSupport
         Double implementation of the objective, at random weights (He initialisation for every layer).
         Relative error per entry: |analytic - numeric| / max(|numeric|, 1e-3 · largest |numeric| of the tensor).
         Exit status 1 when any tensor exceeds the tolerance.
+
+        """)
+    }
+
+    @Test func convertHelp() {
+        #expect(runInProcess(["convert", "--help"]).stdout == """
+        Usage:
+          softlabel convert DATA.csv --out DIR [--float16]
+
+        Write a CSV data file as NPY features, labels, ids and names (one streaming pass, any size).
+
+        Arguments:
+          DATA.csv  data in the CSV format ('-': standard input)
+
+        Options:
+          --out DIR      The folder to write into (made if missing). Required.
+          --float16      Store features as float16 (half the size; values rounded to float16).
+          --delimiter C  CSV cell separator: , ; tab or |. Default: detected from the header line.
+          --threads N    Worker threads (results do not depend on it). Default: all cores.
+          --help         Show this help and exit.
+
+        Writes into DIR:
+          features.npy        (rows, features) float32, or float16 with --float16
+          feature_names.txt   the feature columns' names, one per line
+          labels.npy          label:<class> columns as written (rows, classes) float32 (counts stay counts),
+                              or a 'label' column as (rows,) int64 indices into classes.txt
+          teacher_logits.npy  logit:<class> columns (rows, classes) float32
+          classes.txt         the class names, one per line
+          ids.txt             the id column (or the data rows' numbers from 1), one per line
+        Each file appears only when complete. The data trains as the CSV file does: the same model bytes.
 
         """)
     }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import SoftLabel
+@testable import SoftLabelCLI
 
 /// The built binary on inputs that trapped before (issue 9): a result or a one-line error, never a crash.
 @Suite struct HostileInputEndToEndTests {
@@ -46,6 +47,28 @@ import TestSupport
             #expect(r.status == 1 || r.status == 2, "\(args): \(r.status) \(r.stderr)")
             #expect(isOneLine(r.stderr) && r.stdout.isEmpty, "\(args): \(r.stderr.debugDescription) \(r.stdout)")
         }
+    }
+
+    /// Hidden layers too large for the memory (25.6 GB aborted an allocation): a usage error before the data is
+    /// read (the file does not even exist), and with the data's own shape when only that makes it too large.
+    @Test func hiddenLayersTooLargeForMemory() throws {
+        let r = try runBinary(["train", "/nonexistent.csv", "--model", scratchFolder() + "/m.json", "--hidden", "100000000"])
+        #expect(r.status == 2 && isOneLine(r.stderr), "\(r.status) \(r.stderr)")
+        #expect(r.stderr.hasPrefix("softlabel train: --hidden 100000000: training this network even with 1 feature and 2 classes needs at least "),
+                "\(r.stderr)")
+        var config = TrainConfig.defaults(hidden: [1000], optimizer: .adam)
+        config.batchSize = 128
+        config.averageEpochs = 0
+        // 64 -> 1000 -> 10: 75,010 parameters, 2,048 rows of 1,088 padded widths; fits in 1 GiB, not in 16 MiB.
+        try TrainCommand.checkNetworkFits(inputs: 64, classes: 10, config: config, available: 1 << 30)
+        #expect(throws: UsageError.self) {
+            try TrainCommand.checkNetworkFits(inputs: 64, classes: 10, config: config, available: 16 << 20)
+        }
+        let need = try #require(TrainingMemory.bytes(inputs: 64, hidden: [1000], classes: 10, config: config))
+        // weights etc: 75,010 x (5 + 2 Adam moments); rows: 2,048 x (64 + 1,008 + 16) x 2; partial dW of the
+        // 10-output layer: 32 chunks x 10,010.
+        #expect(need == 4 * (75_010 * 7 + 2_048 * 1_088 * 2 + 32 * 10_010))
+        #expect(TrainingMemory.bytes(inputs: 1 << 40, hidden: [1 << 40], classes: 2, config: config) == nil)
     }
 
     /// Usage errors quote the command line: a control character in an argument is escaped too.

@@ -15,7 +15,7 @@ import TestSupport
         (["train", "a.csv", "b.csv", "--model", "m.json"], "softlabel train: unexpected argument 'b.csv'\n"),
         (["train", "x.csv", "--model", "m.json", "--hidden", "64,,2"], "softlabel train: --hidden expects comma-separated positive integers like 128,64, got '64,,2'\n"),
         (["eval", "d.csv"], "softlabel eval: --model FILE is required\n"),
-        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict, inspect, aggregate, calibrate, compare, gradcheck, export)\n"),
+        (["frobnicate"], "softlabel: unknown command 'frobnicate' (commands: train, eval, predict, inspect, aggregate, calibrate, compare, gradcheck, export, convert)\n"),
         (["train", "x.csv", "--features", "x.npy", "--labels", "y.npy", "--model", "m.json"], "softlabel train: give DATA.csv or --features X.npy, not both (unexpected argument 'x.csv')\n"),
         (["train", "--features", "x.npy", "--model", "m.json"], "softlabel train: --labels Y.npy (or --teacher-logits Z.npy) is required with --features (train needs labels)\n"),
         (["eval", "d.csv", "--labels", "y.npy", "--model", "m.json"], "softlabel eval: --labels is for NPY input and needs --features X.npy\n"),
@@ -33,7 +33,7 @@ import TestSupport
         (["train", "x.csv", "--modle", "m.json"], "softlabel train: unknown option '--modle' (did you mean --model? see 'softlabel train --help')\n"),
         (["eval", "x.csv", "--model", "m.json", "--jsno"], "softlabel eval: unknown option '--jsno' (did you mean --json? see 'softlabel eval --help')\n"),
         (["train", "x.csv", "--model", "m.json", "--optimizer", "adma"], "softlabel train: --optimizer expects one of sgd|adam|adamw|lbfgs, got 'adma' (did you mean 'adam'?)\n"),
-        (["trian", "x.csv"], "softlabel: unknown command 'trian' (did you mean 'train'? commands: train, eval, predict, inspect, aggregate, calibrate, compare, gradcheck, export)\n"),
+        (["trian", "x.csv"], "softlabel: unknown command 'trian' (did you mean 'train'? commands: train, eval, predict, inspect, aggregate, calibrate, compare, gradcheck, export, convert)\n"),
         (["train", "x.csv", "--model", "m.json", "--hidden", "8", "--dropout", "0.99"], "softlabel train: --dropout expects a number >= 0 and <= 0.95, got '0.99'\n"),
         (["train", "x.csv", "--model", "m.json", "--dropout", "0.2"], "softlabel train: --dropout needs hidden layers (--hidden); a linear model has no hidden units to drop\n"),
         (["train", "x.csv", "--model", "m.json", "--hidden", "8", "--optimizer", "lbfgs", "--dropout", "0.2"], "softlabel train: --dropout needs a minibatch optimizer (sgd, adam or adamw): lbfgs needs a deterministic objective\n"),
@@ -114,7 +114,7 @@ import TestSupport
     }
 
     @Test func everySubcommandAnswersHelp() {
-        for command in ["train", "eval", "predict", "inspect", "calibrate", "compare", "gradcheck", "export"] {
+        for command in ["train", "eval", "predict", "inspect", "calibrate", "compare", "gradcheck", "export", "convert"] {
             let r = runInProcess([command, "--help"])
             #expect(r.status == 0)
             #expect(r.stdout.hasPrefix("Usage:\n  softlabel \(command) "))

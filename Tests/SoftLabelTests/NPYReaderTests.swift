@@ -28,7 +28,8 @@ import TestSupport
 
     @Test func everyDtypeOrderAndVersionReadsBack() throws {
         let floats = (0..<12).map { Float($0) / 4 - 1.5 }
-        for name in ["x_f4", "x_f8", "x_f4_fortran", "x_f8_fortran", "x_f4_big_endian", "x_f4_v2", "x_f4_v3"] {
+        for name in ["x_f4", "x_f8", "x_f4_fortran", "x_f8_fortran", "x_f4_big_endian", "x_f4_v2", "x_f4_v3", "x_f2",
+                     "x_f2_big_endian"] {
             let d = try read(good + name + ".npy", good + "y_prob_f4.npy").dataset
             #expect(d.features.values == floats, "\(name)")
             #expect(d.features.rows == 4 && d.featureNames == ["f0", "f1", "f2"], "\(name)")
@@ -68,6 +69,46 @@ import TestSupport
         #expect(reordered.targets.row(0) == [0, 1, 0] && reordered.targets.row(2) == [1, 0, 0])
     }
 
+    /// float16 widens exactly: the extremes, the smallest subnormal, -0 (kept: features are not labels), and
+    /// values float16 rounds (0.1 is 0.0999755859375 there).
+    @Test func float16SpecialValuesWidenExactly() throws {
+        let x = try read(good + "x_f2_special.npy").dataset.features
+        #expect(x.values.map(\.bitPattern) == [65504, -65504, 0x1p-24, -0.0, Float(Float16(0.1)), Float(Float16(0.001))].map(\.bitPattern))
+        #expect(Float(Float16(0.1)) == 0.0999755859375)
+        // The vectorised path (16 at a time) and the scalar tail agree with Float16's own conversion.
+        let halves = (0..<37).map { Float16(Float($0) * 0.37 - 5) }
+        var out = [Float](repeating: 0, count: halves.count)
+        halves.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { HalfFloat.widen(raw.baseAddress!, count: 37, into: $0.baseAddress!) } }
+        #expect(out == halves.map { Float($0) })
+        var back = [UInt16](repeating: 0, count: 37)
+        out.withUnsafeBufferPointer { src in back.withUnsafeMutableBytes { HalfFloat.narrow(src.baseAddress!, count: 37, into: $0.baseAddress!) } }
+        #expect(back == halves.map(\.bitPattern))
+        // Narrowing rounds to nearest, ties to even, and overflows to inf as numpy does.
+        let wide: [Float] = [1 + 0x1p-11, 1 + 3 * 0x1p-11, 65520, 65519.99, 1e-8]
+        var narrow = [UInt16](repeating: 0, count: wide.count)
+        wide.withUnsafeBufferPointer { src in narrow.withUnsafeMutableBytes { HalfFloat.narrow(src.baseAddress!, count: wide.count, into: $0.baseAddress!) } }
+        #expect(narrow.map { Float(Float16(bitPattern: $0)) } == [1, 1 + 2 * 0x1p-10, .infinity, 65504, 0])
+    }
+
+    /// The finite check finds the first NaN or infinity wherever it is: in a 64-value step, a tail, the second
+    /// of several 1 MiB pieces checked in parallel (the earliest piece wins, for any thread count).
+    @Test func finiteCheckFindsTheFirstBadValue() {
+        var v = [Float](repeating: 1.5, count: 700_001)
+        #expect(v.withUnsafeBufferPointer { NPYArray.firstNonFinite($0) } == nil)
+        for (positions, first) in [([5], 5), ([699_999], 699_999), ([300_000, 600_000], 300_000), ([700_000], 700_000)] {
+            var w = v
+            for (i, p) in positions.enumerated() { w[p] = i == 0 ? .nan : -.infinity }
+            w.withUnsafeBufferPointer { b in
+                #expect(NPYArray.firstNonFinite(b) == first)
+                for t in [1, 2, 16] { #expect(NPYArray.firstNonFinite(b, parallel: Parallel(threads: t)) == first) }
+            }
+        }
+        v[3] = .greatestFiniteMagnitude
+        v[4] = -0.0
+        v[6] = .leastNonzeroMagnitude
+        #expect(v.withUnsafeBufferPointer { NPYArray.firstNonFinite($0, parallel: Parallel(threads: 2)) } == nil)
+    }
+
     @Test func malformedFilesHaveTheirMessages() {
         let x = good + "x_f4.npy", y = good + "y_prob_f4.npy"
         let cases: [(String, String)] = [
@@ -76,10 +117,10 @@ import TestSupport
             (message(bad + "truncated_header.npy", y), "is truncated inside its NPY header"),
             (message(bad + "truncated.npy", y), "is truncated: its header shape (4, 3) of <f4 needs 48 bytes of data, the file has 43"),
             (message(bad + "extra_bytes.npy", y), "has 8 bytes more than its header shape (4, 3) of <f4 needs: the header disagrees with the file size"),
-            (message(bad + "x_complex.npy", y), "has unsupported dtype '<c8' (complex), expected float32, float64, an integer type or bool"),
-            (message(bad + "x_object.npy", y), "has unsupported dtype '|O' (Python objects), expected float32, float64, an integer type or bool"),
-            (message(bad + "x_text.npy", y), "has unsupported dtype '<U1' (text), expected float32, float64, an integer type or bool"),
-            (message(bad + "x_f2.npy", y), "has unsupported dtype '<f2' (float16), expected float32, float64, an integer type or bool"),
+            (message(bad + "x_complex.npy", y), "has unsupported dtype '<c8' (complex), expected float16, float32, float64, an integer type or bool"),
+            (message(bad + "x_object.npy", y), "has unsupported dtype '|O' (Python objects), expected float16, float32, float64, an integer type or bool"),
+            (message(bad + "x_text.npy", y), "has unsupported dtype '<U1' (text), expected float16, float32, float64, an integer type or bool"),
+            (message(bad + "x_f2_inf.npy", y), "row 3 column f0: infinite or too large for Float, expected a finite number"),
             (message(bad + "x_structured.npy", y), "has a structured dtype (record fields), expected a plain numeric array"),
             (message(bad + "x_3d.npy", y), "has shape (2, 2, 2), expected 2-D features (rows, features)"),
             (message(bad + "x_1d.npy", y), "has shape (4,), expected 2-D features (rows, features)"),
@@ -103,9 +144,9 @@ import TestSupport
             (message(bad + "nope.npy", y), "no such file"),
             // Hostile headers: each trapped (an overflow) or asked for gigabytes before.
             (message(bad + "x_dtype_huge.npy", y),
-             "has unsupported dtype '<f4611686018427387904', expected float32, float64, an integer type or bool"),
+             "has unsupported dtype '<f4611686018427387904', expected float16, float32, float64, an integer type or bool"),
             (message(bad + "x_dtype_control.npy", y),
-             "has unsupported dtype '<f\\u{0B}4', expected float32, float64, an integer type or bool"),
+             "has unsupported dtype '<f\\u{0B}4', expected float16, float32, float64, an integer type or bool"),
             (message(bad + "x_shape_digits.npy", y), "has an NPY shape dimension of 20 digits, too large for any array"),
             (message(bad + "x_shape_overflow.npy", y), "is truncated: its header shape (4611686018427387904, " +
              "4611686018427387904) of <f4 needs more than 2^63 bytes of data, the file has 48"),

@@ -151,6 +151,9 @@ func sampleHistory(validation: Bool = true, epochs: Int = 12) -> [EpochRecord] {
                 "\r  epoch 3/10 [#########...........]  45%  450/1,000  900 ex/s  loss 0.4123  left 0:01, run <= 0:09\u{1B}[K")
         #expect(ProgressBar.line(epoch: 10, of: 10, done: 1_000_000, total: 1_000_000, seconds: 4000, loss: nil) ==
                 "\r  epoch 10/10 [####################] 100%  1,000,000/1,000,000  250 ex/s  left 0:00\u{1B}[K")
+        // Streamed data: the read rate after the speed (300 MiB in 0.5 s).
+        #expect(ProgressBar.line(epoch: 1, of: 2, done: 450, total: 1000, seconds: 0.5, loss: 0.5, readRate: 600 * 1_048_576) ==
+                "\r  epoch 1/2 [#########...........]  45%  450/1,000  900 ex/s  read 600 MiB/s  loss 0.5000  left 0:01, run <= 0:02\u{1B}[K")
         // Nothing measured yet: no speed, no estimate.
         #expect(ProgressBar.line(epoch: 1, of: 5, done: 0, total: 10, seconds: 0, loss: .nan) ==
                 "\r  epoch 1/5 [....................]   0%  0/10\u{1B}[K")

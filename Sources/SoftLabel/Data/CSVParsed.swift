@@ -46,6 +46,12 @@ struct CSVParsed {
         self.ids = ids
     }
 
+    /// The parsed buffers, moved out (for a chunk of a streamed read; `loaded` is the whole-file form).
+    mutating func take() -> (features: [Float], targets: [Float], codes: [Int32], ids: [String]) {
+        defer { features = []; targets = []; codes = []; ids = [] }
+        return (features, targets, codes, ids)
+    }
+
     /// Collects what the row parsers learned: hard-label class tables and the label-sum statistics.
     mutating func finish(_ parsers: [CSVRowParser]) {
         tables = parsers.map(\.classes)

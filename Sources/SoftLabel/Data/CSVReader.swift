@@ -1,5 +1,18 @@
 import Foundation
 
+/// A CSV file opened once (standard input is spooled to a temporary file on opening): its size decides
+/// whether it is read whole or in chunks.
+public final class CSVFile: Sendable {
+    let input: InputFile
+    public var size: Int { input.size }
+    public var name: String { input.path }
+
+    /// `path`, or "-" for standard input.
+    public init(path: String) throws {
+        input = path == "-" ? try InputFile.standardInput() : try InputFile(path: path)
+    }
+}
+
 /// What a data file held: the examples, and notes for the user (stderr).
 public struct LoadedData: Sendable {
     public var dataset: Dataset
@@ -51,6 +64,20 @@ public enum CSVReader {
     static func read(path: String, classes: [String]?, classesOf: String = "the model", labels: LabelMode,
                      threads: Int, chunkBytes: Int, chunkRows: Int, delimiter: UInt8? = nil) throws -> LoadedData {
         let input = path == "-" ? try InputFile.standardInput() : try InputFile(path: path)
+        return try read(input: input, classes: classes, classesOf: classesOf, labels: labels, threads: threads,
+                        chunkBytes: chunkBytes, chunkRows: chunkRows, delimiter: delimiter)
+    }
+
+    /// `read` of a file already open (standard input, once spooled, cannot be opened again).
+    public static func read(file: CSVFile, classes: [String]? = nil, classesOf: String = "the model",
+                            labels: LabelMode = .required, threads: Int = Parallel.allCores,
+                            delimiter: UInt8? = nil) throws -> LoadedData {
+        try read(input: file.input, classes: classes, classesOf: classesOf, labels: labels, threads: threads,
+                 chunkBytes: 1 << 19, chunkRows: 4096, delimiter: delimiter)
+    }
+
+    static func read(input: InputFile, classes: [String]?, classesOf: String, labels: LabelMode,
+                     threads: Int, chunkBytes: Int, chunkRows: Int, delimiter: UInt8?) throws -> LoadedData {
         let path = input.path
         let head = try input.prefix(4096)
         if let e = sniffNonCSV(head, whole: head.count == input.size, file: path) { throw e }
@@ -132,7 +159,7 @@ public enum CSVReader {
         return out
     }
 
-    private static func parseChunk(_ chunk: CSVChunk, input: InputFile, buffer: inout ByteBuffer,
+    static func parseChunk(_ chunk: CSVChunk, input: InputFile, buffer: inout ByteBuffer,
                                    parser: inout CSVRowParser) throws {
         let length = chunk.end - chunk.start
         buffer.reserve(length, keep: 0)

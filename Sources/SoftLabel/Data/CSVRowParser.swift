@@ -17,6 +17,10 @@ struct CSVRowParser {
     let knownClasses: Set<String>?
     var classes = ClassTable()
     var stats = LabelSumStats()
+    /// Leave label rows as written (counts stay counts), only checking that they could be normalised:
+    /// `convert` writes them so, and the NPY reader then normalises them exactly as this parser would.
+    var keepRawLabels = false
+    var rawRow: [Float] = []  // scratch for keepRawLabels
 
     /// Parses one line of an unquoted file: the bytes `start..<end` (line break excluded). The byte at `end`
     /// is a line break or a 0 sentinel, so number scans stop there.
@@ -93,7 +97,14 @@ struct CSVRowParser {
 
     private mutating func finishLabels(row: Int, line: Int) throws {
         if layout.readsLogits { return }  // logits are any finite numbers, not a distribution
-        if !LabelRow.normalise(targets! + row * k, k: k, row: row, stats: &stats) {
+        var target = targets! + row * k
+        if keepRawLabels {
+            if rawRow.count < k { rawRow = [Float](repeating: 0, count: k) }
+            let copy = rawRow.withUnsafeMutableBufferPointer { $0.baseAddress! }
+            copy.update(from: target, count: k)
+            target = copy
+        }
+        if !LabelRow.normalise(target, k: k, row: row, stats: &stats) {
             throw DataError(file: file, line: line, "label cells sum to 0, expected a distribution or counts")
         }
     }

@@ -150,3 +150,122 @@ public struct DataSummary: Sendable {
         }
     }
 }
+
+extension DataSummary {
+    init(rows: Int, classes: [ClassStats], meanEntropy: Double, splitShare: Double, features: [FeatureStats]) {
+        self.rows = rows
+        featureCount = features.count
+        classCount = classes.count
+        self.classes = classes
+        self.meanEntropy = meanEntropy
+        self.splitShare = splitShare
+        self.features = features
+    }
+
+    /// The summary of data too large to hold, from `reader()` (a fresh reader of the same data each time it is
+    /// called): one pass that reads and checks every value (`parsed` is told how long it took) and sums the
+    /// targets, then one pass for the features' min, max and mean and one for their squared deviations, each
+    /// column summed over rows in row order, so the numbers are those `init(_:parallel:)` gives on the same
+    /// data in memory. Hard labels (classes first known at the end) are counted per class name.
+    public static func streamed(_ reader: () throws -> ChunkedReader, parallel: Parallel,
+                                parsed: (Double, [String]) -> Void) throws -> DataSummary {
+        // Pass 1 (timed as the parse): every value read and checked, nothing else.
+        let started = DispatchTime.now().uptimeNanoseconds
+        let first = try reader()
+        let n = try first.checkAll()
+        parsed(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, first.warnings)
+        let featureNames = first.featureNames
+        var classNames = first.classNames
+        let rowsD = Double(max(n, 1))
+        var meanP: [Double] = [], majority: [Int] = []
+        var entropy = 0.0, split = 0
+        var hardCounts: [String: Int] = [:]
+        /// The targets' sums, row by row as `init(_:parallel:)` makes them (during pass 2).
+        func addTargets(_ chunk: DataChunk) {
+            if let names = chunk.hardNames, chunk.targets == nil {
+                for name in names { hardCounts[name, default: 0] += 1 }
+                return
+            }
+            guard let t = chunk.targets else { return }
+            let k = t.cols
+            if meanP.isEmpty { meanP = [Double](repeating: 0, count: k); majority = [Int](repeating: 0, count: k) }
+            t.values.withUnsafeBufferPointer { t in  // (m, k)
+                for i in 0..<chunk.count {
+                    let row = t.baseAddress! + i * k
+                    var best = 0
+                    var h = 0.0
+                    for c in 0..<k {
+                        let p = Double(row[c])
+                        meanP[c] += p
+                        if p > 0 { h -= p * log(p) }
+                        if row[c] > row[best] { best = c }
+                    }
+                    majority[best] += 1
+                    entropy += h
+                    if row[best] < 1 { split += 1 }
+                }
+            }
+        }
+        let d = featureNames.count
+        var lo = [Float](repeating: .infinity, count: d), hi = [Float](repeating: -.infinity, count: d)
+        var sum = [Double](repeating: 0, count: d), sq = [Double](repeating: 0, count: d)
+        let ranges = Parallel.split(d, parts: parallel.threads * 4, align: 16)
+        func eachChunk(_ reader: ChunkedReader, targets: Bool = false, _ body: (UnsafePointer<Float>, Int, Range<Int>) -> Void) throws {
+            while let chunk = try reader.next() {
+                if targets { addTargets(chunk) }
+                chunk.features.values.withUnsafeBufferPointer { x in
+                    parallel.run(tasks: ranges.count) { r in body(x.baseAddress!, chunk.count, ranges[r]) }
+                }
+            }
+        }
+        // Each column's accumulators are touched by the one task that owns its range.
+        try lo.withUnsafeMutableBufferPointer { lo in
+            try hi.withUnsafeMutableBufferPointer { hi in
+                try sum.withUnsafeMutableBufferPointer { sum in
+                    // Columns in whole blocks of 16 compare strictly, the last few as Swift.min/max do: the
+                    // in-memory `columnStats` (they differ only in which zero, -0 or +0, an extreme keeps).
+                    let blocked = d / 16 * 16
+                    try eachChunk(try reader(), targets: true) { x, m, columns in
+                        for i in 0..<m {
+                            for c in columns {
+                                let v = x[i * d + c]
+                                sum[c] += Double(v)
+                                if c < blocked {
+                                    if v < lo[c] { lo[c] = v }
+                                    if v > hi[c] { hi[c] = v }
+                                } else {
+                                    lo[c] = Swift.min(lo[c], v)
+                                    hi[c] = Swift.max(hi[c], v)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !hardCounts.isEmpty {
+            classNames = orderedClassNames(Set(hardCounts.keys))
+            meanP = classNames.map { Double(hardCounts[$0]!) }
+            majority = classNames.map { hardCounts[$0]! }
+        }
+        let k = meanP.count
+        let classes = (0..<k).map { ClassStats(name: classNames[$0], meanProbability: meanP[$0] / rowsD, majorityRows: majority[$0]) }
+        let mean = sum.map { $0 / rowsD }
+        try sq.withUnsafeMutableBufferPointer { sq in
+            try eachChunk(try reader()) { x, m, columns in
+                for i in 0..<m {
+                    for c in columns {
+                        let e = Double(x[i * d + c]) - mean[c]
+                        sq[c] += e * e
+                    }
+                }
+            }
+        }
+        let features = (0..<d).map { j in
+            FeatureStats(name: featureNames[j], min: lo[j], mean: mean[j], std: lo[j] == hi[j] ? 0 : (sq[j] / rowsD).squareRoot(),
+                         max: hi[j])
+        }
+        return DataSummary(rows: n, classes: classes, meanEntropy: k > 0 ? entropy / rowsD : 0,
+                           splitShare: k > 0 ? Double(split) / rowsD : 0, features: features)
+    }
+}

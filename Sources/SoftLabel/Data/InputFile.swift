@@ -8,6 +8,8 @@ final class InputFile: @unchecked Sendable {
     let path: String
     let size: Int
     private let fd: Int32
+    /// The modification time when opened (seconds, nanoseconds), to tell a file rewritten in place.
+    private let modified: (Int, Int)
 
     /// Opens `path`, turning the usual mistakes (missing, a directory, unreadable) into located errors.
     init(path: String) throws {
@@ -34,6 +36,19 @@ final class InputFile: @unchecked Sendable {
         }
         self.fd = fd
         self.size = Int(st.st_size)
+        self.modified = (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec))
+    }
+
+    /// Throws when the file is no longer as it was when opened: another size (truncated, appended to) or
+    /// another modification time (written in place). Streaming reads call it after every block, so a data
+    /// file that changes during a long run is an error naming it, not a silently mixed data set.
+    func checkUnchanged() throws {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw DataError(file: path, "cannot be read: \(String(cString: strerror(errno)))") }
+        if Int(st.st_size) < size { throw DataError(file: path, "changed while being read (it is shorter now)") }
+        if Int(st.st_size) != size || (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)) != modified {
+            throw DataError(file: path, "changed while being read (it was modified after it was opened)")
+        }
     }
 
     /// A file already open as `fd` (owned from now on), named `path` in messages.
@@ -41,6 +56,8 @@ final class InputFile: @unchecked Sendable {
         self.fd = fd
         self.path = path
         self.size = size
+        var st = stat()
+        modified = fstat(fd, &st) == 0 ? (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)) : (0, 0)
     }
 
     /// Standard input, named "<stdin>": used in place when it is a regular file (`< data.csv`); otherwise
@@ -100,6 +117,9 @@ final class InputFile: @unchecked Sendable {
     }
 
     deinit { close(fd) }
+
+    /// The open file descriptor (for mapping the file).
+    var descriptor: Int32 { fd }
 
     /// Reads up to `count` bytes at `offset` into `buffer`; fewer only at the end of the file.
     func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws -> Int {

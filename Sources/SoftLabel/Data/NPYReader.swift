@@ -31,7 +31,7 @@ public enum NPYReader {
         let classNames = try source.classesFile.map {
             try NameList.read($0, what: "class", atMost: DataLimits.maxClasses, why: ", the most softlabel supports")
         }
-        let x = try NPYArray(path: source.features)
+        let x = try NPYShards(spec: source.features, flag: "--features")
         guard x.shape.count == 2 else {
             throw DataError(file: x.path, "has shape \(x.shapeText), expected 2-D features (rows, features)")
         }
@@ -47,15 +47,13 @@ public enum NPYReader {
         }
         let names = featureNames ?? (0..<d).map { "f\($0)" }
 
-        var labelArray: NPYArray?
+        var labelArray: NPYShards?
         if mode != .ignored, let path = source.labels {
-            let y = try NPYArray(path: path)
+            let y = try NPYShards(spec: path, flag: "--labels")
             if y.shape.isEmpty || y.shape.count > 2 {
-                throw DataError(file: path, "has shape \(y.shapeText), expected (rows, classes) or (rows,) class indices")
+                throw DataError(file: y.path, "has shape \(y.shapeText), expected (rows, classes) or (rows,) class indices")
             }
-            if y.shape[0] != n {
-                throw DataError(file: path, "has \(y.shape[0]) rows, but the features file \(x.path) has \(n)")
-            }
+            try checkRows(y, against: x)
             labelArray = y
         } else if mode == .required && source.teacherLogits == nil {
             throw DataError(file: source.features, "has no labels file, expected one (rows, classes) or (rows,) array")
@@ -65,11 +63,13 @@ public enum NPYReader {
         let features = try [Float](unsafeUninitializedCapacity: n * d) { buf, count in
             count = n * d
             try x.readFloats(into: buf.baseAddress!)
-            if let i = NPYArray.firstNonFinite(UnsafeBufferPointer(buf)) { firstBad = (i, buf[i]) }
+            if let i = NPYArray.firstNonFinite(UnsafeBufferPointer(buf), parallel: Parallel(threads: Parallel.allCores)) {
+                firstBad = (i, buf[i])
+            }
         }
         if let (i, v) = firstBad {
-            throw DataError(file: x.path, row: i / d, column: names[i % d],
-                            v.isNaN ? "NaN, expected a finite number" : "infinite or too large for Float, expected a finite number")
+            throw x.error(row: i / d, column: names[i % d],
+                          v.isNaN ? "NaN, expected a finite number" : "infinite or too large for Float, expected a finite number")
         }
 
         if mode != .ignored, let path = source.teacherLogits {
@@ -97,7 +97,7 @@ public enum NPYReader {
     }
 
     /// (n, k) probabilities or counts, each row normalised to sum 1 (as CSV `label:<class>` columns).
-    private static func probabilities(_ y: NPYArray, names: [String]?, namesFile: String?,
+    private static func probabilities(_ y: NPYShards, names: [String]?, namesFile: String?,
                                       model: [String]?, modelName: String) throws -> (Matrix, [String], [String]) {
         let n = y.shape[0], k = y.shape[1]
         if let names, names.count != k {
@@ -118,13 +118,13 @@ public enum NPYReader {
             for i in 0..<n {
                 for c in 0..<k {
                     let v = p[i * k + c]
-                    if v.isNaN { throw DataError(file: y.path, row: i, column: classes[c], "NaN, expected a probability or count") }
-                    if v.isInfinite { throw DataError(file: y.path, row: i, column: classes[c], "\(v), expected a finite number") }
-                    if v < 0 { throw DataError(file: y.path, row: i, column: classes[c], "negative label value \(v)") }
+                    if v.isNaN { throw y.error(row: i, column: classes[c], "NaN, expected a probability or count") }
+                    if v.isInfinite { throw y.error(row: i, column: classes[c], "\(v), expected a finite number") }
+                    if v < 0 { throw y.error(row: i, column: classes[c], "negative label value \(v)") }
                     p[i * k + c] = v + 0  // + 0 turns -0.0 into 0, as the CSV reader does
                 }
                 if !LabelRow.normalise(p + i * k, k: k, row: i, stats: &stats) {
-                    throw DataError(file: y.path, row: i, "label values sum to 0, expected a distribution or counts")
+                    throw y.error(row: i, "label values sum to 0, expected a distribution or counts")
                 }
             }
         }
@@ -142,27 +142,14 @@ public enum NPYReader {
     }
 
     /// (n) integer class indices into the class names (given, or "0"..."max"), as one-hot targets.
-    private static func indices(_ y: NPYArray, names: [String]?, namesFile: String?,
+    private static func indices(_ y: NPYShards, names: [String]?, namesFile: String?,
                                 model: [String]?, modelName: String) throws -> (Matrix, [String]) {
         let n = y.shape[0]
         var index = [Int](repeating: 0, count: n)
         try y.forEachChunk { first, values in
             for (o, v) in values.enumerated() {
                 let i = first + o
-                if v.isNaN { throw DataError(file: y.path, row: i, "NaN, expected an integer class index") }
-                if v != v.rounded() || !v.isFinite {
-                    throw DataError(file: y.path, row: i, "class index \(v) is not an integer")
-                }
-                // Compared as Doubles: an index beyond Int's range (1e19 in a uint64 file) must not reach Int(v).
-                if v < 0 { throw DataError(file: y.path, row: i, "negative class index \(integerText(v))") }
-                if let names, v >= Double(names.count) {
-                    throw DataError(file: y.path, row: i, "class index \(integerText(v)), but \(namesFile!) names only " +
-                                    "\(names.count) classes (0...\(names.count - 1))")
-                }
-                if v >= Double(DataLimits.maxClasses) {
-                    throw DataError(file: y.path, row: i, "class index \(integerText(v)) means \(DataLimits.classLimitText) " +
-                                    "(is this really a label column?)")
-                }
+                if let problem = ClassIndex.problem(v, names: names, namesFile: namesFile) { throw y.error(row: i, problem) }
                 index[i] = Int(v)
             }
         }
@@ -172,7 +159,7 @@ public enum NPYReader {
         if let model {
             let known = Set(model)
             for (i, c) in index.enumerated() where !known.contains(names[c]) {
-                throw DataError(file: y.path, row: i, "class '\(names[c])' (index \(c)) is not one of \(modelName)'s classes" +
+                throw y.error(row: i, "class '\(names[c])' (index \(c)) is not one of \(modelName)'s classes" +
                                 (namesFile == nil ? " (name them with --classes FILE)" : ""))
             }
             classes = model
@@ -187,15 +174,16 @@ public enum NPYReader {
 
     /// The data set of `--teacher-logits Z.npy` (n, k): finite logits, classes named by `names` (or 0, 1, ...),
     /// with `--labels` as (n) hard class indices into them when given; reordered to `model`'s classes.
-    private static func distillationData(_ source: NPYSource, logits path: String, hard y: NPYArray?, ids: [String],
+    private static func distillationData(_ source: NPYSource, logits spec: String, hard y: NPYShards?, ids: [String],
                                          featureNames: [String], features: Matrix, classNames names: [String]?,
                                          model: [String]?, modelName: String) throws -> Dataset {
         let n = features.rows
-        let z = try NPYArray(path: path)
+        let z = try NPYShards(spec: spec, flag: "--teacher-logits")
+        let path = z.path
         guard z.shape.count == 2 else {
             throw DataError(file: path, "has shape \(z.shapeText), expected 2-D teacher logits (rows, classes)")
         }
-        if z.shape[0] != n { throw DataError(file: path, "has \(z.shape[0]) rows, but the features file \(source.features) has \(n)") }
+        if z.rowCount != n { throw DataError(file: path, "has \(z.rowCount) rows, but the features file \(source.features) has \(n)") }
         let k = z.shape[1]
         if let names, names.count != k {
             throw DataError(file: source.classesFile!, "names \(names.count) classes, but \(path) has \(k) logit columns")
@@ -206,10 +194,10 @@ public enum NPYReader {
         var firstBad: Int?
         try v.values.withUnsafeMutableBufferPointer { buf in
             try z.readFloats(into: buf.baseAddress!)
-            firstBad = NPYArray.firstNonFinite(UnsafeBufferPointer(buf))
+            firstBad = NPYArray.firstNonFinite(UnsafeBufferPointer(buf), parallel: Parallel(threads: Parallel.allCores))
         }
         if let i = firstBad {
-            throw DataError(file: path, row: i / k, column: classes[i % k], v.values[i].isNaN
+            throw z.error(row: i / k, column: classes[i % k], v.values[i].isNaN
                             ? "NaN, expected a finite logit" : "infinite or too large for Float, expected a finite logit")
         }
         var hard: [Int]?
@@ -232,9 +220,16 @@ public enum NPYReader {
         return reordered
     }
 
-    /// An integral Double as its digits while they are exact (below 2^53), otherwise in exponent form.
-    private static func integerText(_ v: Double) -> String {
-        abs(v) < 0x1p53 ? String(Int(v)) : "\(v)"
+    /// Labels (or logits) must have a row per feature row; when both are sharded, shard by shard.
+    static func checkRows(_ y: NPYShards, against x: NPYShards) throws {
+        if y.isSharded && x.isSharded && y.arrays.count == x.arrays.count {
+            for (a, b) in zip(y.arrays, x.arrays) where a.rowCount != b.rowCount {
+                throw DataError(file: a.path, "has \(a.rowCount) rows, but its features shard \(b.path) has \(b.rowCount)")
+            }
+        }
+        if y.rowCount != x.rowCount {
+            throw DataError(file: y.path, "has \(y.rowCount) rows, but the features file \(x.path) has \(x.rowCount)")
+        }
     }
 
     private static func list(_ names: [String]) -> String {
@@ -300,5 +295,30 @@ public enum NameList {
         try take(bytes[start...])
         if names.isEmpty { throw DataError(file: path, "is empty, expected one \(what) name per line") }
         return names
+    }
+}
+
+/// Checks of one NPY class index (a `(rows,)` labels array).
+enum ClassIndex {
+    /// What is wrong with `v` as a class index, or nil when it is one (an integer in 0..<DataLimits.maxClasses,
+    /// below the number of `names` when they are given). Compared as Doubles: an index beyond Int's range (1e19
+    /// in a uint64 file) must never reach Int(v).
+    static func problem(_ v: Double, names: [String]?, namesFile: String?) -> String? {
+        if v.isNaN { return "NaN, expected an integer class index" }
+        if v != v.rounded() || !v.isFinite { return "class index \(v) is not an integer" }
+        if v < 0 { return "negative class index \(integerText(v))" }
+        if let names, v >= Double(names.count) {
+            return "class index \(integerText(v)), but \(namesFile ?? "the class list") names only \(names.count) classes " +
+                "(0...\(names.count - 1))"
+        }
+        if v >= Double(DataLimits.maxClasses) {
+            return "class index \(integerText(v)) means \(DataLimits.classLimitText) (is this really a label column?)"
+        }
+        return nil
+    }
+
+    /// An integral Double as its digits while they are exact (below 2^53), otherwise in exponent form.
+    static func integerText(_ v: Double) -> String {
+        abs(v) < 0x1p53 ? String(Int(v)) : "\(v)"
     }
 }

@@ -52,13 +52,26 @@ public enum Softmax {
     public static func rows(_ z: Matrix, temperature: Float) -> Matrix {
         let k = z.cols
         var p = Matrix(rows: z.rows, cols: k)
-        var row = [Double](repeating: 0, count: k), logq = row  // (k) each
-        for i in 0..<z.rows {
-            for j in 0..<k { row[j] = Double(z[i, j]) }
-            logSoftmax(row, count: k, temperature: Double(temperature), logq: &logq)
-            for j in 0..<k { p[i, j] = Float(exp(logq[j])) }
+        var scratch = [Double](repeating: 0, count: k), logq = scratch  // (k) each
+        z.values.withUnsafeBufferPointer { zb in
+            p.values.withUnsafeMutableBufferPointer { pb in
+                for i in 0..<z.rows {
+                    row(zb.baseAddress! + i * k, k: k, temperature: temperature, into: pb.baseAddress! + i * k,
+                        scratch: &scratch, logq: &logq)
+                }
+            }
         }
         return p
+    }
+
+    /// One row of `rows`: p = softmax(z / T) of k logits at `z`, through the Double scratch rows `scratch`
+    /// and `logq` (k each).
+    @inline(__always)
+    static func row(_ z: UnsafePointer<Float>, k: Int, temperature: Float, into p: UnsafeMutablePointer<Float>,
+                    scratch: inout [Double], logq: inout [Double]) {
+        for j in 0..<k { scratch[j] = Double(z[j]) }
+        logSoftmax(scratch, count: k, temperature: Double(temperature), logq: &logq)
+        for j in 0..<k { p[j] = Float(exp(logq[j])) }
     }
 
     /// Mask of lanes >= `count` (count in 1...16).

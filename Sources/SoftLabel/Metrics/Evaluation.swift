@@ -56,14 +56,71 @@ public struct Evaluation: Sendable {
     ///   `keepExamples`: also keep the per-example values in `examples`.
     public init(logits: Matrix, targets: Matrix, temperature: Float = 1, keepExamples: Bool = false) {
         precondition(logits.rows == targets.rows && logits.cols == targets.cols)
-        let n = logits.rows, k = logits.cols
-        var sums = (kl: 0.0, ce: 0.0, h: 0.0, rkl: 0.0, js: 0.0, tv: 0.0, brier: 0.0, hits: 0, top2: 0, w: 0.0)
-        var reliability = Reliability()
-        var soft = SoftReliability()
-        var entropies = Covariance()
-        var kept = keepExamples ? ExampleScores(capacity: n) : nil
-        var classes = ClassTally(k: k)
-        let t = Double(temperature)
+        var sums = EvaluationSums(k: logits.cols, temperature: temperature, keepExamples: keepExamples, capacity: logits.rows)
+        sums.add(logits: logits, targets: targets)
+        self = sums.evaluation
+    }
+
+    init(_ a: EvaluationSums) {
+        let n = a.count
+        let nn = Double(max(n, 1))
+        count = n
+        kl = a.sums.kl / nn
+        crossEntropy = a.sums.ce / nn
+        entropy = a.sums.h / nn
+        reverseKL = a.sums.rkl / nn
+        js = a.sums.js / nn
+        tv = a.sums.tv / nn
+        brier = a.sums.brier / nn
+        manhattan = 2 * tv
+        wasserstein = a.sums.w / nn
+        entropyCorrelation = a.entropies.correlation
+        softReliability = a.soft
+        examples = a.kept
+        accuracy = Double(a.sums.hits) / nn
+        top2Accuracy = Double(a.sums.top2) / nn
+        reliability = a.reliability
+        perClass = a.classes.metrics(count: n)
+        confusion = a.classes.confusion
+    }
+
+    /// The mean of a training loss on these examples.
+    public func meanLoss(_ kind: LossKind) -> Double {
+        switch kind {
+        case .kl: return kl
+        case .ce: return crossEntropy
+        case .reverseKL: return reverseKL
+        case .js: return js
+        }
+    }
+}
+
+/// The running sums behind an `Evaluation`, added a chunk of examples at a time (a streamed `eval` keeps
+/// only these, never the whole data set): the same arithmetic in the same order as one call over all rows.
+public struct EvaluationSums: Sendable {
+    var count = 0
+    var sums = (kl: 0.0, ce: 0.0, h: 0.0, rkl: 0.0, js: 0.0, tv: 0.0, brier: 0.0, hits: 0, top2: 0, w: 0.0)
+    var reliability = Reliability()
+    var soft = SoftReliability()
+    var entropies = Covariance()
+    var kept: ExampleScores?
+    var classes: ClassTally
+    let k: Int
+    let t: Double
+
+    /// For k classes, logits divided by `temperature`; `keepExamples`: keep the per-example values.
+    public init(k: Int, temperature: Float = 1, keepExamples: Bool = false, capacity: Int = 0) {
+        self.k = k
+        t = Double(temperature)
+        classes = ClassTally(k: k)
+        kept = keepExamples ? ExampleScores(capacity: capacity) : nil
+    }
+
+    /// Adds examples: logits (n, k), targets (n, k).
+    public mutating func add(logits: Matrix, targets: Matrix) {
+        precondition(logits.rows == targets.rows && logits.cols == k && targets.cols == k)
+        let n = logits.rows
+        count += n
         var z = [Double](repeating: 0, count: k), q = z, logq = z, p = z  // (k) each
         for i in 0..<n {
             for j in 0..<k {
@@ -115,36 +172,10 @@ public struct Evaluation: Sendable {
                          correct: hit, top2: top2, brier: brier, manhattan: tv, wasserstein: w,
                          confidence: q[predicted])
         }
-        let nn = Double(max(n, 1))
-        count = n
-        kl = sums.kl / nn
-        crossEntropy = sums.ce / nn
-        entropy = sums.h / nn
-        reverseKL = sums.rkl / nn
-        js = sums.js / nn
-        tv = sums.tv / nn
-        brier = sums.brier / nn
-        manhattan = 2 * tv
-        wasserstein = sums.w / nn
-        entropyCorrelation = entropies.correlation
-        softReliability = soft
-        examples = kept
-        accuracy = Double(sums.hits) / nn
-        top2Accuracy = Double(sums.top2) / nn
-        self.reliability = reliability
-        perClass = classes.metrics(count: n)
-        confusion = classes.confusion
     }
 
-    /// The mean of a training loss on these examples.
-    public func meanLoss(_ kind: LossKind) -> Double {
-        switch kind {
-        case .kl: return kl
-        case .ce: return crossEntropy
-        case .reverseKL: return reverseKL
-        case .js: return js
-        }
-    }
+    /// The metrics of every example added.
+    public var evaluation: Evaluation { Evaluation(self) }
 }
 
 /// The Double log-softmax every metric, the calibration search and the gradient check's reference use

@@ -16,10 +16,12 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     public var validationAccuracy: Double?
     /// Per-epoch losses, learning rates and validation metrics (no timings).
     public var history: [EpochRecord]
+    /// How the data was streamed, when it did not fit the memory budget (absent when it was in memory).
+    public var streaming: StreamingSummary?
 
     private enum CodingKeys: String, CodingKey {
         case examples, validationExamples, epochsRun, keptEpoch, stoppedEarly, converged, finalTrainLoss
-        case validationLoss, validationKL, validationAccuracy, history
+        case validationLoss, validationKL, validationAccuracy, history, streaming
     }
 
     /// Reads a saved summary; `converged` (added later in version 1) defaults to false.
@@ -36,6 +38,7 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
         validationKL = try c.decodeIfPresent(Double.self, forKey: .validationKL)
         validationAccuracy = try c.decodeIfPresent(Double.self, forKey: .validationAccuracy)
         history = try c.decode([EpochRecord].self, forKey: .history)
+        streaming = try c.decodeIfPresent(StreamingSummary.self, forKey: .streaming)
     }
 
     public init(examples: Int, validationExamples: Int, epochsRun: Int, keptEpoch: Int, stoppedEarly: Bool,
@@ -52,6 +55,19 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
         self.validationKL = validationKL
         self.validationAccuracy = validationAccuracy
         self.history = history
+    }
+}
+
+/// The geometry of a streamed training run (see `StreamLayout`): what decided its shuffle and validation split.
+public struct StreamingSummary: Codable, Equatable, Sendable {
+    /// Rows per block (validation holds out whole blocks).
+    public var blockRows: Int
+    /// Blocks per window (rows are shuffled within a window).
+    public var windowBlocks: Int
+
+    public init(blockRows: Int, windowBlocks: Int) {
+        self.blockRows = blockRows
+        self.windowBlocks = windowBlocks
     }
 }
 

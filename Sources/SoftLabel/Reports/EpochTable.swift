@@ -42,7 +42,9 @@ public enum ProgressBar {
     /// `\r  epoch 3/200 [#########...........]  45%  12,800/28,000  4,210 ex/s  loss 0.4123  left 0:04, run <= 13:20\e[K`:
     /// 20 cells of bar; the speed and the time left come from the epoch so far (`seconds`), the run's
     /// bound from this epoch's pace times the epochs still allowed (early stopping may end it sooner).
-    public static func line(epoch: Int, of epochs: Int, done: Int, total: Int, seconds: Double, loss: Double?) -> String {
+    /// `readRate`: bytes per second read from streamed data files, shown as `read 512 MiB/s` after the speed.
+    public static func line(epoch: Int, of epochs: Int, done: Int, total: Int, seconds: Double, loss: Double?,
+                            readRate: Double? = nil) -> String {
         let width = 20
         let fraction = total > 0 ? min(max(Double(done) / Double(total), 0), 1) : 1
         let filled = Int((fraction * Double(width)).rounded(.down))
@@ -53,6 +55,7 @@ public enum ProgressBar {
         if seconds > 0 && done > 0 {
             let rate = Double(done) / seconds
             s += "  \(grouped(Int(rate.rounded()))) ex/s"
+            if let readRate, readRate.isFinite { s += "  read " + MemoryBudget.format(Int(readRate)) + "/s" }
             if let loss, loss.isFinite { s += "  loss " + String(format: "%.4f", loss) }
             let epochLeft = Double(total - done) / rate
             let runLeft = epochLeft + Double(max(epochs - epoch, 0)) * Double(total) / rate

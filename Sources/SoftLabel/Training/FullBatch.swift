@@ -1,7 +1,17 @@
 /// The full-batch objective J(θ) = (1/n) Σ_i ω_i ℓ_i + (l2/2) Σ_l ‖W_l‖² and its gradient, through the
 /// training code. Rows go in fixed chunks whose gradients are added in chunk order, so the result does
 /// not depend on the thread count.
-final class FullBatchObjective {
+/// The objective L-BFGS minimises, over the data in memory (`FullBatchObjective`) or streamed
+/// (`StreamingObjective`).
+protocol FullBatchEvaluating: AnyObject {
+    /// Training examples in one pass.
+    var count: Int { get }
+    /// (J, mean loss, ∇J) at the parameters' current values, ∇J flattened in tensor order. Throws only when
+    /// streamed data cannot be read.
+    func evaluate() throws -> (objective: Double, loss: Double, gradient: [Double])
+}
+
+final class FullBatchObjective: FullBatchEvaluating {
     let data: TrainingPointers
     let params: Parameters
     let stepper: BatchStep
@@ -15,6 +25,8 @@ final class FullBatchObjective {
         stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
         work = Workspace(params: params, batch: self.chunk, tasks: parallel.threads)
     }
+
+    var count: Int { data.n }
 
     /// (J, mean loss, ∇J) at the parameters' current values, ∇J flattened in tensor order.
     func evaluate() -> (objective: Double, loss: Double, gradient: [Double]) {
@@ -43,7 +55,7 @@ final class FullBatchObjective {
 /// trial point a full pass over the data). It reports the step length in the learning-rate column and
 /// converges when the objective's relative decrease falls below 2.2e-9 (scipy's default `factr` 1e7).
 final class FullBatchDriver: EpochDriver {
-    let objective: FullBatchObjective
+    let objective: FullBatchEvaluating
     let params: Parameters
     var lbfgs: LBFGS
     var theta: [Double] = []
@@ -55,15 +67,21 @@ final class FullBatchDriver: EpochDriver {
         lbfgs = LBFGS(memory: 10)
     }
 
+    init(objective: FullBatchEvaluating, params: Parameters) {
+        self.objective = objective
+        self.params = params
+        lbfgs = LBFGS(memory: 10)
+    }
+
     var network: Network { params.network }
     var examplesDone: Int { 0 }
 
     /// One iteration. An interrupt (polled before every function evaluation) abandons it and puts back the
     /// weights it started from, so a checkpoint taken then resumes with the very same iteration.
-    func runEpoch(_ epoch: Int, control: TrainingControl) -> EpochResult {
+    func runEpoch(_ epoch: Int, control: TrainingControl) throws -> EpochResult {
         if current == nil {
             theta = params.flat
-            current = objective.evaluate()
+            current = try objective.evaluate()
         }
         let (f, _, g) = current!
         if !f.isFinite { return EpochResult(loss: f, rate: 0) }
@@ -78,6 +96,7 @@ final class FullBatchDriver: EpochDriver {
         let initial = epoch == 1 ? min(1, 1 / dot(g, g).squareRoot()) : 1
         var trial: (alpha: Double, theta: [Double], value: (objective: Double, loss: Double, gradient: [Double]))?
         var interrupted = false
+        var failure: Error?
         let found = WolfeLineSearch.search(phi: { alpha in
             if interrupted || control.shouldStop() {
                 interrupted = true
@@ -86,15 +105,26 @@ final class FullBatchDriver: EpochDriver {
             var t = self.theta
             axpy(alpha, direction, &t)
             self.params.setFlat(t)
-            let v = self.objective.evaluate()
+            let v: (objective: Double, loss: Double, gradient: [Double])
+            do {
+                v = try self.objective.evaluate()
+            } catch {
+                failure = error
+                interrupted = true
+                return (.nan, .nan)
+            }
             trial = (alpha, self.params.flat, v)  // θ as stored (rounded to Float)
             return (v.objective, dot(v.gradient, direction))
         }, f0: f, slope0: slope, initial: initial)
+        if let failure {
+            params.setFlat(theta)
+            throw failure
+        }
         if interrupted {
             params.setFlat(theta)
             return EpochResult(loss: .nan, rate: 0, interrupted: true)
         }
-        control.onBatch?(objective.data.n, objective.data.n, trial?.value.loss ?? current!.loss)
+        control.onBatch?(objective.count, objective.count, trial?.value.loss ?? current!.loss)
         guard let found, found.f < f else {
             params.setFlat(theta)  // no decrease at the precision of the objective: we are at the optimum
             return EpochResult(loss: current!.loss, rate: 0, converged: true)
@@ -103,7 +133,7 @@ final class FullBatchDriver: EpochDriver {
             var t = theta
             axpy(found.alpha, direction, &t)
             params.setFlat(t)
-            trial = (found.alpha, params.flat, objective.evaluate())
+            trial = (found.alpha, params.flat, try objective.evaluate())
         }
         let next = trial!
         var s = next.theta, y = next.value.gradient

@@ -31,10 +31,8 @@ struct PreparedTargets {
                 hard = given.map { Int32($0) }
             } else {
                 let scores = data.teacherLogits ?? data.targets
-                hard = (0..<scores.rows).map { i in
-                    var best = 0
-                    for j in 1..<scores.cols where scores[i, j] > scores[i, best] { best = j }
-                    return Int32(best)
+                hard = scores.values.withUnsafeBufferPointer { s in
+                    (0..<scores.rows).map { i in TargetRows.argmax(s.baseAddress! + i * scores.cols, k: scores.cols) }
                 }
             }
         }
@@ -47,8 +45,9 @@ struct PreparedTargets {
         let n = p.rows, k = p.cols
         if config.targetTemperature != 1 { p = Self.power(raw, 1 / Double(config.targetTemperature)) }
         if config.labelSmoothing > 0 {
-            let eps = config.labelSmoothing
-            for i in 0..<n { for j in 0..<k { p[i, j] = (1 - eps) * p[i, j] + eps / Float(k) } }
+            p.values.withUnsafeMutableBufferPointer { v in
+                for i in 0..<n { TargetRows.smooth(v.baseAddress! + i * k, k: k, epsilon: config.labelSmoothing) }
+            }
         }
         self.p = p
         let kp = paddedWidth(k)
@@ -59,18 +58,17 @@ struct PreparedTargets {
             }
         }
         self.padded = padded
-        self.negEntropy = (0..<n).map { i in
-            var s = 0.0
-            for j in 0..<k where p[i, j] > 0 { s += Double(p[i, j]) * log(Double(p[i, j])) }
-            return Float(s)
+        self.negEntropy = p.values.withUnsafeBufferPointer { v in
+            (0..<n).map { i in TargetRows.negEntropy(v.baseAddress! + i * k, k: k) }
         }
         if config.classWeight == .balanced {
             var mass = [Double](repeating: 0, count: k)
-            for i in rows ?? Array(0..<n) { for j in 0..<k { mass[j] += Double(p[i, j]) } }
-            let trained = Double(rows?.count ?? n)
-            let classWeight = mass.map { $0 > 0 ? trained / (Double(k) * $0) : 0 }
-            self.weight = (0..<n).map { i in
-                Float((0..<k).reduce(0.0) { $0 + classWeight[$1] * Double(p[i, $1]) })
+            p.values.withUnsafeBufferPointer { v in
+                for i in rows ?? Array(0..<n) { TargetRows.addMass(v.baseAddress! + i * k, k: k, to: &mass) }
+            }
+            let classWeight = TargetRows.classWeights(mass: mass, trained: rows?.count ?? n)
+            self.weight = p.values.withUnsafeBufferPointer { v in
+                (0..<n).map { i in TargetRows.weight(v.baseAddress! + i * k, k: k, classWeight: classWeight) }
             }
         } else {
             self.weight = nil
@@ -81,11 +79,13 @@ struct PreparedTargets {
     static func power(_ raw: Matrix, _ e: Double) -> Matrix {
         var p = raw
         let k = raw.cols
-        for i in 0..<raw.rows {
-            var row = (0..<k).map { j -> Double in raw[i, j] > 0 ? pow(Double(raw[i, j]), e) : 0 }
-            let s = row.reduce(0, +)
-            if s > 0 { row = row.map { $0 / s } }
-            for j in 0..<k { p[i, j] = Float(row[j]) }
+        var row = [Double](repeating: 0, count: k)
+        raw.values.withUnsafeBufferPointer { src in
+            p.values.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<raw.rows {
+                    TargetRows.power(src.baseAddress! + i * k, k: k, e, into: dst.baseAddress! + i * k, scratch: &row)
+                }
+            }
         }
         return p
     }
@@ -106,5 +106,63 @@ struct PreparedTargets {
                 return try weight.withUnsafeBufferPointer { try pinHard($0.baseAddress!) }
             }
         }
+    }
+}
+
+/// The per-row steps of `PreparedTargets`, one function each, so that the streaming path (which prepares its
+/// rows a block at a time) computes exactly the same bits as the in-memory one.
+enum TargetRows {
+    /// dst = src^e / Σ src^e for one row of k, in Double (0 stays 0); `scratch` holds k Doubles.
+    @inline(__always)
+    static func power(_ src: UnsafePointer<Float>, k: Int, _ e: Double, into dst: UnsafeMutablePointer<Float>,
+                      scratch row: inout [Double]) {
+        var s = 0.0
+        for j in 0..<k {
+            row[j] = src[j] > 0 ? pow(Double(src[j]), e) : 0
+            s += row[j]
+        }
+        if s > 0 { for j in 0..<k { row[j] /= s } }
+        for j in 0..<k { dst[j] = Float(row[j]) }
+    }
+
+    /// p ← (1 - ε) p + ε / k in place.
+    @inline(__always)
+    static func smooth(_ p: UnsafeMutablePointer<Float>, k: Int, epsilon eps: Float) {
+        for j in 0..<k { p[j] = (1 - eps) * p[j] + eps / Float(k) }
+    }
+
+    /// Σ_j p_j log p_j over the p_j > 0, in Double, rounded once.
+    @inline(__always)
+    static func negEntropy(_ p: UnsafePointer<Float>, k: Int) -> Float {
+        var s = 0.0
+        for j in 0..<k where p[j] > 0 { s += Double(p[j]) * log(Double(p[j])) }
+        return Float(s)
+    }
+
+    /// mass_j += p_j (a class's total target mass, summed over the training rows in row order).
+    @inline(__always)
+    static func addMass(_ p: UnsafePointer<Float>, k: Int, to mass: inout [Double]) {
+        for j in 0..<k { mass[j] += Double(p[j]) }
+    }
+
+    /// w_c = N / (k M_c) from the classes' masses M_c over N training rows (0 for a class with no mass).
+    static func classWeights(mass: [Double], trained: Int) -> [Double] {
+        mass.map { $0 > 0 ? Double(trained) / (Double(mass.count) * $0) : 0 }
+    }
+
+    /// ω = Σ_c w_c p_c, in class order.
+    @inline(__always)
+    static func weight(_ p: UnsafePointer<Float>, k: Int, classWeight: [Double]) -> Float {
+        var s = 0.0
+        for c in 0..<k { s = s + classWeight[c] * Double(p[c]) }
+        return Float(s)
+    }
+
+    /// The first index of the largest of k scores.
+    @inline(__always)
+    static func argmax(_ s: UnsafePointer<Float>, k: Int) -> Int32 {
+        var best = 0
+        for j in 1..<max(k, 1) where s[j] > s[best] { best = j }
+        return Int32(best)
     }
 }

@@ -157,7 +157,7 @@ struct EpochLoop {
     let config: TrainConfig
     let driver: EpochDriver
     let params: Parameters
-    let validator: Validator?
+    let validator: Validating?
     let fingerprint: String
     let examplesPerEpoch: Int
     var history: [EpochRecord] = []
@@ -167,7 +167,7 @@ struct EpochLoop {
     var sinceBest = 0
     var stoppedEarly = false, converged = false
 
-    init(config: TrainConfig, driver: EpochDriver, params: Parameters, initial: Network, validator: Validator?,
+    init(config: TrainConfig, driver: EpochDriver, params: Parameters, initial: Network, validator: Validating?,
          fingerprint: String, examplesPerEpoch: Int) {
         self.config = config
         self.driver = driver
@@ -184,7 +184,7 @@ struct EpochLoop {
         while epoch <= max(config.epochs, 1) && !stoppedEarly && !converged {
             if control.shouldStop() && driver.examplesDone == 0 { return try interrupted(epoch: epoch, control) }
             let started = DispatchTime.now().uptimeNanoseconds
-            let result = driver.runEpoch(epoch, control: control)
+            let result = try driver.runEpoch(epoch, control: control)
             if result.interrupted { return try interrupted(epoch: epoch, control) }
             if !result.loss.isFinite || !params.allFinite {
                 divergence = "training diverged in epoch \(epoch): the loss became \(result.loss.isNaN ? "NaN" : "infinite")" +
@@ -199,7 +199,7 @@ struct EpochLoop {
             var record = EpochRecord(epoch: epoch, trainLoss: result.loss, valLoss: nil, valKL: nil, valAccuracy: nil,
                                      learningRate: result.rate, seconds: 0)
             if let validator {
-                let stats = validator.evaluate(current)
+                let stats = try validator.evaluate(current)
                 record.valLoss = stats.loss
                 record.valKL = stats.kl
                 record.valAccuracy = stats.accuracy
@@ -295,7 +295,8 @@ struct EpochResult {
 }
 
 protocol EpochDriver: AnyObject {
-    func runEpoch(_ epoch: Int, control: TrainingControl) -> EpochResult
+    /// Throws only when the data cannot be read (a streamed file that changed, an I/O error).
+    func runEpoch(_ epoch: Int, control: TrainingControl) throws -> EpochResult
     /// The weights to validate and keep after an epoch.
     var network: Network { get }
     /// Examples of the current epoch already trained on (0 at an epoch boundary).
@@ -472,10 +473,16 @@ final class WeightAverage {
     }
 }
 
+/// What the epoch loop validates with: the data in memory (`Validator`) or streamed (`StreamingValidator`).
+protocol Validating: AnyObject {
+    /// Mean training loss, mean KL(p‖q) and the share of rows whose predicted class is the majority class.
+    func evaluate(_ network: Network) throws -> (loss: Double, kl: Double, accuracy: Double)
+}
+
 /// Per-epoch validation through the training code: the one forward pass (inference mode) and the training
 /// loss, in chunks of rows; KL and accuracy against the majority class beside it. Targets are the raw
 /// validation labels (no smoothing, temperature or class weights).
-final class Validator {
+final class Validator: Validating {
     let data: Dataset
     let rows: [Int]?
     let targets: PreparedTargets

@@ -1,0 +1,127 @@
+import Foundation
+import Synchronization
+
+/// A data file mapped read-only into memory, for training that reads its rows where they lie in the page
+/// cache (no copy into a buffer of our own first).
+///
+/// A mapped file that another process truncates would normally kill us: touching a page past the new end
+/// raises SIGBUS. `MappingGuard` turns that into an error instead: its handler, for a fault inside one of our
+/// mappings, maps a page of zeros over the faulting page (so the load that faulted completes, reading 0) and
+/// marks the mapping `faulted`. Readers check `checkUnchanged()` after every batch they gather, before the
+/// batch is used, so those zeros never reach training: the run stops with "changed while being read". A
+/// SIGBUS anywhere else gets the default action, as if no handler were installed.
+final class MappedFile: @unchecked Sendable {
+    // @unchecked Sendable: immutable after init; the mapping is read-only.
+    let input: InputFile
+    let base: UnsafeRawPointer
+    let size: Int
+    private let slot: Int?
+    var guardSlot: Int? { slot }
+
+    init(_ input: InputFile) throws {
+        self.input = input
+        size = input.size
+        MappingGuard.install()
+        guard size > 0, let p = mmap(nil, size, PROT_READ, MAP_SHARED, input.descriptor, 0), p != MAP_FAILED else {
+            if size == 0 { throw DataError(file: input.path, "is empty") }
+            throw DataError(file: input.path, "cannot be mapped into memory: \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(p)
+        slot = MappingGuard.register(UInt(bitPattern: p), UInt(bitPattern: p) + UInt(size))
+        if slot == nil {
+            munmap(p, size)
+            throw DataError(file: input.path, "cannot be mapped: too many files mapped at once (at most \(MappingGuard.slots))")
+        }
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: base), size)
+        MappingGuard.unregister(slot)
+    }
+
+    /// Throws when the file changed since it was opened (`InputFile.checkUnchanged`) or a read of the
+    /// mapping faulted (the file was cut short under it).
+    func checkUnchanged() throws {
+        if MappingGuard.faulted(slot) { throw DataError(file: input.path, "changed while being read (it is shorter now)") }
+        try input.checkUnchanged()
+    }
+
+    /// Asks the kernel to read bytes `range` ahead (asynchronously), or to drop them from our page tables.
+    func advise(_ range: Range<Int>, willNeed: Bool) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = range.lowerBound / page * page, hi = min(size, range.upperBound)
+        guard hi > lo else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, willNeed ? MADV_WILLNEED : MADV_DONTNEED)
+    }
+}
+
+/// The SIGBUS handler of `MappedFile` and its table of mapped ranges.
+enum MappingGuard {
+    static let slots = 4096
+    // The table: (start, end, faulted) words per slot, in memory allocated once and never freed. A slot is
+    // claimed under `lock` and its start/end written before `used` is raised; the handler reads only words
+    // (aligned machine words: single loads and stores) of slots whose range holds the faulting address; a
+    // slot is released (`used` lowered, end set to 0) only after its mapping is gone, so no access to it can
+    // be in flight.
+    nonisolated(unsafe) private static let table: UnsafeMutablePointer<UInt> = {
+        let p = UnsafeMutablePointer<UInt>.allocate(capacity: 3 * slots + 1)  // + the word "any slot faulted"
+        p.initialize(repeating: 0, count: 3 * slots + 1)
+        return p
+    }()
+    nonisolated(unsafe) private static var used = [Bool](repeating: false, count: slots)
+    private static let lock = Mutex<Void>(())
+    private static let installed = Atomic<Bool>(false)
+
+    /// Installs the handler (once per process).
+    static func install() {
+        guard installed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        let handler: @convention(c) (Int32, UnsafeMutablePointer<siginfo_t>?, UnsafeMutableRawPointer?) -> Void = { _, info, _ in
+            let address = info.map { UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr) } ?? 0
+            for s in 0..<MappingGuard.slots {
+                let start = MappingGuard.table[3 * s], end = MappingGuard.table[3 * s + 1]
+                if address >= start && address < end {
+                    let page = address & ~UInt(sysconf(Int32(_SC_PAGESIZE)) - 1)
+                    _ = mmap(UnsafeMutableRawPointer(bitPattern: page), Int(sysconf(Int32(_SC_PAGESIZE))), PROT_READ,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+                    MappingGuard.table[3 * s + 2] = 1
+                    MappingGuard.table[3 * MappingGuard.slots] = 1
+                    return
+                }
+            }
+            // Not ours: the default action, when the faulting access runs again.
+            signal(SIGBUS, SIG_DFL)
+        }
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = handler
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_SIGINFO
+        sigaction(SIGBUS, &action, nil)
+    }
+
+    static func register(_ start: UInt, _ end: UInt) -> Int? {
+        lock.withLock { _ in
+            guard let s = used.firstIndex(of: false) else { return nil }
+            used[s] = true
+            table[3 * s + 2] = 0
+            table[3 * s] = start
+            table[3 * s + 1] = end
+            return s
+        }
+    }
+
+    static func unregister(_ slot: Int?) {
+        guard let slot else { return }
+        lock.withLock { _ in
+            table[3 * slot + 1] = 0
+            table[3 * slot] = 0
+            used[slot] = false
+        }
+    }
+
+    static func faulted(_ slot: Int?) -> Bool { slot.map { table[3 * $0 + 2] != 0 } ?? false }
+
+    static func faulted(_ file: MappedFile) -> Bool { faulted(file.guardSlot) }
+
+    /// Whether any mapping has faulted since the process started (one word to read per batch).
+    static var anyFault: Bool { table[3 * slots] != 0 }
+}

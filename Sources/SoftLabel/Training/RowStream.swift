@@ -1,0 +1,263 @@
+import Foundation
+import Synchronization
+
+/// Counters a caller can read while a streamed run goes (from any thread): for the read rate in progress.
+public final class StreamingMonitor: Sendable {
+    private let bytes = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Bytes of the data files read so far (as stored: float16 counts 2 bytes a value).
+    public var bytesRead: Int { bytes.load(ordering: .relaxed) }
+
+    func add(_ n: Int) { bytes.add(n, ordering: .relaxed) }
+}
+
+/// A thread that runs one job at a time beside the caller: the next window is read and prepared while the
+/// current one trains, so the disk and the cores work at the same time.
+final class ReadAhead: @unchecked Sendable {
+    // @unchecked Sendable: `job`, `finished`, `failure` and `stopping` are only touched with `condition` held.
+    private let condition = NSCondition()
+    private var job: (() throws -> Void)?
+    private var finished = true
+    private var failure: Error?
+    private var stopping = false
+
+    init() {
+        // The thread keeps the object alive until `stop` ends its loop.
+        let thread = Thread { self.loop() }
+        thread.name = "softlabel read-ahead"
+        thread.start()
+    }
+
+    private func loop() {
+        condition.lock()
+        while true {
+            while job == nil && !stopping { condition.wait() }
+            if stopping { break }
+            let work = job!
+            condition.unlock()
+            var error: Error?
+            do { try work() } catch let e { error = e }
+            condition.lock()
+            job = nil
+            failure = error
+            finished = true
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+
+    /// Starts `work` on the thread; the previous job must have been waited for.
+    func start(_ work: @escaping () throws -> Void) {
+        condition.lock()
+        precondition(finished)
+        finished = false
+        failure = nil
+        job = work
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for the job started last; rethrows its error.
+    func wait() throws {
+        condition.lock()
+        while !finished { condition.wait() }
+        let e = failure
+        failure = nil
+        condition.unlock()
+        if let e { throw e }
+    }
+
+    /// Keeps a value computed from touched pages alive (so the loads that touched them are not optimised away).
+    static func sink(_ value: UInt8) { sunk.store(value, ordering: .relaxed) }
+    private static let sunk = Atomic<UInt8>(0)
+
+    /// Ends the thread (after the job in flight).
+    func stop() {
+        try? wait()
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// A run of rows delivered by `RowStream`: consecutive in the pass's order and contiguous in memory.
+struct StreamRun {
+    var x: Rows
+    var targets: LossTargets
+    var rows: Int
+    /// Place of the first row in the pass (0-based): the example number dropout keys on.
+    var position: Int
+}
+
+/// One pass over streamed rows in a given order, a batch at a time: the next `align` rows of the order (the
+/// last batch of the pass may be shorter), gathered from the mapped files into one small buffer, standardised
+/// and with their targets prepared, on every core.
+///
+/// The order: `order` (blocks) cut into windows of `windowBlocks` blocks; the rows of window w in the order
+/// `StreamShuffle.places(window: w)` gives (or as stored). Batches run on across window boundaries. Only the
+/// current window's row numbers are held (and a batch's worth of rows), whatever the size of the data.
+///
+/// Read-ahead: when a window's rows are taken up, the `ReadAhead` thread reads a byte of every page of the
+/// next window, so the disk works (and the pages get mapped) while the cores train; the pages of the window
+/// before are released from this process (the page cache keeps them as memory allows), which keeps the
+/// resident set at about two windows of pages.
+final class RowStream {
+    struct Window {
+        var blocks: Range<Int>  // positions in `order`
+        var rows: Int
+        var start: Int          // the place of its first row in the pass
+    }
+
+    let parallel: Parallel
+    let windowBlocks: Int
+    let monitor: StreamingMonitor?
+    private let buffer: WindowBuffer
+    private let scratch: [FillScratch]
+    private let readAhead: ReadAhead?
+
+    private var set: StreamedSet?
+    private var order: [Int] = []
+    private var shuffle: StreamShuffle?
+    private var align = 1
+    private var windows: [Window] = []
+    private var nextWindow = 0
+    private var pending: [Int] = []   // row numbers of the pass not yet delivered, from `cursor` on
+    private var cursor = 0
+    private var position = 0          // the place of pending[cursor]
+    private var ahead = false
+
+    /// - Parameters:
+    ///   - sources: every source the stream will read (training, validation): their files are mapped.
+    ///   - maxAlign: the largest batch any pass will use.
+    ///   - readAhead: touch the next window's pages on a thread of its own.
+    init(sources: [StreamingSource], d: Int, k: Int, windowBlocks: Int, maxAlign: Int, weights: Bool, hard: Bool,
+         parallel: Parallel, readAhead: Bool, monitor: StreamingMonitor?) throws {
+        self.parallel = parallel
+        self.monitor = monitor
+        self.windowBlocks = windowBlocks
+        for s in sources { try s.mapFiles() }
+        // Room for a few batches at once (about 2 MiB of features: still in cache when trained on), so the
+        // gather's parallel region is shared by several minibatches.
+        buffer = WindowBuffer(capacity: max(maxAlign, (2 << 20) / (4 * max(d, 1))), d: d, kp: paddedWidth(k),
+                              weights: weights, hard: hard)
+        let widest = sources.max { $0.features.columnCount < $1.features.columnCount }!
+        scratch = (0..<parallel.threads).map { _ in FillScratch(source: widest) }
+        self.readAhead = readAhead ? ReadAhead() : nil
+    }
+
+    deinit { readAhead?.stop() }
+
+    /// Starts a pass over `order` (blocks of `set`), rows shuffled within windows by `shuffle` (nil: in
+    /// order), in batches of `align` rows, from place `start`.
+    func begin(_ set: StreamedSet, order: [Int], shuffle: StreamShuffle?, align: Int, start: Int) throws {
+        end()
+        self.set = set
+        self.order = order
+        self.shuffle = shuffle
+        self.align = align
+        windows = []
+        var s = 0, i = 0
+        while i < order.count {
+            let blocks = i..<min(order.count, i + windowBlocks)
+            let rows = blocks.reduce(0) { $0 + set.rows(ofBlock: order[$1]).count }
+            windows.append(Window(blocks: blocks, rows: rows, start: s))
+            s += rows
+            i = blocks.upperBound
+        }
+        pending = []
+        cursor = 0
+        nextWindow = windows.firstIndex { $0.start + $0.rows > start } ?? windows.count
+        position = nextWindow < windows.count ? windows[nextWindow].start : s
+        if nextWindow < windows.count {
+            try take()
+            cursor = start - position
+            position = start
+        }
+    }
+
+    /// The next batches (as many whole ones as the buffer holds; the last of the pass may be short), or nil
+    /// at the end of the pass.
+    func next() throws -> StreamRun? {
+        let most = buffer.capacity / align * align
+        while pending.count - cursor < most && nextWindow < windows.count { try take() }
+        var m = min(most, pending.count - cursor)
+        if m < pending.count - cursor || nextWindow < windows.count { m = m / align * align }
+        guard m > 0, let set else { return nil }
+        try pending.withUnsafeBufferPointer { ids in
+            try set.gather(UnsafeBufferPointer(rebasing: ids[cursor..<(cursor + m)]), into: buffer, scratch: scratch,
+                           parallel: parallel)
+        }
+        let (x, t) = buffer.rows(from: 0, position: position, preparer: set.preparer)
+        let run = StreamRun(x: x, targets: t, rows: m, position: position)
+        cursor += m
+        position += m
+        return run
+    }
+
+    /// Waits for the read-ahead in flight.
+    func end() {
+        if ahead {
+            ahead = false
+            try? readAhead!.wait()
+        }
+    }
+
+    /// Takes up the next window: its rows join the pending ones in their order; the window before it is
+    /// checked (its files unchanged) and released; the window after it is read ahead.
+    private func take() throws {
+        let set = self.set!, v = nextWindow, win = windows[v]
+        if cursor > 0 {
+            pending.removeFirst(cursor)
+            cursor = 0
+        }
+        var rows: [Int] = []
+        rows.reserveCapacity(win.rows)
+        for b in order[win.blocks] { rows.append(contentsOf: set.rows(ofBlock: b)) }
+        if let places = shuffle?.places(window: v, count: win.rows) {
+            var ordered = [Int](repeating: 0, count: win.rows)
+            for (i, p) in places.enumerated() { ordered[p] = rows[i] }
+            rows = ordered
+        }
+        pending.append(contentsOf: rows)
+        if v > 0 { for b in order[windows[v - 1].blocks] { try set.source.checkFiles(set.rows(ofBlock: b)) } }
+        // Every page but this window's and the next one's is released from this process (a fault maps the
+        // pages around it too, large folios whole, so releasing only the window before would leave strays).
+        var keep = Set(order[win.blocks])
+        if v + 1 < windows.count { keep.formUnion(order[windows[v + 1].blocks]) }
+        let total = StreamLayout.blockCount(set.source.rows)
+        var b = 0
+        while b < total {
+            if keep.contains(b) {
+                b += 1
+                continue
+            }
+            var e = b
+            while e < total && !keep.contains(e) { e += 1 }
+            set.source.advise(set.rows(ofBlock: b).lowerBound..<set.rows(ofBlock: e - 1).upperBound, willNeed: false)
+            b = e
+        }
+        monitor?.add(Int(Double(set.source.bytesPerPass) * Double(win.rows) / Double(set.source.rows)))
+        nextWindow += 1
+        startAhead()
+    }
+
+    /// Reads the pages of the window after the one just taken, on the read-ahead thread.
+    private func startAhead() {
+        guard let readAhead, let set, nextWindow < windows.count else { return }
+        end()
+        let ranges = order[windows[nextWindow].blocks].map { set.rows(ofBlock: $0) }
+        let source = set.source
+        ahead = true
+        readAhead.start {
+            var sum: UInt8 = 0
+            for r in ranges {
+                source.advise(r, willNeed: true)
+                sum &+= source.touch(r)
+            }
+            ReadAhead.sink(sum)
+        }
+    }
+}

@@ -1,0 +1,339 @@
+import Foundation
+
+/// A streamed run cannot do what was asked (a minibatch wider than a window, too few rows to hold out
+/// whole blocks): a usage problem for the command line.
+public struct StreamingUnsupported: Error, Sendable {
+    public var message: String
+}
+
+/// Streamed minibatch epochs: the block-wise shuffled order of `StreamShuffle`, consecutive batches of it,
+/// one `BatchStep` with an optimizer update each, exactly as `MinibatchDriver` does over an order in memory.
+/// Dropout keys each example by its place in the epoch's order.
+final class StreamingMinibatchDriver: EpochDriver {
+    let config: TrainConfig
+    let data: StreamedSet
+    let params: Parameters
+    let optimizer: Optimizer
+    let schedule: Schedule
+    let stepper: BatchStep
+    let work: Workspace
+    let batch: Int
+    let average: WeightAverage?
+    let stream: RowStream
+    private(set) var examplesDone = 0
+    private var partialLoss = 0.0
+
+    init(config: TrainConfig, set: StreamedSet, params: Parameters, parallel: Parallel, optimizer: Optimizer, stream: RowStream) {
+        self.config = config
+        self.data = set
+        self.params = params
+        self.optimizer = optimizer
+        self.stream = stream
+        let n = data.rowCount
+        schedule = Schedule(kind: config.schedule, baseRate: config.learningRate, epochs: config.epochs,
+                            warmup: config.warmup, stepEvery: config.stepEvery, stepGamma: config.stepGamma)
+        stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
+        batch = min(config.batchSize, n)
+        work = Workspace(params: params, batch: batch, tasks: parallel.threads)
+        let stepsPerEpoch = (n + batch - 1) / batch
+        average = config.averageEpochs > 0
+            ? WeightAverage(params: params, decay: 1 - 1 / max(1, config.averageEpochs * Double(stepsPerEpoch)))
+            : nil
+    }
+
+    var network: Network { average?.network ?? params.network }
+
+    func runEpoch(_ epoch: Int, control: TrainingControl) throws -> EpochResult {
+        let n = data.rowCount
+        let lr = schedule.rate(epoch: epoch)
+        if examplesDone == 0 { partialLoss = 0 }
+        let shuffle = StreamShuffle(seed: config.seed, epoch: epoch)
+        try stream.begin(data, order: shuffle.blockOrder(data.blocks), shuffle: shuffle, align: batch, start: examplesDone)
+        defer { stream.end() }
+        while let run = try stream.next() {
+            var r = 0
+            while r < run.rows {
+                let m = min(batch, run.rows - r)
+                let batchLoss = stepper.run(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, params: params,
+                                            work: work, mode: .training(seed: config.seed, epoch: epoch),
+                                            update: (optimizer, lr))
+                partialLoss += batchLoss
+                if !batchLoss.isFinite {
+                    examplesDone = 0
+                    defer { partialLoss = 0 }
+                    return EpochResult(loss: partialLoss / Double(n), rate: lr)
+                }
+                average?.accumulate()
+                examplesDone += m
+                control.onBatch?(examplesDone, n, partialLoss / Double(examplesDone))
+                if examplesDone < n && control.shouldStop() { return EpochResult(loss: .nan, rate: lr, interrupted: true) }
+                r += m
+            }
+        }
+        let loss = partialLoss / Double(n)
+        examplesDone = 0
+        partialLoss = 0
+        return EpochResult(loss: loss, rate: lr)
+    }
+
+    /// The position inside the epoch is all a streamed run needs beyond the weights and the optimizer: the
+    /// orders are recomputed from the seed and the epoch (the checkpoint's `order` stays empty).
+    func save(into c: inout Checkpoint) {
+        c.minibatch = Checkpoint.MinibatchState(
+            parameters: params.tensorArrays, optimizer: optimizer.state,
+            average: average.map { ($0.sums.arrays, $0.steps) }, shuffleState: 0, order: [],
+            position: examplesDone, partialLoss: partialLoss)
+    }
+
+    func restore(_ c: Checkpoint) -> Bool {
+        guard let m = c.minibatch, m.order.isEmpty, m.position >= 0, m.position < max(data.rowCount, 1),
+              m.position % batch == 0, (m.average == nil) == (average == nil), optimizer.restore(m.optimizer),
+              params.load(tensors: m.parameters) else { return false }
+        if let a = m.average, let average {
+            guard average.sums.load(a.sums[...]), a.steps >= 0 else { return false }
+            average.steps = a.steps
+        }
+        examplesDone = m.position
+        partialLoss = m.partialLoss
+        return true
+    }
+}
+
+/// The full-batch objective over streamed rows: the training blocks in order, in chunks of `chunk` rows (the
+/// chunks `FullBatchObjective` uses in memory), their gradients added in chunk order. One pass per call.
+final class StreamingObjective: FullBatchEvaluating {
+    let data: StreamedSet
+    let params: Parameters
+    let stepper: BatchStep
+    let work: Workspace
+    let chunk: Int
+    let stream: RowStream
+
+    init(config: TrainConfig, set: StreamedSet, params: Parameters, parallel: Parallel, stream: RowStream, chunk: Int) {
+        self.data = set
+        self.params = params
+        self.stream = stream
+        self.chunk = min(chunk, data.rowCount)
+        stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
+        work = Workspace(params: params, batch: self.chunk, tasks: parallel.threads)
+    }
+
+    var count: Int { data.rowCount }
+
+    func evaluate() throws -> (objective: Double, loss: Double, gradient: [Double]) {
+        let n = data.rowCount
+        var gradient = [Double](repeating: 0, count: params.sizes.reduce(0, +))
+        var total = 0.0
+        try stream.begin(data, order: data.blocks, shuffle: nil, align: chunk, start: 0)
+        defer { stream.end() }
+        while let run = try stream.next() {
+            var r = 0
+            while r < run.rows {
+                let m = min(chunk, run.rows - r)
+                total += stepper.run(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, divisor: n, params: params,
+                                     work: work, update: nil)
+                var offset = 0
+                for (t, size) in params.sizes.enumerated() {
+                    let g = params.grads[t]
+                    for e in 0..<size { gradient[offset + e] += Double(g[e]) }
+                    offset += size
+                }
+                r += m
+            }
+        }
+        let loss = total / Double(n)
+        let penalty = stepper.penalty.add(to: &gradient, theta: params.flat, shapes: params.shapes)
+        return (loss + penalty, loss, gradient)
+    }
+}
+
+/// Validation over streamed rows (held-out blocks, or a separate streamed file), in chunks, as `Validator`.
+final class StreamingValidator: Validating {
+    let data: StreamedSet
+    let params: Parameters
+    let work: Workspace
+    let stepper: BatchStep
+    let chunk: Int
+    let stream: RowStream
+
+    init(set: StreamedSet, structure: Network, loss: LossKind, parallel: Parallel, stream: RowStream, chunk: Int) {
+        self.data = set
+        self.stream = stream
+        params = Parameters(structure)
+        self.chunk = min(chunk, max(data.rowCount, 1))
+        work = Workspace(params: params, batch: self.chunk, tasks: parallel.threads)
+        stepper = BatchStep(loss: loss, penalty: L2Penalty(l2: 0), parallel: parallel)
+    }
+
+    func evaluate(_ network: Network) throws -> (loss: Double, kl: Double, accuracy: Double) {
+        params.load(network)
+        var sums = (loss: 0.0, kl: 0.0, hits: 0)
+        try stream.begin(data, order: data.blocks, shuffle: nil, align: chunk, start: 0)
+        defer { stream.end() }
+        while let run = try stream.next() {
+            var r = 0
+            while r < run.rows {
+                let m = min(chunk, run.rows - r)
+                let part = stepper.evaluate(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, params: params, work: work)
+                sums.loss += part.loss
+                sums.kl += part.kl
+                sums.hits += part.hits
+                r += m
+            }
+        }
+        let nn = Double(max(data.rowCount, 1))
+        return (sums.loss / nn, sums.kl / nn, Double(sums.hits) / nn)
+    }
+}
+
+extension TrainModel {
+    /// Blocks of `blocks` held out for validation at `fraction` (at least one, leaving at least one), seeded as
+    /// `Dataset.splitRows` is, but over whole blocks: (training, validation), both ascending.
+    static func splitBlocks(_ blocks: Int, fraction: Double, seed: UInt64) -> (train: [Int], validation: [Int]) {
+        var rng = SplitMix64(seed: seed).derived(3)
+        var order = Array(0..<blocks)
+        rng.shuffle(&order)
+        let m = min(max(Int((fraction * Double(blocks)).rounded()), 1), blocks - 1)
+        return (Array(order[m...]).sorted(), Array(order[..<m]).sorted())
+    }
+
+    /// `run` for data streamed from files (`StreamingSource`) instead of held in memory: the same training,
+    /// with the block-wise shuffle of `StreamLayout`, validation on held-out blocks (or a separate streamed
+    /// file), and the standardisation statistics of one streaming pass over the training blocks, made before
+    /// the first epoch together with every check of the data.
+    ///
+    /// - Parameters:
+    ///   - readAhead: fill the next window on a thread of its own while the current one trains (else on every
+    ///     core when it is needed).
+    ///   - monitor: counts the bytes read (the progress bar's read rate).
+    ///   - targetCacheBytes: the training rows' prepared targets are kept in memory when they take at most
+    ///     this (the validation rows': a quarter of it); else they are read and prepared again every epoch.
+    ///   - note: messages for the user (the data scan, label warnings).
+    public static func runStreaming(
+        source: StreamingSource, validation: StreamingSource?, config: TrainConfig, parallel: Parallel,
+        initial: ModelFile? = nil, resume: Checkpoint? = nil, control: TrainingControl = TrainingControl(),
+        monitor: StreamingMonitor? = nil, readAhead: Bool = true, targetCacheBytes: Int = 256 << 20,
+        note: (String) -> Void = { _ in }
+    ) throws -> TrainingRun {
+        try runStreaming(source: source, validation: validation, config: config, parallel: parallel, initial: initial,
+                         resume: resume, control: control, monitor: monitor, readAhead: readAhead, note: note,
+                         windowBlocks: StreamLayout.windowBlocks(features: source.featureCount), targetCacheBytes: targetCacheBytes)
+    }
+
+    /// `windowBlocks`: blocks per window (tests make it small to cross many windows on little data).
+    static func runStreaming(
+        source: StreamingSource, validation: StreamingSource?, config: TrainConfig, parallel: Parallel,
+        initial: ModelFile?, resume: Checkpoint?, control: TrainingControl, monitor: StreamingMonitor?, readAhead: Bool,
+        note: (String) -> Void, windowBlocks: Int, targetCacheBytes: Int = 256 << 20
+    ) throws -> TrainingRun {
+        let n = source.rows, d = source.featureCount, k = source.classCount
+        let blocks = StreamLayout.blockCount(n)
+        let windowRows = windowBlocks * StreamLayout.blockRows
+        var trainBlocks = Array(0..<blocks), validationBlocks: [Int] = []
+        if validation == nil && config.valFraction > 0 {
+            guard blocks >= 2 else {
+                throw StreamingUnsupported(message: "\(n) rows are too few to hold out whole blocks of \(StreamLayout.blockRows) " +
+                                           "rows for validation: use --val-fraction 0 or a larger --memory")
+            }
+            (trainBlocks, validationBlocks) = splitBlocks(blocks, fraction: config.valFraction, seed: config.seed)
+        }
+        if config.optimizer != .lbfgs && config.batchSize > windowRows {
+            throw StreamingUnsupported(message: "--batch-size \(config.batchSize) is larger than a streaming window " +
+                                       "(\(windowRows) rows of \(d) features); use at most \(windowRows)")
+        }
+        let held = Set(validationBlocks)
+        var preparer = TargetPreparer(k: k, config: config)
+        let fitStandardizer = initial == nil && config.standardize
+        let started = DispatchTime.now().uptimeNanoseconds
+        let scan = try StreamingScan.run(source, training: { !held.contains($0) }, moments: fitStandardizer,
+                                         mass: config.classWeight == .balanced, preparer: preparer, parallel: parallel,
+                                         progress: { monitor?.add(0); _ = $0 })
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        monitor?.add(source.bytesPerPass)
+        note("scanned \(source.name): \(MemoryBudget.format(source.bytesPerPass)) in \(String(format: "%.1f", seconds)) s " +
+             "(\(rate(source.bytesPerPass, seconds))): checks, standardisation statistics, fingerprint")
+        if let w = scan.labelStats.warning(file: source.labels?.path ?? source.name) { note("warning: " + w) }
+        let standardizer = initial?.standardization ?? (fitStandardizer ? scan.moments!.standardizer : nil)
+        let trainSet0 = StreamedSet(source: source, blocks: trainBlocks, standardizer: standardizer, preparer: preparer)
+        let trainCount = trainSet0.rowCount
+        if let mass = scan.mass { preparer.classWeight = TargetRows.classWeights(mass: mass, trained: trainCount) }
+        let trainSet = try StreamedSet(source: source, blocks: trainBlocks, standardizer: standardizer, preparer: preparer)
+            .withTargetCache(limit: targetCacheBytes, parallel: parallel)
+
+        var fingerprint = "streamed in blocks of \(StreamLayout.blockRows) rows, windows of \(windowBlocks) blocks; " + scan.fingerprint
+        var validationSet: StreamedSet?
+        if let validation {
+            let vscan = try StreamingScan.run(validation, training: { _ in false }, moments: false, mass: false,
+                                              preparer: preparer, parallel: parallel, progress: { _ in })
+            monitor?.add(validation.bytesPerPass)
+            if let w = vscan.labelStats.warning(file: validation.labels?.path ?? validation.name) { note("warning: " + w) }
+            fingerprint += "; validation " + vscan.fingerprint
+            validationSet = try StreamedSet(source: validation, blocks: Array(0..<StreamLayout.blockCount(validation.rows)),
+                                            standardizer: standardizer, preparer: .validation(k: k))
+                .withTargetCache(limit: targetCacheBytes / 4, parallel: parallel)
+        } else if !validationBlocks.isEmpty {
+            validationSet = try StreamedSet(source: source, blocks: validationBlocks, standardizer: standardizer,
+                                            preparer: .validation(k: k))
+                .withTargetCache(limit: targetCacheBytes / 4, parallel: parallel)
+        }
+
+        let network: Network
+        if let initial {
+            network = initial.network
+        } else {
+            var rng = SplitMix64(seed: config.seed).derived(1)
+            network = Network.make(inputs: d, hidden: config.hidden, classes: k, activation: config.activation,
+                                   dropout: config.dropout, rng: &rng)
+        }
+        let params = Parameters(network)
+        let chunk = min(2048, windowRows)
+        let batch = min(config.batchSize, trainCount)
+        let stream = try RowStream(sources: [source] + (validation.map { [$0] } ?? []), d: d, k: k, windowBlocks: windowBlocks,
+                               maxAlign: max(batch, chunk), weights: preparer.classWeight != nil,
+                               hard: preparer.hardLabels, parallel: parallel, readAhead: readAhead, monitor: monitor)
+        let validator = validationSet.map {
+            StreamingValidator(set: $0, structure: network, loss: config.loss, parallel: parallel, stream: stream, chunk: chunk)
+        }
+        let sizes = params.sizes
+        let driver: EpochDriver
+        switch config.optimizer {
+        case .lbfgs:
+            driver = FullBatchDriver(objective: StreamingObjective(config: config, set: trainSet, params: params, parallel: parallel,
+                                                                   stream: stream, chunk: chunk), params: params)
+        case .sgd:
+            driver = StreamingMinibatchDriver(config: config, set: trainSet, params: params, parallel: parallel,
+                                              optimizer: SGD(sizes: sizes, momentum: config.momentum, nesterov: config.nesterov),
+                                              stream: stream)
+        case .adam:
+            driver = StreamingMinibatchDriver(config: config, set: trainSet, params: params, parallel: parallel,
+                                              optimizer: Adam(sizes: sizes, beta1: config.beta1, beta2: config.beta2,
+                                                              epsilon: config.epsilon), stream: stream)
+        case .adamw:
+            driver = StreamingMinibatchDriver(config: config, set: trainSet, params: params, parallel: parallel,
+                                              optimizer: Adam(sizes: sizes, beta1: config.beta1, beta2: config.beta2,
+                                                              epsilon: config.epsilon, weightDecay: config.weightDecay),
+                                              stream: stream)
+        }
+        var loop = EpochLoop(config: config, driver: driver, params: params, initial: network, validator: validator,
+                             fingerprint: fingerprint, examplesPerEpoch: trainCount)
+        if let resume { try loop.restore(resume) }
+        let outcome = try loop.run(control)
+        let validationCount = validationSet?.rowCount ?? 0
+        let kept = outcome.history.first { $0.epoch == outcome.keptEpoch }
+        var summary = TrainingSummary(
+            examples: trainCount, validationExamples: validationCount, epochsRun: outcome.history.count,
+            keptEpoch: outcome.keptEpoch, stoppedEarly: outcome.stoppedEarly, converged: outcome.converged,
+            finalTrainLoss: kept?.trainLoss, validationLoss: kept?.valLoss, validationKL: kept?.valKL,
+            validationAccuracy: kept?.valAccuracy, history: outcome.history)
+        summary.streaming = StreamingSummary(blockRows: StreamLayout.blockRows, windowBlocks: windowBlocks)
+        var model = ModelFile(classes: source.classNames, features: source.featureNames, standardization: standardizer,
+                              network: outcome.network, config: config, training: summary)
+        model.interrupted = outcome.interruption
+        return TrainingRun(model: model, outcome: outcome, trainCount: trainCount, validationCount: validationCount)
+    }
+
+    /// "512 MiB/s" for people.
+    public static func rate(_ bytes: Int, _ seconds: Double) -> String {
+        MemoryBudget.format(Int(Double(bytes) / max(seconds, 1e-9))) + "/s"
+    }
+}

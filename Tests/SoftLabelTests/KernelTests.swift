@@ -187,7 +187,7 @@ final class GuardedFloats {
 }
 
 @Suite struct KernelBoundsTests {
-    static let shapes: [(n: Int, d: Int, o: Int)] = KernelTests.shapes + [(6, 20, 40), (7, 70, 33), (13, 17, 100)]
+    static let shapes: [(n: Int, d: Int, o: Int)] = KernelTests.shapes + [(6, 20, 40), (7, 70, 33), (13, 17, 100), (6, 6, 5), (5, 3, 7), (9, 1, 4), (8, 15, 2), (7, 2, 70)]
 
     /// Every kernel on every shape with each of its operands ending at an unreadable page.
     @Test(arguments: shapes.indices)

@@ -13,32 +13,46 @@ public func gemmNN(
     dx: UnsafeMutablePointer<Float>, ldx: Int
 ) {
     guard outputs > 0 else { return }
-    // The tile loads whole vectors of W's rows; when d is not a multiple of 16 the last vector of a row runs on
-    // into the next row (ignored lanes), and past the end of W on its last row. That row is read from a
-    // zero-padded copy instead, so no load leaves the buffers.
-    let last = w + (outputs - 1) * d
     if d % vecWidth == 0 {
-        outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64, lastRow: last,
-                     lastStride: 64, bias: nil, c: dx, ldc: ldx)
+        outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64,
+                     tail: Tail(rows: 0, base: w, ld: d), bias: nil, c: dx, ldc: ldx)
         return
     }
-    let padded = (d + 63) / 64 * 64
-    let tail = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+    // The tile loads whole vectors: over a ragged row that runs up to 15 floats on, into the next rows (lanes
+    // ignored), and past the end of W from the last rows, the last ⌊15/d⌋ + 1 of them. Those rows are read from
+    // a zero-padded copy (each row 64-column blocks wide), so no load leaves the buffers.
+    let tailRows = min(outputs, 15 / d + 1), padded = (d + 63) / 64 * 64
+    let tail = UnsafeMutablePointer<Float>.allocate(capacity: tailRows * padded)
     defer { tail.deallocate() }
-    tail.initialize(from: last, count: d)
-    (tail + d).initialize(repeating: 0, count: padded - d)
-    outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64, lastRow: tail,
-                 lastStride: 64, bias: nil, c: dx, ldc: ldx)
+    tail.initialize(repeating: 0, count: tailRows * padded)
+    for t in 0..<tailRows {
+        (tail + t * padded).update(from: w + (outputs - tailRows + t) * d, count: d)
+    }
+    outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64,
+                 tail: Tail(rows: tailRows, base: tail, ld: padded), bias: nil, c: dx, ldc: ldx)
+}
+
+/// The last `rows` rows of B, read from `base` (row stride `ld`, 64-column blocks at base + q·64) instead of B.
+struct Tail {
+    var rows: Int
+    var base: UnsafePointer<Float>
+    var ld: Int
+
+    init(rows: Int, base: UnsafePointer<Float>, ld: Int) {
+        self.rows = rows
+        self.base = base
+        self.ld = ld
+    }
 }
 
 /// C[r, c] = Σ_t A[r, t] B[t, c] (+ bias[c]) for r in `rows`, c in 0..<cols. A rows from `a` (`depth` values
 /// used each); B row t of column block q (64 columns) starts at b + q·panelStride + t·ldb. For W itself
 /// (ldb = i, panelStride = 64) that is plain row-major; for packed panels ldb = 64, panelStride = 64·depth.
-/// The last row of B (t = depth - 1) of block q is read at lastRow + q·lastStride instead, so a caller whose B
-/// ends in a ragged row can hand in a padded copy of it (every block's 64 columns readable). depth > 0.
+/// The last `tail.rows` rows of B are read from `tail` instead, so a caller whose B ends in ragged rows can hand
+/// in a padded copy of them (every block's 64 columns readable).
 @inline(__always)
 func outerProduct(a: Rows, rows: Range<Int>, depth: Int, b: UnsafePointer<Float>, ldb: Int, cols: Int, panelStride: Int,
-                  lastRow: UnsafePointer<Float>, lastStride: Int,
+                  tail: Tail,
                   bias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int) {
     let blocks = (cols + 63) / 64
     var r = rows.lowerBound
@@ -49,13 +63,13 @@ func outerProduct(a: Rows, rows: Range<Int>, depth: Int, b: UnsafePointer<Float>
         let a3 = a.row(r + min(3, count - 1)), a4 = a.row(r + min(4, count - 1)), a5 = a.row(r + min(5, count - 1))
         for q in 0..<blocks {
             let first = q * 64, width = min(64, cols - first)
-            let bq = b + q * panelStride, lq = lastRow + q * lastStride, cq = c + r * ldc + first, biasq = bias.map { $0 + first }
+            let bq = b + q * panelStride, tq = tail.base + q * 64, cq = c + r * ldc + first, biasq = bias.map { $0 + first }
             // A ragged last block runs only the vectors it needs (100 columns: 64 + 48, not 64 + 64).
             switch (width + vecWidth - 1) / vecWidth {
-            case 4: tile6(4, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, last: lq, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
-            case 3: tile6(3, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, last: lq, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
-            case 2: tile6(2, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, last: lq, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
-            default: tile6(1, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, last: lq, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            case 4: tile6(4, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, tail: tq, tailRows: tail.rows, tailLd: tail.ld, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            case 3: tile6(3, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, tail: tq, tailRows: tail.rows, tailLd: tail.ld, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            case 2: tile6(2, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, tail: tq, tailRows: tail.rows, tailLd: tail.ld, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            default: tile6(1, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, tail: tq, tailRows: tail.rows, tailLd: tail.ld, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
             }
         }
         r += count
@@ -69,7 +83,7 @@ private func tile6(
     _ v: Int,
     _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>,
     _ x4: UnsafePointer<Float>, _ x5: UnsafePointer<Float>, depth: Int, b start: UnsafePointer<Float>, ldb: Int,
-    last: UnsafePointer<Float>, bias: UnsafePointer<Float>?, width: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int
+    tail: UnsafePointer<Float>, tailRows: Int, tailLd: Int, bias: UnsafePointer<Float>?, width: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int
 ) {
     var a00 = Vec(), a01 = Vec(), a02 = Vec(), a03 = Vec()
     var a10 = Vec(), a11 = Vec(), a12 = Vec(), a13 = Vec()
@@ -94,11 +108,15 @@ private func tile6(
         row(x5[t], &a50, &a51, &a52, &a53)
     }
     var b = start
-    for t in 0..<depth - 1 {
+    for t in 0..<(depth - tailRows) {
         step(b, t)
         b += ldb
     }
-    step(last, depth - 1)
+    b = tail
+    for t in (depth - tailRows)..<depth {
+        step(b, t)
+        b += tailLd
+    }
     storeTile(a00, a01, a02, a03, row: 0, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
     storeTile(a10, a11, a12, a13, row: 1, rows: rows, width: width, bias: bias, c: c, ldc: ldc)
     storeTile(a20, a21, a22, a23, row: 2, rows: rows, width: width, bias: bias, c: c, ldc: ldc)

@@ -45,8 +45,7 @@ func packPanels(_ w: UnsafePointer<Float>, inputs d: Int, outputs o: Int, rows i
 /// Z has row stride `ldz`; columns beyond `outputs` are not written.
 func gemmPacked(x: Rows, rows: Range<Int>, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                 outputs o: Int, inputs d: Int, z: UnsafeMutablePointer<Float>, ldz: Int) {
-    guard d > 0 else { return }
-    // Panels are padded to 64 columns, so every row of them, the last included, reads whole vectors.
+    // Panels are padded to 64 columns, so every row of them reads whole vectors: no tail.
     outerProduct(a: x, rows: rows, depth: d, b: packed, ldb: panelWidth, cols: o, panelStride: panelWidth * d,
-                 lastRow: packed + (d - 1) * panelWidth, lastStride: panelWidth * d, bias: bias, c: z, ldc: ldz)
+                 tail: Tail(rows: 0, base: packed, ld: panelWidth), bias: bias, c: z, ldc: ldz)
 }

@@ -60,14 +60,18 @@ enum MappingGuard {
     static let slots = 4096
     // The table: (start, end, faulted) words per slot, in memory allocated once and never freed. A slot is
     // claimed under `lock` and its start/end written before `used` is raised; the handler reads only words
-    // (aligned machine words: single loads and stores) of slots whose range holds the faulting address; a
-    // slot is released (`used` lowered, end set to 0) only after its mapping is gone, so no access to it can
-    // be in flight.
-    nonisolated(unsafe) private static let table: UnsafeMutablePointer<UInt> = {
-        let p = UnsafeMutablePointer<UInt>.allocate(capacity: 3 * slots + 1)  // + the word "any slot faulted"
-        p.initialize(repeating: 0, count: 3 * slots + 1)
+    // of slots whose range holds the faulting address; a slot is released (`used` lowered, end set to 0) only
+    // after its mapping is gone, so no access to it can be in flight. Every word is an atomic (lock-free, so
+    // safe in a signal handler): two threads may fault at once, and the training threads read the flags.
+    nonisolated(unsafe) private static let table: UnsafeMutablePointer<Atomic<UInt>> = {
+        let count = 3 * slots + 1  // + the word "any slot faulted"
+        let p = UnsafeMutablePointer<Atomic<UInt>>.allocate(capacity: count)
+        for i in 0..<count { (p + i).initialize(to: Atomic(0)) }
         return p
     }()
+
+    @inline(__always) private static func word(_ i: Int) -> UInt { table[i].load(ordering: .acquiring) }
+    @inline(__always) private static func set(_ i: Int, _ v: UInt) { table[i].store(v, ordering: .releasing) }
     nonisolated(unsafe) private static var used = [Bool](repeating: false, count: slots)
     private static let lock = Mutex<Void>(())
     private static let installed = Atomic<Bool>(false)
@@ -78,13 +82,13 @@ enum MappingGuard {
         let handler: @convention(c) (Int32, UnsafeMutablePointer<siginfo_t>?, UnsafeMutableRawPointer?) -> Void = { _, info, _ in
             let address = info.map { UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr) } ?? 0
             for s in 0..<MappingGuard.slots {
-                let start = MappingGuard.table[3 * s], end = MappingGuard.table[3 * s + 1]
+                let start = MappingGuard.word(3 * s), end = MappingGuard.word(3 * s + 1)
                 if address >= start && address < end {
                     let page = address & ~UInt(sysconf(Int32(_SC_PAGESIZE)) - 1)
                     _ = mmap(UnsafeMutableRawPointer(bitPattern: page), Int(sysconf(Int32(_SC_PAGESIZE))), PROT_READ,
                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
-                    MappingGuard.table[3 * s + 2] = 1
-                    MappingGuard.table[3 * MappingGuard.slots] = 1
+                    MappingGuard.set(3 * s + 2, 1)
+                    MappingGuard.set(3 * MappingGuard.slots, 1)
                     return
                 }
             }
@@ -102,9 +106,9 @@ enum MappingGuard {
         lock.withLock { _ in
             guard let s = used.firstIndex(of: false) else { return nil }
             used[s] = true
-            table[3 * s + 2] = 0
-            table[3 * s] = start
-            table[3 * s + 1] = end
+            set(3 * s + 2, 0)
+            set(3 * s, start)
+            set(3 * s + 1, end)
             return s
         }
     }
@@ -112,16 +116,16 @@ enum MappingGuard {
     static func unregister(_ slot: Int?) {
         guard let slot else { return }
         lock.withLock { _ in
-            table[3 * slot + 1] = 0
-            table[3 * slot] = 0
+            set(3 * slot + 1, 0)
+            set(3 * slot, 0)
             used[slot] = false
         }
     }
 
-    static func faulted(_ slot: Int?) -> Bool { slot.map { table[3 * $0 + 2] != 0 } ?? false }
+    static func faulted(_ slot: Int?) -> Bool { slot.map { word(3 * $0 + 2) != 0 } ?? false }
 
     static func faulted(_ file: MappedFile) -> Bool { faulted(file.guardSlot) }
 
     /// Whether any mapping has faulted since the process started (one word to read per batch).
-    static var anyFault: Bool { table[3 * slots] != 0 }
+    static var anyFault: Bool { word(3 * slots) != 0 }
 }

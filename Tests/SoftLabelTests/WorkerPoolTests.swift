@@ -34,6 +34,21 @@ import Testing
         #expect(failures == 0)
     }
 
+    /// A pool grown to 48 workers, all asleep, runs 2,000 two-thread jobs waking only worker 1 (at most once
+    /// per job): the first version woke all 47 for every job, and the 46 left out spun for milliseconds.
+    @Test func jobsWakeOnlyTheirParticipants() {
+        let pool = WorkerPool()
+        let sum = Atomic<Int>(0)
+        pool.run(tasks: 48, threads: 48) { t in sum.add(t, ordering: .relaxed) }
+        Thread.sleep(forTimeInterval: 0.3)  // every worker spins out and sleeps
+        let before = pool.wakeUps
+        for _ in 0..<2_000 { pool.run(tasks: 2, threads: 2) { t in sum.add(t, ordering: .relaxed) } }
+        #expect(pool.wakeUps - before <= 2_000)
+        // And the big pool still runs big jobs: every task once.
+        pool.run(tasks: 48, threads: 48) { t in sum.add(t, ordering: .relaxed) }
+        #expect(sum.load(ordering: .relaxed) == 2 * (47 * 48 / 2) + 2_000)
+    }
+
     /// Phases: every task of a phase has finished (its writes visible) before any task of the next begins.
     @Test func phasesAreSeparatedByABarrier() {
         let slots = 40

@@ -14,11 +14,18 @@ import Synchronization
 /// share of N+1, report, and run it again). A worker whose index is below the count it read is a
 /// participant, and the caller waits for every participant's report before it changes `body` or `tasks`;
 /// a worker at or above the count touches nothing of the job.
+///
+/// Idle workers: a participant spins briefly for the next job (minibatches follow each other within
+/// microseconds), then sleeps on its own semaphore; a worker left out of a job sleeps at once. The caller
+/// wakes only the sleeping workers its job needs, so a pool grown large once (a parse on every core, or a
+/// `--threads 200` run) costs later small jobs nothing: the first version woke every worker for every job
+/// and the ones left out spun for milliseconds, which on 2 cores with 200 workers stalled a test run.
 final class WorkerPool: @unchecked Sendable {
     // @unchecked Sendable: `body`, `tasks` and `phases` are plain stored properties shared with the workers. They are
     // written only by the caller holding `inUse`, before the job word is published (release), read by a
     // participant only after it loaded that word (acquire), and not written again until every participant
-    // has reported in `finished` (release/acquire). Everything else is atomic or behind a lock.
+    // has reported in `finished` (release/acquire). `idle` is read and grown only by the caller holding
+    // `inUse` (each worker keeps its own reference to its entry). Everything else is atomic or behind a lock.
     static let shared = WorkerPool()
 
     /// Largest number of participants one job word can carry.
@@ -27,14 +34,15 @@ final class WorkerPool: @unchecked Sendable {
     private let job = Atomic<UInt64>(0)     // generation << 16 | participants of the current job
     private let finished = Atomic<Int>(0)   // participants (other than the caller) done with the current job
     private let arrived = Atomic<Int>(0)    // arrivals at the current job's phase barriers (all participants)
-    private let sleeping = Atomic<Int>(0)
-    private let wake = NSCondition()
+    private var idle: [Idle] = []  // idle[i - 1]: worker i's sleep flag and semaphore; grown only by the caller
     private let grow = NSLock()
     private let inUse = NSLock()  // one job at a time
     private var workers = 0       // behind `grow`
     private var body: ((Int, Int) -> Void)?  // (phase, task)
     private var tasks = 0
     private var phases = 1
+    /// Sleeping workers woken by jobs so far (behind `inUse`; for the tests).
+    private(set) var wakeUps = 0
 
     /// Runs body(t) for t in 0..<tasks on up to `threads` threads (the caller is one of them).
     func run(tasks: Int, threads: Int, _ body: (Int) -> Void) {
@@ -65,11 +73,8 @@ final class WorkerPool: @unchecked Sendable {
             // `sleeping`, then re-read the job): at least one side sees the other, so no worker sleeps
             // through a job it is part of.
             job.store(generation << 16 | UInt64(p), ordering: .sequentiallyConsistent)
-            if sleeping.load(ordering: .sequentiallyConsistent) > 0 {
-                wake.lock()
-                wake.broadcast()
-                wake.unlock()
-            }
+            // Wake the participants that sleep (only those: the rest of the pool sleeps on).
+            for i in 1..<p where idle[i - 1].wakeIfSleeping() { wakeUps += 1 }
             share(0, participants: p, body: escaping)
             // Spin (the other threads finish within microseconds), but yield the core if they seem to be
             // descheduled: on a busy machine spinning would only keep them from running.
@@ -111,7 +116,9 @@ final class WorkerPool: @unchecked Sendable {
             let index = workers + 1  // participant number; the caller is 0
             // Called before the next job is published, so a new worker starts out having "seen" the last one.
             let start = job.load(ordering: .acquiring) >> 16
-            let thread = Thread { [unowned self] in self.work(index: index, seen: start) }
+            let state = Idle()
+            idle.append(state)
+            let thread = Thread { [unowned self] in self.work(index: index, seen: start, idle: state) }
             thread.stackSize = 1 << 20
             thread.start()
             workers += 1
@@ -126,29 +133,59 @@ final class WorkerPool: @unchecked Sendable {
         share(index, participants: participants, body: body)
     }
 
-    private func work(index: Int, seen start: UInt64) {
+    private func work(index: Int, seen start: UInt64, idle: Idle) {
         var seen = start
+        var spins = 0
         while true {
-            var spins = 0
-            var word = job.load(ordering: .acquiring)
-            while word >> 16 == seen {
-                spins += 1
-                if spins > 20_000 { sched_yield() }
-                if spins > 100_000 {  // a few ms idle: sleep until the next job
-                    wake.lock()
-                    sleeping.add(1, ordering: .sequentiallyConsistent)
-                    while job.load(ordering: .sequentiallyConsistent) >> 16 == seen { wake.wait() }
-                    sleeping.subtract(1, ordering: .relaxed)
-                    wake.unlock()
-                    spins = 0
-                }
-                word = job.load(ordering: .acquiring)
-            }
-            seen = word >> 16
+            let word = job.load(ordering: .acquiring)
             let participants = Int(word & 0xFFFF)
-            guard index < participants else { continue }  // not part of this job: touch nothing of it
-            runShare(index, participants: participants)
-            finished.add(1, ordering: .releasing)
+            if word >> 16 != seen && index < participants {
+                seen = word >> 16
+                runShare(index, participants: participants)
+                finished.add(1, ordering: .releasing)
+                spins = 0
+                continue
+            }
+            // No job for this worker: spin a while after a job it took part in, then sleep until a job
+            // that includes it (a worker left out of the current job sleeps at once).
+            spins += 1
+            if spins > 20_000 { sched_yield() }
+            if spins > 100_000 || (word >> 16 != seen && index >= participants) {
+                idle.sleep {
+                    let w = self.job.load(ordering: .sequentiallyConsistent)
+                    return w >> 16 != seen && index < Int(w & 0xFFFF)
+                }
+                spins = 0
+            }
         }
+    }
+}
+
+/// One worker's sleep: a flag the caller checks when it publishes a job, and a semaphore it signals.
+private final class Idle: @unchecked Sendable {
+    // @unchecked Sendable: both members are thread-safe (an atomic and a semaphore).
+    private let sleeping = Atomic<Bool>(false)
+    private let semaphore = DispatchSemaphore(value: 0)
+
+    /// Sleeps unless `hasWork()` already holds. The flag is raised before `hasWork` is read and the caller
+    /// publishes the job before it reads the flag (both sequentially consistent): either the worker sees the
+    /// job, or the caller sees the flag and signals.
+    func sleep(unless hasWork: () -> Bool) {
+        sleeping.store(true, ordering: .sequentiallyConsistent)
+        if hasWork() {
+            // Take the flag back; if the caller took it first, its signal is on the way: consume it.
+            if !sleeping.exchange(false, ordering: .sequentiallyConsistent) { semaphore.wait() }
+            return
+        }
+        semaphore.wait()
+    }
+
+    /// Called by the caller after publishing a job this worker takes part in. Whether it was asleep.
+    func wakeIfSleeping() -> Bool {
+        if sleeping.load(ordering: .sequentiallyConsistent) && sleeping.exchange(false, ordering: .sequentiallyConsistent) {
+            semaphore.signal()
+            return true
+        }
+        return false
     }
 }

@@ -25,6 +25,7 @@ struct CSVParsed {
             : layout.readsLogits ? Set(layout.softClasses) : layout.modelClasses.map(Set.init)
         let features = try [Float](unsafeUninitializedCapacity: n * d) { f, fCount in
             fCount = n * d
+            adviseHugePages(f)
             targets = try [Float](unsafeUninitializedCapacity: n * k) { t, tCount in
                 tCount = n * k
                 try codes.withUnsafeMutableBufferPointer { c in

@@ -62,6 +62,7 @@ public enum NPYReader {
         var firstBad: (index: Int, value: Float)?
         let features = try [Float](unsafeUninitializedCapacity: n * d) { buf, count in
             count = n * d
+            adviseHugePages(buf)
             try x.readFloats(into: buf.baseAddress!)
             if let i = NPYArray.firstNonFinite(UnsafeBufferPointer(buf), parallel: Parallel(threads: Parallel.allCores)) {
                 firstBad = (i, buf[i])

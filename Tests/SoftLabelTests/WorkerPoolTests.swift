@@ -49,6 +49,20 @@ import Testing
         #expect(sum.load(ordering: .relaxed) == 2 * (47 * 48 / 2) + 2_000)
     }
 
+    /// Inside a parallel region every participant (the caller too, and the inline path of one thread) flushes
+    /// subnormals to zero; outside, the caller's own mode is back.
+    @Test(arguments: [1, 2, 16])
+    func parallelRegionsFlushSubnormals(_ threads: Int) {
+        let tiny = Float(threads) * 1e-38  // normal; times 0.01 it is subnormal (about 1e-40)
+        @inline(never) func product(_ a: Float) -> Float { a * 0.01 }
+        let flushed = Atomic<Int>(0)
+        Parallel(threads: threads).run(tasks: 16) { _ in
+            if product(tiny) == 0 { flushed.add(1, ordering: .relaxed) }
+        }
+        #expect(flushed.load(ordering: .relaxed) == 16)
+        #expect(product(tiny) != 0)
+    }
+
     /// Phases: every task of a phase has finished (its writes visible) before any task of the next begins.
     @Test func phasesAreSeparatedByABarrier() {
         let slots = 40

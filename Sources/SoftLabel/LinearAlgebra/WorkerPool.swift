@@ -53,6 +53,11 @@ final class WorkerPool: @unchecked Sendable {
     /// before has finished on every thread (a barrier inside the job, so threads do not return to the caller
     /// between phases). Task t runs on participant t mod p in every phase.
     func run(tasks: Int, threads: Int, phases: Int, _ body: (Int, Int) -> Void) {
+        // The caller computes in the workers' floating-point mode while the job runs (FloatEnvironment).
+        FloatEnvironment.flushingSubnormals { runJob(tasks: tasks, threads: threads, phases: phases, body) }
+    }
+
+    private func runJob(tasks: Int, threads: Int, phases: Int, _ body: (Int, Int) -> Void) {
         let p = min(tasks, threads, WorkerPool.maxParticipants)
         // Another caller (a second trainer in the process, or a task that itself runs in parallel) has the
         // pool: run here, phase after phase. Results are the same for any number of threads.
@@ -134,6 +139,7 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func work(index: Int, seen start: UInt64, idle: Idle) {
+        FloatEnvironment.flushSubnormalsOnThisThread()
         var seen = start
         var spins = 0
         while true {

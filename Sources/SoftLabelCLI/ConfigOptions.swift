@@ -68,14 +68,14 @@ struct ConfigOption: Sendable {
     // MARK: Kinds of setting
 
     /// A Float or Double setting in `range` (exclusive at the bottom with `exclusiveMin`).
-    static func number<T: BinaryFloatingPoint & LosslessStringConvertible>(
+    static func number<T: BinaryFloatingPoint & LosslessStringConvertible & SendableMetatype>(
         _ name: String, _ path: WritableKeyPath<TrainConfig, T> & Sendable, _ placeholder: String, _ range: PartialRangeFrom<Double>,
         exclusiveMin: Bool = false, _ help: String, shown: String? = nil
     ) -> ConfigOption {
         number(name, path, placeholder, range.lowerBound...Double.infinity, exclusiveMin: exclusiveMin, help, shown: shown)
     }
 
-    static func number<T: BinaryFloatingPoint & LosslessStringConvertible>(
+    static func number<T: BinaryFloatingPoint & LosslessStringConvertible & SendableMetatype>(
         _ name: String, _ path: WritableKeyPath<TrainConfig, T> & Sendable, _ placeholder: String, _ range: ClosedRange<Double>,
         exclusiveMin: Bool = false, _ help: String, shown: String? = nil
     ) -> ConfigOption {
@@ -96,7 +96,7 @@ struct ConfigOption: Sendable {
     }
 
     /// One of an enumeration's cases; the help lists them all ("sgd|adam|adamw|lbfgs").
-    static func choice<T: RawRepresentable & CaseIterable>(
+    static func choice<T: RawRepresentable & CaseIterable & SendableMetatype>(
         _ name: String, _ path: WritableKeyPath<TrainConfig, T> & Sendable, _ what: String, shown: String? = nil
     ) -> ConfigOption where T.RawValue == String {
         let cases = T.allCases.map(\.rawValue).joined(separator: "|")

@@ -3,7 +3,7 @@ import SoftLabel
 
 /// A subcommand: its interface and what it does. Commands print through `Console` and throw
 /// `UsageError` / `DataError` (exit 2) or `RuntimeFailure` (exit 1).
-protocol Command {
+protocol Command: SendableMetatype {
     static var spec: CommandSpec { get }
     static func run(_ args: ParsedArguments, _ console: Console) throws
 }

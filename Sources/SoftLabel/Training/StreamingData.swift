@@ -313,7 +313,7 @@ extension StreamedSet {
     /// error of the first bad row (in batch order) is the one thrown. Every value is checked: a non-finite
     /// feature or a bad label stops the run, naming the shard and its row.
     func gather(_ ids: UnsafeBufferPointer<Int>, into buffer: WindowBuffer, scratch: [FillScratch], parallel: Parallel) throws {
-        let m = ids.count, d = source.featureCount, k = preparer.k
+        let m = ids.count, d = source.featureCount
         let tasks = min(scratch.count, parallel.threads, max(1, m / 32))
         var failures = [(Int, Error)?](repeating: nil, count: tasks)
         let logits = { if case .logits = source.targets { return true } else { return false } }()

@@ -124,6 +124,17 @@ final class Parameters {
         return out
     }
 
+    /// Adds every gradient, as Double, to `gradient` (the concatenation in tensor order, as `flat`): how a
+    /// full-batch objective sums the gradients of its chunks.
+    func addGradients(to gradient: inout [Double]) {
+        var offset = 0
+        for (t, s) in shapes.enumerated() {
+            let g = grads[t]
+            for e in 0..<s.count { gradient[offset + e] += Double(g[e]) }
+            offset += s.count
+        }
+    }
+
     /// Sets every tensor from a concatenation in tensor order (rounded to Float).
     func setFlat(_ values: [Double]) {
         var offset = 0

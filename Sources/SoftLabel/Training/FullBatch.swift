@@ -37,12 +37,7 @@ final class FullBatchObjective: FullBatchEvaluating {
             let m = min(chunk, data.n - start)
             let (x, targets) = data.batch(from: start)
             total += stepper.run(x: x, targets: targets, m: m, divisor: data.n, params: params, work: work, update: nil)
-            var offset = 0
-            for (t, size) in params.sizes.enumerated() {
-                let g = params.grads[t]
-                for e in 0..<size { gradient[offset + e] += Double(g[e]) }
-                offset += size
-            }
+            params.addGradients(to: &gradient)
             start += m
         }
         let loss = total / Double(data.n)

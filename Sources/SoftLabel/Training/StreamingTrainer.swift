@@ -132,12 +132,7 @@ final class StreamingObjective: FullBatchEvaluating {
                 let m = min(chunk, run.rows - r)
                 total += stepper.run(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, divisor: n, params: params,
                                      work: work, update: nil)
-                var offset = 0
-                for (t, size) in params.sizes.enumerated() {
-                    let g = params.grads[t]
-                    for e in 0..<size { gradient[offset + e] += Double(g[e]) }
-                    offset += size
-                }
+                params.addGradients(to: &gradient)
                 r += m
             }
         }

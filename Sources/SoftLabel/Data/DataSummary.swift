@@ -39,34 +39,21 @@ public struct DataSummary: Sendable {
         featureCount = d
         classCount = k
 
-        var meanP = [Double](repeating: 0, count: k)
-        var majority = [Int](repeating: 0, count: k)
-        var entropy = 0.0
-        var split = 0
+        var tally = LabelTally(classes: k)
         // Data without labels has k = 0: no class statistics (and no majority class to count).
         if k > 0 {
             data.targets.values.withUnsafeBufferPointer { t in  // (n, k)
                 for i in 0..<n {
                     let row = t.baseAddress! + i * k
-                    var best = 0
-                    var h = 0.0
-                    for c in 0..<k {
-                        let p = Double(row[c])
-                        meanP[c] += p
-                        if p > 0 { h -= p * log(p) }
-                        if row[c] > row[best] { best = c }
-                    }
-                    majority[best] += 1
-                    entropy += h
-                    if row[best] < 1 { split += 1 }
+                    tally.add(row, k: k)
                 }
             }
         }
         let rowsD = Double(max(n, 1))
-        classes = (0..<k).map { ClassStats(name: data.classNames[$0], meanProbability: meanP[$0] / rowsD,
-                                           majorityRows: majority[$0]) }
-        meanEntropy = k > 0 ? entropy / rowsD : 0
-        splitShare = k > 0 ? Double(split) / rowsD : 0
+        classes = (0..<k).map { ClassStats(name: data.classNames[$0], meanProbability: tally.meanP[$0] / rowsD,
+                                           majorityRows: tally.majority[$0]) }
+        meanEntropy = k > 0 ? tally.entropy / rowsD : 0
+        splitShare = k > 0 ? Double(tally.split) / rowsD : 0
 
         var lo = [Float](repeating: .infinity, count: d)
         var hi = [Float](repeating: -.infinity, count: d)
@@ -177,8 +164,7 @@ extension DataSummary {
         let featureNames = first.featureNames
         var classNames = first.classNames
         let rowsD = Double(max(n, 1))
-        var meanP: [Double] = [], majority: [Int] = []
-        var entropy = 0.0, split = 0
+        var tally = LabelTally(classes: 0)
         var hardCounts: [String: Int] = [:]
         /// The targets' sums, row by row as `init(_:parallel:)` makes them (during pass 2).
         func addTargets(_ chunk: DataChunk) {
@@ -188,21 +174,11 @@ extension DataSummary {
             }
             guard let t = chunk.targets else { return }
             let k = t.cols
-            if meanP.isEmpty { meanP = [Double](repeating: 0, count: k); majority = [Int](repeating: 0, count: k) }
+            if tally.meanP.isEmpty { tally = LabelTally(classes: k) }
             t.values.withUnsafeBufferPointer { t in  // (m, k)
                 for i in 0..<chunk.count {
                     let row = t.baseAddress! + i * k
-                    var best = 0
-                    var h = 0.0
-                    for c in 0..<k {
-                        let p = Double(row[c])
-                        meanP[c] += p
-                        if p > 0 { h -= p * log(p) }
-                        if row[c] > row[best] { best = c }
-                    }
-                    majority[best] += 1
-                    entropy += h
-                    if row[best] < 1 { split += 1 }
+                    tally.add(row, k: k)
                 }
             }
         }
@@ -245,11 +221,13 @@ extension DataSummary {
         }
         if !hardCounts.isEmpty {
             classNames = orderedClassNames(Set(hardCounts.keys))
-            meanP = classNames.map { Double(hardCounts[$0]!) }
-            majority = classNames.map { hardCounts[$0]! }
+            tally.meanP = classNames.map { Double(hardCounts[$0]!) }
+            tally.majority = classNames.map { hardCounts[$0]! }
         }
-        let k = meanP.count
-        let classes = (0..<k).map { ClassStats(name: classNames[$0], meanProbability: meanP[$0] / rowsD, majorityRows: majority[$0]) }
+        let k = tally.meanP.count
+        let classes = (0..<k).map {
+            ClassStats(name: classNames[$0], meanProbability: tally.meanP[$0] / rowsD, majorityRows: tally.majority[$0])
+        }
         let mean = sum.map { $0 / rowsD }
         try sq.withUnsafeMutableBufferPointer { sq in
             try eachChunk(try reader()) { x, m, columns in
@@ -265,7 +243,37 @@ extension DataSummary {
             FeatureStats(name: featureNames[j], min: lo[j], mean: mean[j], std: lo[j] == hi[j] ? 0 : (sq[j] / rowsD).squareRoot(),
                          max: hi[j])
         }
-        return DataSummary(rows: n, classes: classes, meanEntropy: k > 0 ? entropy / rowsD : 0,
-                           splitShare: k > 0 ? Double(split) / rowsD : 0, features: features)
+        return DataSummary(rows: n, classes: classes, meanEntropy: k > 0 ? tally.entropy / rowsD : 0,
+                           splitShare: k > 0 ? Double(tally.split) / rowsD : 0, features: features)
+    }
+}
+
+/// The label statistics of `DataSummary`, summed row by row: Σ p per class, rows per majority class, Σ entropy,
+/// split rows. One definition for the in-memory and the streamed summary, so both give the same numbers.
+struct LabelTally {
+    var meanP: [Double]
+    var majority: [Int]
+    var entropy = 0.0
+    var split = 0
+
+    init(classes k: Int) {
+        meanP = [Double](repeating: 0, count: k)
+        majority = [Int](repeating: 0, count: k)
+    }
+
+    /// Adds one label row of `k` probabilities.
+    @inline(__always)
+    mutating func add(_ row: UnsafePointer<Float>, k: Int) {
+        var best = 0
+        var h = 0.0
+        for c in 0..<k {
+            let p = Double(row[c])
+            meanP[c] += p
+            if p > 0 { h -= p * log(p) }
+            if row[c] > row[best] { best = c }
+        }
+        majority[best] += 1
+        entropy += h
+        if row[best] < 1 { split += 1 }
     }
 }

@@ -124,21 +124,30 @@ final class StreamingObjective: FullBatchEvaluating {
         let n = data.rowCount
         var gradient = [Double](repeating: 0, count: params.sizes.reduce(0, +))
         var total = 0.0
-        try stream.begin(data, order: data.blocks, shuffle: nil, align: chunk, start: 0)
-        defer { stream.end() }
-        while let run = try stream.next() {
-            var r = 0
-            while r < run.rows {
-                let m = min(chunk, run.rows - r)
-                total += stepper.run(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, divisor: n, params: params,
-                                     work: work, update: nil)
-                params.addGradients(to: &gradient)
-                r += m
-            }
+        try stream.forEachChunk(of: data, chunk: chunk) { x, targets, m in
+            total += stepper.run(x: x, targets: targets, m: m, divisor: n, params: params, work: work, update: nil)
+            params.addGradients(to: &gradient)
         }
         let loss = total / Double(n)
         let penalty = stepper.penalty.add(to: &gradient, theta: params.flat, shapes: params.shapes)
         return (loss + penalty, loss, gradient)
+    }
+}
+
+extension RowStream {
+    /// Every block of `data`, in order, as consecutive chunks of at most `chunk` rows: body(x, targets, rows).
+    /// The one pass of the full-batch objective and of validation.
+    func forEachChunk(of data: StreamedSet, chunk: Int, _ body: (Rows, LossTargets, Int) -> Void) throws {
+        try begin(data, order: data.blocks, shuffle: nil, align: chunk, start: 0)
+        defer { end() }
+        while let run = try next() {
+            var r = 0
+            while r < run.rows {
+                let m = min(chunk, run.rows - r)
+                body(run.x.dropping(r), run.targets.dropping(r), m)
+                r += m
+            }
+        }
     }
 }
 
@@ -163,18 +172,11 @@ final class StreamingValidator: Validating {
     func evaluate(_ network: Network) throws -> (loss: Double, kl: Double, accuracy: Double) {
         params.load(network)
         var sums = (loss: 0.0, kl: 0.0, hits: 0)
-        try stream.begin(data, order: data.blocks, shuffle: nil, align: chunk, start: 0)
-        defer { stream.end() }
-        while let run = try stream.next() {
-            var r = 0
-            while r < run.rows {
-                let m = min(chunk, run.rows - r)
-                let part = stepper.evaluate(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, params: params, work: work)
-                sums.loss += part.loss
-                sums.kl += part.kl
-                sums.hits += part.hits
-                r += m
-            }
+        try stream.forEachChunk(of: data, chunk: chunk) { x, targets, m in
+            let part = stepper.evaluate(x: x, targets: targets, m: m, params: params, work: work)
+            sums.loss += part.loss
+            sums.kl += part.kl
+            sums.hits += part.hits
         }
         let nn = Double(max(data.rowCount, 1))
         return (sums.loss / nn, sums.kl / nn, Double(sums.hits) / nn)

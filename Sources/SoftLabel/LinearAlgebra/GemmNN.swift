@@ -22,14 +22,16 @@ public func gemmNN(
     // ignored), and past the end of W from the last rows, the last ⌊15/d⌋ + 1 of them. Those rows are read from
     // a zero-padded copy (each row 64-column blocks wide), so no load leaves the buffers.
     let tailRows = min(outputs, 15 / d + 1), padded = (d + 63) / 64 * 64
-    let tail = UnsafeMutablePointer<Float>.allocate(capacity: tailRows * padded)
-    defer { tail.deallocate() }
-    tail.initialize(repeating: 0, count: tailRows * padded)
-    for t in 0..<tailRows {
-        (tail + t * padded).update(from: w + (outputs - tailRows + t) * d, count: d)
+    // On the stack (called per chunk and layer): at most 16 rows of the padded width.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: tailRows * padded) { buffer in
+        let tail = buffer.baseAddress!
+        tail.initialize(repeating: 0, count: tailRows * padded)
+        for t in 0..<tailRows {
+            (tail + t * padded).update(from: w + (outputs - tailRows + t) * d, count: d)
+        }
+        outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64,
+                     tail: Tail(rows: tailRows, base: tail, ld: padded), bias: nil, c: dx, ldc: ldx)
     }
-    outerProduct(a: g, rows: rows, depth: outputs, b: w, ldb: d, cols: d, panelStride: 64,
-                 tail: Tail(rows: tailRows, base: tail, ld: padded), bias: nil, c: dx, ldc: ldx)
 }
 
 /// The last `rows` rows of B, read from `base` (row stride `ld`, 64-column blocks at base + q·64) instead of B.

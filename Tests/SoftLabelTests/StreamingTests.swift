@@ -185,10 +185,17 @@ import Testing
         let set = StreamedSet(source: source, blocks: Array(0..<5), standardizer: nil, preparer: preparer)
         let buffer = WindowBuffer(capacity: f.n, d: f.d, kp: paddedWidth(f.k), weights: true, hard: true)
         try source.mapFiles()
+        // Rows split as the batch step splits each batch (batches of 100: the last one short) fill the same slots.
+        let byBatch = WindowBuffer(capacity: f.n, d: f.d, kp: paddedWidth(f.k), weights: true, hard: true)
         try Array(0..<f.n).withUnsafeBufferPointer { ids in
             try set.gather(ids, into: buffer, scratch: [FillScratch(source: source), FillScratch(source: source)],
                            parallel: Parallel(threads: 2))
+            try set.gather(UnsafeBufferPointer(rebasing: ids[0..<4950]), into: byBatch,
+                           scratch: (0..<3).map { _ in FillScratch(source: source) }, parallel: Parallel(threads: 3), batch: 100)
         }
+        #expect(Array(UnsafeBufferPointer(start: byBatch.x, count: 4950 * f.d)) == Array(UnsafeBufferPointer(start: buffer.x, count: 4950 * f.d)))
+        #expect(Array(UnsafeBufferPointer(start: byBatch.p, count: 4950 * paddedWidth(f.k)))
+                == Array(UnsafeBufferPointer(start: buffer.p, count: 4950 * paddedWidth(f.k))))
         let kp = paddedWidth(f.k)
         for i in 0..<f.n {
             for j in 0..<kp { #expect(buffer.p[i * kp + j] == memory.padded[i, j]) }
@@ -229,6 +236,27 @@ import Testing
         }
         try "\n".write(toFile: f.dir + "/empty.txt", atomically: true, encoding: .utf8)
         #expect { _ = try f.source("@empty.txt") } throws: { ($0 as? DataError)?.message.hasPrefix("lists no files") == true }
+    }
+
+    /// The rows of a batch the batch step gives each task (and the streamed gather fills on that task): every
+    /// row exactly once, in whole chunks, in task order.
+    @Test(arguments: [1, 2, 3, 16])
+    func batchRowsPerTaskCoverTheBatch(_ threads: Int) {
+        for m in [1, 63, 64, 65, 256, 300] {
+            let parts = (0..<threads).map { BatchStep.rows(task: $0, of: threads, batch: m) }
+            #expect(parts.flatMap { Array($0) } == Array(0..<m), "\(threads) threads, batch \(m)")
+            #expect(parts.allSatisfy { $0.isEmpty || $0.lowerBound % BatchStep.chunkRows == 0 })
+        }
+    }
+
+    /// A mapped file starts on a 2 MiB boundary (where the page cache holds it in 2 MiB pages, each is then one
+    /// TLB entry) and reads as the file.
+    @Test func mappedFilesAreAlignedForHugePages() throws {
+        let f = try Files()
+        let mapped = try MappedFile(InputFile(path: f.dir + "/x.npy"))
+        #expect(UInt(bitPattern: mapped.base) % UInt(2 << 20) == 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: f.dir + "/x.npy"))
+        #expect(bytes.elementsEqual(UnsafeRawBufferPointer(start: mapped.base, count: mapped.size)))
     }
 
     /// Glob matches come in byte order of their names; a literal path with glob characters is taken as is.

@@ -21,6 +21,20 @@ struct BatchStep {
     /// phase B, split by columns.
     static let chunkedGradientOutputs = 16
 
+    /// The chunks phase A gives task `t` of `tasks`.
+    @inline(__always)
+    static func chunks(task t: Int, of tasks: Int, count chunks: Int) -> Range<Int> {
+        Parallel.part(t, of: tasks, count: chunks)
+    }
+
+    /// The rows of a batch of `m` that phase A gives task `t` when the step runs on `threads` threads (the
+    /// streamed gather fills them on the same thread, so they are in that core's cache when trained on).
+    static func rows(task t: Int, of threads: Int, batch m: Int) -> Range<Int> {
+        let chunks = (m + chunkRows - 1) / chunkRows
+        let range = Self.chunks(task: t, of: Parallel.partCount(chunks, parts: threads), count: chunks)
+        return min(m, range.lowerBound * chunkRows)..<min(m, range.upperBound * chunkRows)
+    }
+
     /// Processes rows 0..<m of `x`/`targets`. Leaves ∂/∂θ of (1/divisor) Σ_r ω_r ℓ_r in `params.grads`
     /// (without the L2 term; with `update`, the penalty's gradient is added just before the optimizer steps
     /// on it) and, with `update`, steps the optimizer. `divisor` is m for a minibatch mean; the full data
@@ -43,7 +57,7 @@ struct BatchStep {
         let chunkTasks = Parallel.partCount(chunks, parts: tasks)
         // Phase A: chunks of rows.
         func chunkPhase(_ t: Int) {
-            for c in Parallel.part(t, of: chunkTasks, count: chunks) {
+            for c in Self.chunks(task: t, of: chunkTasks, count: chunks) {
                 let lower = c * chunkRows, rows = lower..<min(m, lower + chunkRows), count = rows.count
                 Network.forward(x, rows: rows, params: params, work: work, mode: mode, examples: examples)
                 // The chunk's targets, gathered first in one tight loop so their cache misses overlap.

@@ -67,26 +67,31 @@ func outerProduct(a: Rows, rows: Range<Int>, depth: Int, b: UnsafePointer<Float>
             let first = q * 64, width = min(64, cols - first)
             let bq = b + q * panelStride, tq = tail.base + q * 64, cq = c + r * ldc + first, biasq = bias.map { $0 + first }
             // A ragged last block runs only the vectors it needs (100 columns: 64 + 48, not 64 + 64).
+            @inline(__always) func tile<W: TileWidth>(_ w: W.Type) {
+                tile6(w, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, tail: tq, tailRows: tail.rows, tailLd: tail.ld,
+                      bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            }
             switch (width + vecWidth - 1) / vecWidth {
-            case 4: tile6(4, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, tail: tq, tailRows: tail.rows, tailLd: tail.ld, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
-            case 3: tile6(3, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, tail: tq, tailRows: tail.rows, tailLd: tail.ld, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
-            case 2: tile6(2, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, tail: tq, tailRows: tail.rows, tailLd: tail.ld, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
-            default: tile6(1, a0, a1, a2, a3, a4, a5, depth: depth, b: bq, ldb: ldb, tail: tq, tailRows: tail.rows, tailLd: tail.ld, bias: biasq, width: width, c: cq, ldc: ldc, rows: count)
+            case 4: tile(FourVectors.self)
+            case 3: tile(ThreeVectors.self)
+            case 2: tile(TwoVectors.self)
+            default: tile(OneVector.self)
             }
         }
         r += count
     }
 }
 
-/// One tile: 6 rows x 16·v columns (v = 1...4); stores `rows` rows and `width` columns. Called with a literal
-/// v, so each call site compiles to its own branch-free loop.
+/// One tile: 6 rows x 16·W.vectors columns; stores `rows` rows and `width` columns. Specialised per width
+/// (`TileWidth`), so each compiles to its own branch-free loop.
 @inline(__always)
-private func tile6(
-    _ v: Int,
+private func tile6<W: TileWidth>(
+    _: W.Type,
     _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>, _ x3: UnsafePointer<Float>,
     _ x4: UnsafePointer<Float>, _ x5: UnsafePointer<Float>, depth: Int, b start: UnsafePointer<Float>, ldb: Int,
     tail: UnsafePointer<Float>, tailRows: Int, tailLd: Int, bias: UnsafePointer<Float>?, width: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int
 ) {
+    let v = W.vectors
     var a00 = Vec(), a01 = Vec(), a02 = Vec(), a03 = Vec()
     var a10 = Vec(), a11 = Vec(), a12 = Vec(), a13 = Vec()
     var a20 = Vec(), a21 = Vec(), a22 = Vec(), a23 = Vec()

@@ -13,7 +13,7 @@ public func gemmTN(
     // L1 while every output group passes over it; X's own rows, a power of two apart in memory, would fall
     // into the same few cache sets and evict each other). A later block continues from the sums stored by
     // the one before, which adds in the same order as one pass would.
-    let rowBlock = 64
+    let rowBlock = 128
     withUnsafeTemporaryAllocation(of: Float.self, capacity: rowBlock * 64) { buffer in
         let pack = buffer.baseAddress!
         var j = cols.lowerBound
@@ -44,19 +44,23 @@ public func gemmTN(
                     let c = dw + o * ldw + j, go = g + r0 * ldg + o, start = r0 > 0, m = r1 - r0
                     let vectors = (width + vecWidth - 1) / vecWidth
                     if count == 6 && vectors == 4 {  // the common cases, with constant offsets into dZ's row
-                        tileTN(4, g: go, ldg: ldg, (0, 1, 2, 3, 4, 5), x: block, rows: 0..<m, from: from, width: width, c: c,
-                               ldc: ldw, outputs: 6, continuing: start)
+                        tileTN(FourVectors.self, SixOutputs.self, g: go, ldg: ldg, (0, 1, 2, 3, 4, 5), x: block, rows: 0..<m,
+                               from: from, width: width, c: c, ldc: ldw, outputs: 6, continuing: start)
                     } else if count == 5 && vectors == 4 {
-                        tileTN(4, g: go, ldg: ldg, (0, 1, 2, 3, 4, 4), x: block, rows: 0..<m, from: from, width: width, c: c,
-                               ldc: ldw, outputs: 5, continuing: start, six: false)
+                        tileTN(FourVectors.self, FiveOutputs.self, g: go, ldg: ldg, (0, 1, 2, 3, 4, 4), x: block, rows: 0..<m,
+                               from: from, width: width, c: c, ldc: ldw, outputs: 5, continuing: start)
                     } else {
                         // Missing outputs of the last group repeat its last one; their results are not stored.
                         let k = (0, min(1, count - 1), min(2, count - 1), min(3, count - 1), min(4, count - 1), min(5, count - 1))
+                        @inline(__always) func tile<W: TileWidth>(_ w: W.Type) {
+                            tileTN(w, AnyOutputs.self, g: go, ldg: ldg, k, x: block, rows: 0..<m, from: from, width: width, c: c,
+                                   ldc: ldw, outputs: count, continuing: start)
+                        }
                         switch vectors {
-                        case 4: tileTN(4, g: go, ldg: ldg, k, x: block, rows: 0..<m, from: from, width: width, c: c, ldc: ldw, outputs: count, continuing: start)
-                        case 3: tileTN(3, g: go, ldg: ldg, k, x: block, rows: 0..<m, from: from, width: width, c: c, ldc: ldw, outputs: count, continuing: start)
-                        case 2: tileTN(2, g: go, ldg: ldg, k, x: block, rows: 0..<m, from: from, width: width, c: c, ldc: ldw, outputs: count, continuing: start)
-                        default: tileTN(1, g: go, ldg: ldg, k, x: block, rows: 0..<m, from: from, width: width, c: c, ldc: ldw, outputs: count, continuing: start)
+                        case 4: tile(FourVectors.self)
+                        case 3: tile(ThreeVectors.self)
+                        case 2: tile(TwoVectors.self)
+                        default: tile(OneVector.self)
                         }
                     }
                     o += count
@@ -68,12 +72,25 @@ public func gemmTN(
     }
 }
 
-/// 6 outputs (5 when `six` is false) x 16·v inputs of dW over rows `rows`, starting from 0 or (`continuing`)
-/// from the stored sums; stores `outputs` outputs and `width` inputs.
+/// Which outputs of dZ's row a tile reads, as a type (see `TileWidth`): the six or five next ones at constant
+/// offsets, or six at the offsets given (a short last group repeating its last output).
+protocol TileOutputs {
+    static var six: Bool { get }
+    static var fixedOffsets: Bool { get }
+}
+enum SixOutputs: TileOutputs { static var six: Bool { true }; static var fixedOffsets: Bool { true } }
+enum FiveOutputs: TileOutputs { static var six: Bool { false }; static var fixedOffsets: Bool { true } }
+enum AnyOutputs: TileOutputs { static var six: Bool { true }; static var fixedOffsets: Bool { false } }
+
+/// 6 outputs (5 with `FiveOutputs`) x 16·W.vectors inputs of dW over rows `rows`, starting from 0 or
+/// (`continuing`) from the stored sums; stores `outputs` outputs and `width` inputs.
 @inline(__always)
-private func tileTN(_ v: Int, g: UnsafePointer<Float>, ldg: Int, _ k: (Int, Int, Int, Int, Int, Int), x: Rows,
-                    rows: Range<Int>, from j: Int, width: Int, c: UnsafeMutablePointer<Float>, ldc: Int, outputs: Int,
-                    continuing: Bool, six: Bool = true) {
+private func tileTN<W: TileWidth, O: TileOutputs>(
+    _: W.Type, _: O.Type, g: UnsafePointer<Float>, ldg: Int, _ offsets: (Int, Int, Int, Int, Int, Int), x: Rows,
+    rows: Range<Int>, from j: Int, width: Int, c: UnsafeMutablePointer<Float>, ldc: Int, outputs: Int, continuing: Bool
+) {
+    let v = W.vectors, six = O.six
+    let k = O.fixedOffsets ? (0, 1, 2, 3, 4, 5) : offsets
     var a00 = Vec(), a01 = Vec(), a02 = Vec(), a03 = Vec()
     var a10 = Vec(), a11 = Vec(), a12 = Vec(), a13 = Vec()
     var a20 = Vec(), a21 = Vec(), a22 = Vec(), a23 = Vec()
@@ -89,7 +106,7 @@ private func tileTN(_ v: Int, g: UnsafePointer<Float>, ldg: Int, _ k: (Int, Int,
         loadTile(&a50, &a51, &a52, &a53, row: 5, rows: outputs, width: width, c: c, ldc: ldc)
     }
     @inline(__always) func accumulate(_ r: Int, _ w0: Vec, _ w1: Vec, _ w2: Vec, _ w3: Vec) {
-        let gr = g + r * ldg
+        let gr = g + r &* ldg
         @inline(__always) func output(_ s: Float, _ c0: inout Vec, _ c1: inout Vec, _ c2: inout Vec, _ c3: inout Vec) {
             fma(&c0, s, w0)
             if v > 1 { fma(&c1, s, w1) }

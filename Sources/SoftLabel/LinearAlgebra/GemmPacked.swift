@@ -24,16 +24,26 @@ func packPanels(_ w: UnsafePointer<Float>, inputs d: Int, outputs o: Int, rows i
     for p in 0..<panels {
         let base = packed + p * panelWidth * d
         let first = p * panelWidth, width = min(panelWidth, o - first)
-        // 16 inputs at a time: each row of W is read in short contiguous runs.
+        // 16 inputs at a time: each row of W is read in short contiguous runs. (Wrapping arithmetic and
+        // pointers stepped along: with checked products in the inner loop this copy took 7% of an MLP epoch.)
         var j0 = inputs.lowerBound
         while j0 < inputs.upperBound {
-            let j1 = min(inputs.upperBound, j0 + 16)
+            let j1 = min(inputs.upperBound, j0 + 16), count = j1 - j0
+            let rowStart = base + j0 &* panelWidth
             for c in 0..<panelWidth {
+                var dst = rowStart + c
                 if c < width {
-                    let src = w + (first + c) * d
-                    for j in j0..<j1 { base[j * panelWidth + c] = src[j] }
+                    var src = w + ((first + c) &* d &+ j0)
+                    for _ in 0..<count {
+                        dst.pointee = src.pointee
+                        dst += panelWidth
+                        src += 1
+                    }
                 } else {
-                    for j in j0..<j1 { base[j * panelWidth + c] = 0 }
+                    for _ in 0..<count {
+                        dst.pointee = 0
+                        dst += panelWidth
+                    }
                 }
             }
             j0 = j1

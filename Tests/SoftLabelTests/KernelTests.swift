@@ -189,6 +189,28 @@ final class GuardedFloats {
 @Suite struct KernelBoundsTests {
     static let shapes: [(n: Int, d: Int, o: Int)] = KernelTests.shapes + [(6, 20, 40), (7, 70, 33), (13, 17, 100), (6, 6, 5), (5, 3, 7), (9, 1, 4), (8, 15, 2), (7, 2, 70)]
 
+    /// Packed panels hold exactly Wᵀ (zeros beyond the outputs), packed whole or a range of inputs at a time as
+    /// the optimizer's tasks repack what they updated (whole 16 x 16 blocks are transposed in registers, ragged
+    /// ones copied element by element).
+    @Test(arguments: [(70, 33), (64, 64), (512, 256), (100, 17), (16, 16), (3, 5), (130, 100)])
+    func packedPanelsAreTheTransposedWeights(_ d: Int, _ o: Int) {
+        var gen = TestData(seed: UInt64(d * 1000 + o))
+        let w = gen.matrix(o, d).values
+        var packed = [Float](repeating: .nan, count: packedCount(inputs: d, outputs: o))
+        let ranges = [0..<d, 0..<min(d, 64), min(d, 64)..<d, (d / 3)..<(2 * d / 3)]
+        for range in ranges {
+            packed.withUnsafeMutableBufferPointer { packPanels(w, inputs: d, outputs: o, rows: range, into: $0.baseAddress!) }
+        }
+        for p in 0..<((o + 63) / 64) {
+            for j in 0..<d {
+                for c in 0..<64 {
+                    let expected = 64 * p + c < o ? w[(64 * p + c) * d + j] : 0
+                    #expect(packed[p * 64 * d + j * 64 + c] == expected, "d \(d) o \(o) panel \(p) input \(j) column \(c)")
+                }
+            }
+        }
+    }
+
     /// Every kernel on every shape with each of its operands ending at an unreadable page.
     @Test(arguments: shapes.indices)
     func kernelsStayInsideTheirBuffers(_ s: Int) {

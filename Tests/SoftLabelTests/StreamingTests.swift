@@ -249,16 +249,6 @@ import Testing
         }
     }
 
-    /// A mapped file starts on a 2 MiB boundary (where the page cache holds it in 2 MiB pages, each is then one
-    /// TLB entry) and reads as the file.
-    @Test func mappedFilesAreAlignedForHugePages() throws {
-        let f = try Files()
-        let mapped = try MappedFile(InputFile(path: f.dir + "/x.npy"))
-        #expect(UInt(bitPattern: mapped.base) % UInt(2 << 20) == 0)
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: f.dir + "/x.npy"))
-        #expect(bytes.elementsEqual(UnsafeRawBufferPointer(start: mapped.base, count: mapped.size)))
-    }
-
     /// Glob matches come in byte order of their names; a literal path with glob characters is taken as is.
     @Test func globsSortByName() throws {
         let f = try Files()

@@ -22,7 +22,7 @@ final class MappedFile: @unchecked Sendable {
         self.input = input
         size = input.size
         MappingGuard.install()
-        guard size > 0, let p = MappedFile.mapAligned(size: size, descriptor: input.descriptor) else {
+        guard size > 0, let p = mmap(nil, size, PROT_READ, MAP_SHARED, input.descriptor, 0), p != MAP_FAILED else {
             if size == 0 { throw DataError(file: input.path, "is empty") }
             throw DataError(file: input.path, "cannot be mapped into memory: \(String(cString: strerror(errno)))")
         }
@@ -32,32 +32,6 @@ final class MappedFile: @unchecked Sendable {
             munmap(p, size)
             throw DataError(file: input.path, "cannot be mapped: too many files mapped at once (at most \(MappingGuard.slots))")
         }
-    }
-
-    /// Maps the file at a 2 MiB-aligned address and asks for huge pages: where the page cache holds the file in
-    /// 2 MiB folios, the kernel then maps each with one entry (rows read in shuffled order cost no TLB miss
-    /// each). Elsewhere the advice is ignored. Returns nil (errno set) when the mapping fails.
-    private static func mapAligned(size: Int, descriptor: Int32) -> UnsafeMutableRawPointer? {
-        let huge = 2 << 20
-        guard let reserve = mmap(nil, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), reserve != MAP_FAILED
-        else { return nil }
-        let start = (UInt(bitPattern: reserve) + UInt(huge - 1)) & ~UInt(huge - 1)
-        let head = Int(start - UInt(bitPattern: reserve))
-        let aligned = UnsafeMutableRawPointer(bitPattern: start)!
-        guard let p = mmap(aligned, size, PROT_READ, MAP_SHARED | MAP_FIXED, descriptor, 0), p != MAP_FAILED else {
-            let saved = errno
-            munmap(reserve, size + huge)
-            errno = saved
-            return nil
-        }
-        // Give back the reservation's ends around the mapping.
-        if head > 0 { munmap(reserve, head) }
-        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
-        @inline(__always) func pageUp(_ a: UInt) -> UInt { (a + page - 1) / page * page }
-        let mappedEnd = pageUp(start + UInt(size)), reserveEnd = pageUp(UInt(bitPattern: reserve) + UInt(size + huge))
-        if reserveEnd > mappedEnd { munmap(UnsafeMutableRawPointer(bitPattern: mappedEnd), Int(reserveEnd - mappedEnd)) }
-        _ = madvise(p, size, MADV_HUGEPAGE)
-        return p
     }
 
     deinit {

@@ -112,8 +112,13 @@ struct BatchStep {
                         }
                     }
                 } else {
-                    let cols = Parallel.part(t, of: tasks, count: d.inputs, align: 4 * vecWidth)
-                    if !cols.isEmpty {
+                    let part = Parallel.part(t, of: tasks, count: d.inputs, align: 4 * vecWidth)
+                    // 64 columns at a time: their gradient, update and repacking while those columns of dW, W and the
+                    // optimizer state are in this core's cache.
+                    var c0 = part.lowerBound
+                    while c0 < part.upperBound {
+                        let cols = c0..<min(part.upperBound, c0 + 4 * vecWidth)
+                        c0 = cols.upperBound
                         Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: layerInput(l, x, work), n: m, inputs: d.inputs,
                                              outputs: d.outputs, cols: cols, dw: dWeight)
                         if let (optimizer, lr) = update {

@@ -31,8 +31,8 @@ func packPanels(_ w: UnsafePointer<Float>, inputs d: Int, outputs o: Int, rows i
             let j1 = min(inputs.upperBound, j0 + 16), count = j1 - j0
             for c0 in stride(from: 0, to: panelWidth, by: 16) {
                 let dst = base + (j0 &* panelWidth &+ c0)
-                if count == 16 && c0 + 16 <= width {
-                    transpose16(w + ((first + c0) &* d &+ j0), ld: d, into: dst, ld: panelWidth)
+                if count == 16 {
+                    transpose16(w + ((first + c0) &* d &+ j0), ld: d, rows: max(0, min(16, width - c0)), into: dst, ld: panelWidth)
                     continue
                 }
                 for c in c0..<(c0 + 16) {
@@ -53,19 +53,16 @@ func gemmPacked(x: Rows, rows: Range<Int>, packed: UnsafePointer<Float>, bias: U
                  tail: Tail(rows: 0, base: packed, ld: panelWidth), bias: bias, c: z, ldc: ldz)
 }
 
-/// dst[i][j] = src[j][i] for a 16 x 16 block (row strides in floats): four rounds of a perfect shuffle (rows 2i
-/// and 2i+1 split into even and odd lanes), each rotating the bits of (row, lane) by one, swap rows and lanes.
+/// dst[i][j] = src[j][i] for a 16 x 16 block (row strides in floats), rows of src from `rows` on taken as zeros
+/// (not read): four rounds of a perfect shuffle (rows 2i and 2i+1 split into even and odd lanes), each rotating
+/// the bits of (row, lane) by one, swap rows and lanes.
 @inline(__always)
-private func transpose16(_ src: UnsafePointer<Float>, ld lds: Int, into dst: UnsafeMutablePointer<Float>, ld ldd: Int) {
+private func transpose16(_ src: UnsafePointer<Float>, ld lds: Int, rows: Int, into dst: UnsafeMutablePointer<Float>,
+                         ld ldd: Int) {
     let s = UnsafeRawPointer(src), b = 4 &* lds
-    var r0 = s.loadUnaligned(as: Vec.self), r1 = s.loadUnaligned(fromByteOffset: b, as: Vec.self)
-    var r2 = s.loadUnaligned(fromByteOffset: 2 &* b, as: Vec.self), r3 = s.loadUnaligned(fromByteOffset: 3 &* b, as: Vec.self)
-    var r4 = s.loadUnaligned(fromByteOffset: 4 &* b, as: Vec.self), r5 = s.loadUnaligned(fromByteOffset: 5 &* b, as: Vec.self)
-    var r6 = s.loadUnaligned(fromByteOffset: 6 &* b, as: Vec.self), r7 = s.loadUnaligned(fromByteOffset: 7 &* b, as: Vec.self)
-    var r8 = s.loadUnaligned(fromByteOffset: 8 &* b, as: Vec.self), r9 = s.loadUnaligned(fromByteOffset: 9 &* b, as: Vec.self)
-    var r10 = s.loadUnaligned(fromByteOffset: 10 &* b, as: Vec.self), r11 = s.loadUnaligned(fromByteOffset: 11 &* b, as: Vec.self)
-    var r12 = s.loadUnaligned(fromByteOffset: 12 &* b, as: Vec.self), r13 = s.loadUnaligned(fromByteOffset: 13 &* b, as: Vec.self)
-    var r14 = s.loadUnaligned(fromByteOffset: 14 &* b, as: Vec.self), r15 = s.loadUnaligned(fromByteOffset: 15 &* b, as: Vec.self)
+    @inline(__always) func row(_ i: Int) -> Vec { i < rows ? s.loadUnaligned(fromByteOffset: i &* b, as: Vec.self) : Vec() }
+    var r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7)
+    var r8 = row(8), r9 = row(9), r10 = row(10), r11 = row(11), r12 = row(12), r13 = row(13), r14 = row(14), r15 = row(15)
     @inline(__always) func even(_ a: Vec, _ b: Vec) -> Vec { Vec(lowHalf: a.evenHalf, highHalf: b.evenHalf) }
     @inline(__always) func odd(_ a: Vec, _ b: Vec) -> Vec { Vec(lowHalf: a.oddHalf, highHalf: b.oddHalf) }
     for _ in 0..<4 {

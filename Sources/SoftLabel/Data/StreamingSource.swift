@@ -377,6 +377,19 @@ public final class StreamingSource: @unchecked Sendable {
         return UnsafePointer(out)
     }
 
+    /// Copies the features of global row `row` (as `featureRow` gives them) to `dst`: straight from the mapped
+    /// file, or converted into `dst` itself (float16 widened there: no second copy), or through `scratch` when
+    /// only some columns are used. Not checked here.
+    @inline(__always)
+    func copyFeatureRow(_ row: Int, into dst: UnsafeMutablePointer<Float>, scratch: Scratch) {
+        let (s, local) = features.locate(row)
+        if columns == nil {
+            if let p = features.floatRow(s, local) { dst.update(from: p, count: featureCount) } else { features.convertRow(s, local, into: dst) }
+            return
+        }
+        dst.update(from: featureRow(row, scratch: scratch), count: featureCount)
+    }
+
     /// The targets of global row `row` from the mapped files, as `read` makes them (one row of t, z, hard).
     @inline(__always)
     func targetRow(_ row: Int, t: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>?,

@@ -29,9 +29,7 @@ extension StreamedSet {
                             // checking the whole batch afterwards on one thread: 0.048 against 0.070 s per epoch at
                             // 100,000 x 512.)
                             let x = buffer.x + part.lowerBound * d
-                            for r in part {
-                                (buffer.x + r * d).update(from: source.featureRow(ids[r], scratch: s.source), count: d)
-                            }
+                            for r in part { source.copyFeatureRow(ids[r], into: buffer.x + r * d, scratch: s.source) }
                             let finite = standardizer == nil
                                 ? NPYArray.firstNonFinite(UnsafeBufferPointer(start: x, count: part.count * d)) == nil
                                 : standardizeInPlace(x, rows: part.count, d: d, mean: mean.baseAddress!, scale: scale.baseAddress!)

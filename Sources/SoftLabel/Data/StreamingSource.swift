@@ -362,14 +362,13 @@ public final class StreamingSource: @unchecked Sendable {
 
     /// The features of global row `row` in `featureNames` order: a pointer into the mapped file itself when
     /// it stores little-endian float32 in C order and every column is used in order (no copy), else the row
-    /// converted into `scratch` (its `lane`-th row space, 0..<4, so four rows can be held at once). Not
-    /// checked here (the gathered batch is).
+    /// converted into `scratch`. Not checked here (the gathered batch is).
     @inline(__always)
-    func featureRow(_ row: Int, scratch: Scratch, lane: Int = 0) -> UnsafePointer<Float> {
+    func featureRow(_ row: Int, scratch: Scratch) -> UnsafePointer<Float> {
         let (s, local) = features.locate(row)
         if columns == nil, let p = features.floatRow(s, local) { return p }
         let stored = features.columnCount
-        let space = scratch.values + lane * 2 * max(stored, featureCount)
+        let space = scratch.values
         features.convertRow(s, local, into: space)
         guard let columns else { return UnsafePointer(space) }
         let out = space + stored

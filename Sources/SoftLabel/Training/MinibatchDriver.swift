@@ -49,106 +49,59 @@ struct TrainingPointers {
     }
 }
 
-/// Minibatch epochs: shuffle (seeded), then one `BatchStep` with an optimizer update per batch.
+/// Minibatch epochs over rows in memory: shuffle (seeded), then consecutive batches of that order, each trained
+/// by the `MinibatchLoop`.
 final class MinibatchDriver: EpochDriver {
-    let config: TrainConfig
     let data: TrainingPointers
-    let params: Parameters
-    let optimizer: Optimizer
-    let schedule: Schedule
-    let stepper: BatchStep
-    let work: Workspace
-    let batch: Int
+    let loop: MinibatchLoop
     /// The stored rows in this epoch's order (the training rows, shuffled in place each epoch).
     var order: [Int]
     var shuffleRNG: SplitMix64
-    let average: WeightAverage?
-    /// Position inside the current epoch (examples done, their summed loss): nonzero only between an
-    /// interrupt and the end of that epoch.
-    private(set) var examplesDone = 0
-    private var partialLoss = 0.0
 
     init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel, optimizer: Optimizer) {
-        self.config = config
         self.data = data
-        self.params = params
-        self.optimizer = optimizer
-        schedule = Schedule(kind: config.schedule, baseRate: config.learningRate, epochs: config.epochs,
-                            warmup: config.warmup, stepEvery: config.stepEvery, stepGamma: config.stepGamma)
-        stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
-        batch = min(config.batchSize, data.n)
-        work = Workspace(params: params, batch: batch, tasks: parallel.threads)
+        loop = MinibatchLoop(config: config, n: data.n, params: params, parallel: parallel, optimizer: optimizer)
         order = data.rows.map { Array(UnsafeBufferPointer(start: $0, count: data.n)) } ?? Array(0..<data.n)
         shuffleRNG = SplitMix64(seed: config.seed).derived(2)
-        let stepsPerEpoch = (data.n + batch - 1) / batch
-        average = config.averageEpochs > 0
-            ? WeightAverage(params: params, decay: 1 - 1 / max(1, config.averageEpochs * Double(stepsPerEpoch)))
-            : nil
     }
 
-    var network: Network { average?.network ?? params.network }
+    var network: Network { loop.network }
+    var examplesDone: Int { loop.examplesDone }
 
     func runEpoch(_ epoch: Int, control: TrainingControl) -> EpochResult {
         let n = data.n
-        let lr = schedule.rate(epoch: epoch)
-        if examplesDone == 0 {
-            shuffleRNG.shuffle(&order)
-            partialLoss = 0
-        }
-        var interrupted = false
-        order.withUnsafeBufferPointer { orderBuf in
-            while examplesDone < n {
-                let m = min(batch, n - examplesDone)
-                let idx = orderBuf.baseAddress! + examplesDone
+        let lr = loop.schedule.rate(epoch: epoch)
+        if loop.examplesDone == 0 { shuffleRNG.shuffle(&order) }
+        loop.startEpoch()
+        return order.withUnsafeBufferPointer { orderBuf in
+            while loop.examplesDone < n {
+                let m = min(loop.batch, n - loop.examplesDone)
+                let idx = orderBuf.baseAddress! + loop.examplesDone
                 var targets = data.targets
                 targets.p = Rows(base: targets.p.base, stride: targets.p.stride, index: idx)
                 targets.index = idx
                 let x = Rows(base: data.x, stride: data.d, index: idx)
-                let batchLoss = stepper.run(x: x, targets: targets, m: m, params: params, work: work,
-                                            mode: .training(seed: config.seed, epoch: epoch), update: (optimizer, lr))
-                partialLoss += batchLoss
-                if !batchLoss.isFinite { return }
-                average?.accumulate()
-                examplesDone += m
-                control.onBatch?(examplesDone, n, partialLoss / Double(examplesDone))
-                if examplesDone < n && control.shouldStop() {
-                    interrupted = true
-                    return
+                if let end = loop.train(x: x, targets: targets, m: m, of: n, epoch: epoch, lr: lr, control: control) {
+                    return end
                 }
             }
+            return loop.finish(n: n, lr: lr)
         }
-        if interrupted { return EpochResult(loss: .nan, rate: lr, interrupted: true) }
-        let loss = partialLoss / Double(n)
-        examplesDone = 0
-        partialLoss = 0
-        return EpochResult(loss: loss, rate: lr)
     }
 
     func save(into c: inout Checkpoint) {
-        c.minibatch = Checkpoint.MinibatchState(
-            parameters: params.tensorArrays, optimizer: optimizer.state,
-            average: average.map { ($0.sums.arrays, $0.steps) }, shuffleState: shuffleRNG.state, order: order,
-            position: examplesDone, partialLoss: partialLoss)
+        c.minibatch = loop.state(shuffleState: shuffleRNG.state, order: order)
     }
 
     func restore(_ c: Checkpoint) -> Bool {
-        guard let m = c.minibatch, m.order.count == order.count, m.position >= 0, m.position < max(data.n, 1),
-              (m.average == nil) == (average == nil), optimizer.restore(m.optimizer), params.load(tensors: m.parameters)
-        else { return false }
         // The order must hold exactly the training rows (any permutation of them), or batches would read
         // rows that are not there.
+        guard let m = c.minibatch, m.order.count == order.count else { return false }
         var seen = Set<Int>()
         for r in m.order where !seen.insert(r).inserted { return false }
-        guard seen == Set(order) else { return false }
-        if let a = m.average, let average {
-            guard average.sums.load(a.sums[...]), a.steps >= 0 else { return false }
-            average.steps = a.steps
-        }
+        guard seen == Set(order), loop.restore(m, n: data.n) else { return false }
         order = m.order
         shuffleRNG = SplitMix64(seed: m.shuffleState)  // the seed is the whole state
-        examplesDone = m.position
-        partialLoss = m.partialLoss
         return true
     }
 }
-

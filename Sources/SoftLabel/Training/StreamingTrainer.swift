@@ -6,96 +6,54 @@ public struct StreamingUnsupported: Error, Sendable {
     public var message: String
 }
 
-/// Streamed minibatch epochs: the block-wise shuffled order of `StreamShuffle`, consecutive batches of it,
-/// one `BatchStep` with an optimizer update each, exactly as `MinibatchDriver` does over an order in memory.
-/// Dropout keys each example by its place in the epoch's order.
+/// Streamed minibatch epochs: the block-wise shuffled order of `StreamShuffle`, consecutive batches of it, each
+/// trained by the `MinibatchLoop` as `MinibatchDriver` trains an order in memory. Dropout keys each example by
+/// its place in the epoch's order.
 final class StreamingMinibatchDriver: EpochDriver {
-    let config: TrainConfig
     let data: StreamedSet
-    let params: Parameters
-    let optimizer: Optimizer
-    let schedule: Schedule
-    let stepper: BatchStep
-    let work: Workspace
-    let batch: Int
-    let average: WeightAverage?
+    let loop: MinibatchLoop
     let stream: RowStream
-    private(set) var examplesDone = 0
-    private var partialLoss = 0.0
 
     init(config: TrainConfig, set: StreamedSet, params: Parameters, parallel: Parallel, optimizer: Optimizer, stream: RowStream) {
-        self.config = config
         self.data = set
-        self.params = params
-        self.optimizer = optimizer
         self.stream = stream
-        let n = data.rowCount
-        schedule = Schedule(kind: config.schedule, baseRate: config.learningRate, epochs: config.epochs,
-                            warmup: config.warmup, stepEvery: config.stepEvery, stepGamma: config.stepGamma)
-        stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
-        batch = min(config.batchSize, n)
-        work = Workspace(params: params, batch: batch, tasks: parallel.threads)
-        let stepsPerEpoch = (n + batch - 1) / batch
-        average = config.averageEpochs > 0
-            ? WeightAverage(params: params, decay: 1 - 1 / max(1, config.averageEpochs * Double(stepsPerEpoch)))
-            : nil
+        loop = MinibatchLoop(config: config, n: set.rowCount, params: params, parallel: parallel, optimizer: optimizer)
     }
 
-    var network: Network { average?.network ?? params.network }
+    var network: Network { loop.network }
+    var examplesDone: Int { loop.examplesDone }
 
     func runEpoch(_ epoch: Int, control: TrainingControl) throws -> EpochResult {
         let n = data.rowCount
-        let lr = schedule.rate(epoch: epoch)
-        if examplesDone == 0 { partialLoss = 0 }
-        let shuffle = StreamShuffle(seed: config.seed, epoch: epoch)
-        try stream.begin(data, order: shuffle.blockOrder(data.blocks), shuffle: shuffle, align: batch, start: examplesDone)
+        let lr = loop.schedule.rate(epoch: epoch)
+        loop.startEpoch()
+        let shuffle = StreamShuffle(seed: loop.config.seed, epoch: epoch)
+        try stream.begin(data, order: shuffle.blockOrder(data.blocks), shuffle: shuffle, align: loop.batch,
+                         start: loop.examplesDone)
         defer { stream.end() }
         while let run = try stream.next() {
             var r = 0
             while r < run.rows {
-                let m = min(batch, run.rows - r)
-                let batchLoss = stepper.run(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, params: params,
-                                            work: work, mode: .training(seed: config.seed, epoch: epoch),
-                                            update: (optimizer, lr))
-                partialLoss += batchLoss
-                if !batchLoss.isFinite {
-                    examplesDone = 0
-                    defer { partialLoss = 0 }
-                    return EpochResult(loss: partialLoss / Double(n), rate: lr)
+                let m = min(loop.batch, run.rows - r)
+                if let end = loop.train(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, of: n, epoch: epoch,
+                                        lr: lr, control: control) {
+                    return end
                 }
-                average?.accumulate()
-                examplesDone += m
-                control.onBatch?(examplesDone, n, partialLoss / Double(examplesDone))
-                if examplesDone < n && control.shouldStop() { return EpochResult(loss: .nan, rate: lr, interrupted: true) }
                 r += m
             }
         }
-        let loss = partialLoss / Double(n)
-        examplesDone = 0
-        partialLoss = 0
-        return EpochResult(loss: loss, rate: lr)
+        return loop.finish(n: n, lr: lr)
     }
 
     /// The position inside the epoch is all a streamed run needs beyond the weights and the optimizer: the
     /// orders are recomputed from the seed and the epoch (the checkpoint's `order` stays empty).
     func save(into c: inout Checkpoint) {
-        c.minibatch = Checkpoint.MinibatchState(
-            parameters: params.tensorArrays, optimizer: optimizer.state,
-            average: average.map { ($0.sums.arrays, $0.steps) }, shuffleState: 0, order: [],
-            position: examplesDone, partialLoss: partialLoss)
+        c.minibatch = loop.state(shuffleState: 0, order: [])
     }
 
     func restore(_ c: Checkpoint) -> Bool {
-        guard let m = c.minibatch, m.order.isEmpty, m.position >= 0, m.position < max(data.rowCount, 1),
-              m.position % batch == 0, (m.average == nil) == (average == nil), optimizer.restore(m.optimizer),
-              params.load(tensors: m.parameters) else { return false }
-        if let a = m.average, let average {
-            guard average.sums.load(a.sums[...]), a.steps >= 0 else { return false }
-            average.steps = a.steps
-        }
-        examplesDone = m.position
-        partialLoss = m.partialLoss
-        return true
+        guard let m = c.minibatch, m.order.isEmpty, m.position % loop.batch == 0 else { return false }
+        return loop.restore(m, n: data.rowCount)
     }
 }
 

@@ -5,9 +5,9 @@ import Foundation
 /// The three batch products against plain Double loops, on shapes that exercise every remainder path
 /// (rows not a multiple of 4, outputs not a multiple of 5, inputs not a multiple of 16 or 64).
 @Suite struct KernelTests {
-    /// Also wide inputs, and more than 16 outputs (the forward's 4-row path rather than its 8-row path).
+    /// Also wide inputs, and more outputs than the forward's block of 20 (45 = 20 + 20 + 5).
     static let shapes: [(n: Int, d: Int, o: Int)] = [(1, 1, 1), (7, 13, 3), (9, 64, 10), (13, 100, 11), (5, 131, 7),
-                                                     (17, 512, 12), (9, 1100, 7), (70, 130, 12)]
+                                                     (17, 512, 12), (9, 1100, 7), (70, 130, 12), (10, 40, 45)]
 
     @Test(arguments: shapes.indices)
     func forwardMatchesNaive(_ s: Int) {
@@ -30,6 +30,28 @@ import Foundation
                 var e = Double(b[0, c])
                 for j in 0..<d { e += Double(x[i, j]) * Double(w[c, j]) }
                 #expect(abs(Double(z[i, c]) - e) <= 1e-5 * max(1, abs(e)), "Z[\(i),\(c)]")
+            }
+        }
+    }
+
+    /// The 16-at-once lane sums are `hsum`'s, bit for bit (signed zeros and cancellations included), for any
+    /// count of vectors; the vectors beyond the count are never read (they hold NaN here).
+    @Test func transposeSumIsHsumBitForBit() {
+        var g = TestData(seed: 77)
+        let specials: [Float] = [-0.0, 0.0, 1e30, -1e30, 1e-40, 3.5, -3.5]
+        for count in 1...16 {
+            var src = [Vec](repeating: Vec(repeating: .nan), count: 16), scratch = [Vec](repeating: Vec(), count: 16)
+            for i in 0..<count {
+                for l in 0..<vecWidth {
+                    let u = g.matrix(1, 1)[0, 0]
+                    src[i][l] = (i + l) % 5 == 0 ? specials[(i * 16 + l) % specials.count] : u * Float(1 << (l % 20))
+                }
+            }
+            let sums = src.withUnsafeBufferPointer { s in
+                scratch.withUnsafeMutableBufferPointer { transposeSum16(s.baseAddress!, count: count, scratch: $0.baseAddress!) }
+            }
+            for i in 0..<count {
+                #expect(sums[i].bitPattern == hsum(src[i]).bitPattern, "count \(count), vector \(i)")
             }
         }
     }

@@ -54,30 +54,13 @@ func gemmPacked(x: Rows, rows: Range<Int>, packed: UnsafePointer<Float>, bias: U
 }
 
 /// dst[i][j] = src[j][i] for a 16 x 16 block (row strides in floats), rows of src from `rows` on taken as zeros
-/// (not read): four rounds of a perfect shuffle (rows 2i and 2i+1 split into even and odd lanes), each rotating
-/// the bits of (row, lane) by one, swap rows and lanes.
+/// (not read).
 @inline(__always)
 private func transpose16(_ src: UnsafePointer<Float>, ld lds: Int, rows: Int, into dst: UnsafeMutablePointer<Float>,
                          ld ldd: Int) {
     let s = UnsafeRawPointer(src), b = 4 &* lds
-    @inline(__always) func row(_ i: Int) -> Vec { i < rows ? s.loadUnaligned(fromByteOffset: i &* b, as: Vec.self) : Vec() }
-    var r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7)
-    var r8 = row(8), r9 = row(9), r10 = row(10), r11 = row(11), r12 = row(12), r13 = row(13), r14 = row(14), r15 = row(15)
-    @inline(__always) func even(_ a: Vec, _ b: Vec) -> Vec { Vec(lowHalf: a.evenHalf, highHalf: b.evenHalf) }
-    @inline(__always) func odd(_ a: Vec, _ b: Vec) -> Vec { Vec(lowHalf: a.oddHalf, highHalf: b.oddHalf) }
-    for _ in 0..<4 {
-        (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15) =
-            (even(r0, r1), even(r2, r3), even(r4, r5), even(r6, r7), even(r8, r9), even(r10, r11), even(r12, r13),
-             even(r14, r15), odd(r0, r1), odd(r2, r3), odd(r4, r5), odd(r6, r7), odd(r8, r9), odd(r10, r11),
-             odd(r12, r13), odd(r14, r15))
-    }
+    var t = Block16(rows: rows) { i in s.loadUnaligned(fromByteOffset: i &* b, as: Vec.self) }
+    t.transpose()
     let d = UnsafeMutableRawPointer(dst), e = 4 &* ldd
-    d.storeBytes(of: r0, as: Vec.self); d.storeBytes(of: r1, toByteOffset: e, as: Vec.self)
-    d.storeBytes(of: r2, toByteOffset: 2 &* e, as: Vec.self); d.storeBytes(of: r3, toByteOffset: 3 &* e, as: Vec.self)
-    d.storeBytes(of: r4, toByteOffset: 4 &* e, as: Vec.self); d.storeBytes(of: r5, toByteOffset: 5 &* e, as: Vec.self)
-    d.storeBytes(of: r6, toByteOffset: 6 &* e, as: Vec.self); d.storeBytes(of: r7, toByteOffset: 7 &* e, as: Vec.self)
-    d.storeBytes(of: r8, toByteOffset: 8 &* e, as: Vec.self); d.storeBytes(of: r9, toByteOffset: 9 &* e, as: Vec.self)
-    d.storeBytes(of: r10, toByteOffset: 10 &* e, as: Vec.self); d.storeBytes(of: r11, toByteOffset: 11 &* e, as: Vec.self)
-    d.storeBytes(of: r12, toByteOffset: 12 &* e, as: Vec.self); d.storeBytes(of: r13, toByteOffset: 13 &* e, as: Vec.self)
-    d.storeBytes(of: r14, toByteOffset: 14 &* e, as: Vec.self); d.storeBytes(of: r15, toByteOffset: 15 &* e, as: Vec.self)
+    t.forEach { i, v in d.storeBytes(of: v, toByteOffset: i &* e, as: Vec.self) }
 }

@@ -17,12 +17,69 @@ func loadPartialVec(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) ->
     return v
 }
 
-/// Σ of the 16 lanes: the stdlib's reduction, one fixed order. Kept as the one name every kernel reduces
-/// with. (A tree of halves, and a transposing 16-at-once reduction, both measured slower in the
-/// dot-product kernels: 76 and 51 GFLOP/s against 84.)
+/// Σ of the 16 lanes: the stdlib's reduction, ((v0 + v1) + v2) + ... + v15. Every kernel reduces in this
+/// order, one vector at a time with this, or 16 at once with `transposeSum16`. (A tree of halves would be
+/// faster but give other bits, and version-1 model files must predict exactly as they did.)
 @inline(__always)
 func hsum(_ v: Vec) -> Float {
     v.sum()
+}
+
+/// `hsum` of 16 vectors at once: lane i of the result is hsum(src[i]) bit for bit (vectors from `count` on
+/// are taken as zeros, not read). A transpose (64 shuffles) into `scratch` (16 vectors), then 15 vector
+/// additions in hsum's order, where 16 hsums take 240 scalar additions and shuffles.
+@inline(__always)
+func transposeSum16(_ src: UnsafePointer<Vec>, count: Int, scratch t: UnsafeMutablePointer<Vec>) -> Vec {
+    transposeBlock16(src, count: count, into: t)
+    var s = t[0] + t[1]
+    s += t[2]; s += t[3]; s += t[4]; s += t[5]; s += t[6]; s += t[7]; s += t[8]
+    s += t[9]; s += t[10]; s += t[11]; s += t[12]; s += t[13]; s += t[14]; s += t[15]
+    return s
+}
+
+/// dst[i] = lane i of src[0..<16] (src from `count` on taken as zeros). Not inlined on purpose: where the
+/// additions of `transposeSum16` could see the shuffles, the optimizer merged them into scalar inserts and
+/// extracts that ran slower than 16 hsums.
+@inline(never)
+func transposeBlock16(_ src: UnsafePointer<Vec>, count: Int, into dst: UnsafeMutablePointer<Vec>) {
+    var t = Block16(rows: count) { i in src[i] }
+    t.transpose()
+    t.forEach { i, v in dst[i] = v }
+}
+
+/// 16 vectors in registers: a 16 x 16 block of floats, row i in r.i.
+struct Block16 {
+    var r: (Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec)
+
+    /// Rows 0..<rows from `row`, the others zero.
+    @inline(__always)
+    init(rows: Int, _ row: (Int) -> Vec) {
+        @inline(__always) func at(_ i: Int) -> Vec { i < rows ? row(i) : Vec() }
+        r = (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7),
+             at(8), at(9), at(10), at(11), at(12), at(13), at(14), at(15))
+    }
+
+    /// Rows become columns: four rounds of a perfect shuffle (rows 2i and 2i+1 split into even and odd lanes),
+    /// each rotating the bits of (row, lane) by one, swap rows and lanes. (`evenHalf`/`oddHalf` of a pair
+    /// compile to one vpermt2ps each on AVX-512.)
+    @inline(__always)
+    mutating func transpose() {
+        @inline(__always) func even(_ a: Vec, _ b: Vec) -> Vec { Vec(lowHalf: a.evenHalf, highHalf: b.evenHalf) }
+        @inline(__always) func odd(_ a: Vec, _ b: Vec) -> Vec { Vec(lowHalf: a.oddHalf, highHalf: b.oddHalf) }
+        for _ in 0..<4 {
+            let (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15) = r
+            r = (even(r0, r1), even(r2, r3), even(r4, r5), even(r6, r7), even(r8, r9), even(r10, r11), even(r12, r13),
+                 even(r14, r15), odd(r0, r1), odd(r2, r3), odd(r4, r5), odd(r6, r7), odd(r8, r9), odd(r10, r11),
+                 odd(r12, r13), odd(r14, r15))
+        }
+    }
+
+    @inline(__always)
+    func forEach(_ body: (Int, Vec) -> Void) {
+        body(0, r.0); body(1, r.1); body(2, r.2); body(3, r.3); body(4, r.4); body(5, r.5); body(6, r.6)
+        body(7, r.7); body(8, r.8); body(9, r.9); body(10, r.10); body(11, r.11); body(12, r.12); body(13, r.13)
+        body(14, r.14); body(15, r.15)
+    }
 }
 
 /// Lane-wise max by a select (the stdlib's pointwiseMax compiles to a generic call here).

@@ -218,3 +218,57 @@ private func distilledLossAndGradient(_ kind: LossKind, z: [Float], p: [Float], 
         #expect(Distillation(config) == Distillation(temperature: 1, hardWeight: 0.1))
     }
 }
+
+/// The batch path of KL and cross-entropy (16 rows at a time, lane sums by transposes) gives each row exactly
+/// the bits of the one-row path, for blocks of 16 and a ragged one, one vector of classes or several, with
+/// example weights and without; the padding lanes of dz are zero.
+@Suite struct LossBatchTests {
+    @Test(arguments: [LossKind.kl, .ce], [3, 10, 16, 37])
+    func blocksMatchOneRowAtATime(_ kind: LossKind, _ k: Int) {
+        let n = 37, kp = paddedWidth(k)
+        var g = TestData(seed: UInt64(k) + 5)
+        let zm = g.matrix(n, kp, scale: 3), pm = g.distributions(n, k, zeros: true)
+        var p = [Float](repeating: 0, count: n * kp), negH = [Float](repeating: 0, count: n)
+        for r in 0..<n {
+            for j in 0..<k {
+                p[r * kp + j] = pm[r, j]
+                if pm[r, j] > 0 { negH[r] += pm[r, j] * log(pm[r, j]) }
+            }
+        }
+        let weights = (0..<n).map { Float(1 + $0 % 3) / 2 }
+        for weighted in [false, true] {
+            var dz = [Float](repeating: .nan, count: n * kp), loss = [Float](repeating: .nan, count: n)
+            var dzOne = dz, lossOne = loss, q = [Float](repeating: 0, count: kp), logq = q
+            zm.values.withUnsafeBufferPointer { z in
+                p.withUnsafeBufferPointer { pb in
+                    negH.withUnsafeBufferPointer { h in
+                        weights.withUnsafeBufferPointer { w in
+                            let targets = LossTargets(p: Rows(base: pb.baseAddress!, stride: kp), index: nil,
+                                                      negEntropy: h.baseAddress!, weight: weighted ? w.baseAddress! : nil)
+                            dz.withUnsafeMutableBufferPointer { d in
+                                loss.withUnsafeMutableBufferPointer { l in
+                                    q.withUnsafeMutableBufferPointer { qb in
+                                        logq.withUnsafeMutableBufferPointer { lb in
+                                            kind.forwardBackward(z: z.baseAddress!, ldz: kp, targets: targets, rows: 0..<n,
+                                                                 k: k, n: n, dz: d.baseAddress!, loss: l.baseAddress!,
+                                                                 q: qb.baseAddress!, logq: lb.baseAddress!)
+                                            for r in 0..<n {
+                                                let wr = weighted ? weights[r] : 1
+                                                lossOne[r] = wr * kind.rowForwardBackward(
+                                                    z: z.baseAddress! + r * kp, p: pb.baseAddress! + r * kp,
+                                                    negEntropy: negH[r], k: k, kp: kp, scale: wr * (1 / Float(n)),
+                                                    dz: &dzOne[r * kp], q: qb.baseAddress!, logq: lb.baseAddress!)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(loss.map(\.bitPattern) == lossOne.map(\.bitPattern), "\(kind) k=\(k) weighted \(weighted): loss")
+            #expect(dz.map(\.bitPattern) == dzOne.map(\.bitPattern), "\(kind) k=\(k) weighted \(weighted): dz")
+        }
+    }
+}

@@ -29,6 +29,14 @@ func packPanels(_ w: UnsafePointer<Float>, inputs d: Int, outputs o: Int, rows i
         var j0 = inputs.lowerBound
         while j0 < inputs.upperBound {
             let j1 = min(inputs.upperBound, j0 + 16), count = j1 - j0
+            // The next block's 4 KiB of panel asked for ahead: the forward of the last batch left these lines in
+            // every core's cache, and each store waited on taking its line back (three quarters of this
+            // function's time in a profile of 2048 -> 100).
+            if j1 + 16 <= inputs.upperBound {
+                let next = UnsafeRawPointer(base + j1 &* panelWidth)
+                var b = 0
+                while b < 16 * panelWidth * 4 { prefetchForWrite(next + b); b += 64 }
+            }
             for c0 in stride(from: 0, to: panelWidth, by: 16) {
                 let dst = base + (j0 &* panelWidth &+ c0)
                 if count == 16 {

@@ -47,6 +47,17 @@ func transposeBlock16(_ src: UnsafePointer<Vec>, count: Int, into dst: UnsafeMut
     t.forEach { i, v in dst[i] = v }
 }
 
+/// Asks for the cache line at `p` to be fetched for writing, ahead of the stores that will fill it (LLVM's
+/// prefetch intrinsic: prefetchw on x86-64, prfm pstl1keep on arm64). A hint: it never faults, whatever
+/// the address.
+@inline(__always)
+func prefetchForWrite(_ p: UnsafeRawPointer) {
+    llvmPrefetch(p, 1, 3, 1)
+}
+
+@_silgen_name("llvm.prefetch.p0")
+private func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ cache: Int32)
+
 /// 16 vectors in registers: a 16 x 16 block of floats, row i in r.i.
 struct Block16 {
     var r: (Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec, Vec)

@@ -117,26 +117,6 @@ private func nt4<O: DotOutputs>(
         if n > 4 { c = loadVec(w4 + j); fma(&a04, v0, c); fma(&a14, v1, c); fma(&a24, v2, c); fma(&a34, v3, c) }
         j += vecWidth
     }
-    if end < d {
-        dotTail(&a00, x0, w0, from: end, d); dotTail(&a10, x1, w0, from: end, d)
-        dotTail(&a20, x2, w0, from: end, d); dotTail(&a30, x3, w0, from: end, d)
-        if n > 1 {
-            dotTail(&a01, x0, w1, from: end, d); dotTail(&a11, x1, w1, from: end, d)
-            dotTail(&a21, x2, w1, from: end, d); dotTail(&a31, x3, w1, from: end, d)
-        }
-        if n > 2 {
-            dotTail(&a02, x0, w2, from: end, d); dotTail(&a12, x1, w2, from: end, d)
-            dotTail(&a22, x2, w2, from: end, d); dotTail(&a32, x3, w2, from: end, d)
-        }
-        if n > 3 {
-            dotTail(&a03, x0, w3, from: end, d); dotTail(&a13, x1, w3, from: end, d)
-            dotTail(&a23, x2, w3, from: end, d); dotTail(&a33, x3, w3, from: end, d)
-        }
-        if n > 4 {
-            dotTail(&a04, x0, w4, from: end, d); dotTail(&a14, x1, w4, from: end, d)
-            dotTail(&a24, x2, w4, from: end, d); dotTail(&a34, x3, w4, from: end, d)
-        }
-    }
     var p = acc
     p[0] = a00; if n > 1 { p[1] = a01 }; if n > 2 { p[2] = a02 }; if n > 3 { p[3] = a03 }; if n > 4 { p[4] = a04 }
     p += lda
@@ -145,4 +125,11 @@ private func nt4<O: DotOutputs>(
     p[0] = a20; if n > 1 { p[1] = a21 }; if n > 2 { p[2] = a22 }; if n > 3 { p[3] = a23 }; if n > 4 { p[4] = a24 }
     p += lda
     p[0] = a30; if n > 1 { p[1] = a31 }; if n > 2 { p[2] = a32 }; if n > 3 { p[3] = a33 }; if n > 4 { p[4] = a34 }
+    // The last d % 16 inputs added to the stored sums (the same addition as on the registers: kept out of the
+    // loop's registers, where it made the compiler keep one accumulator in memory).
+    if end < d {
+        for row in 0..<4 {
+            for o in 0..<n { dotTail(&acc[row * lda + o], x.row(r + row), w + o * d, from: end, d) }
+        }
+    }
 }

@@ -156,3 +156,52 @@ private func run(_ opt: Optimizer, theta start: [Float], lr: Float, l2: Float = 
         }
     }
 }
+
+/// The block form of `step` (rows x a column range, as phase B calls it) updates exactly as one `step` per
+/// row: same bits for SGD (plain and Nesterov) and Adam(W), over three steps, with the L2 penalty's block form
+/// too; elements outside the block are untouched.
+@Suite struct OptimizerBlockTests {
+    @Test(arguments: ["sgd", "nesterov", "adamw"])
+    func blockStepIsRowSteps(_ name: String) {
+        let rows = 7, stride = 53, cols = 5..<40  // a ragged column range: whole vectors and single elements
+        func make() -> Optimizer {
+            switch name {
+            case "sgd": return SGD(sizes: [rows * stride], momentum: 0.9, nesterov: false)
+            case "nesterov": return SGD(sizes: [rows * stride], momentum: 0.9, nesterov: true)
+            default: return Adam(sizes: [rows * stride], beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01)
+            }
+        }
+        var g = TestData(seed: 9)
+        let start = g.matrix(rows, stride).values
+        let grads = (0..<3).map { _ in g.matrix(rows, stride).values }
+        let penalty = L2Penalty(l2: 0.01)
+        var block = start, perRow = start
+        let a = make(), b = make()
+        for step in 0..<3 {
+            var ga = grads[step], gb = grads[step]
+            a.beginStep()
+            b.beginStep()
+            block.withUnsafeMutableBufferPointer { t in
+                ga.withUnsafeMutableBufferPointer { gp in
+                    penalty.addGradient(theta: t.baseAddress!, grad: gp.baseAddress!, rows: 1..<rows, stride: stride, cols: cols)
+                    a.step(tensor: 0, rows: 1..<rows, stride: stride, cols: cols, theta: t.baseAddress!, grad: gp.baseAddress!,
+                           lr: 0.05, decay: true)
+                }
+            }
+            perRow.withUnsafeMutableBufferPointer { t in
+                gb.withUnsafeMutableBufferPointer { gp in
+                    for row in 1..<rows {
+                        let range = (row * stride + cols.lowerBound)..<(row * stride + cols.upperBound)
+                        penalty.addGradient(theta: t.baseAddress!, grad: gp.baseAddress!, range: range)
+                        b.step(tensor: 0, range: range, theta: t.baseAddress!, grad: gp.baseAddress!, lr: 0.05, decay: true)
+                    }
+                }
+            }
+        }
+        #expect(block.map(\.bitPattern) == perRow.map(\.bitPattern))
+        #expect(block != start)
+        #expect(block[0..<stride] == start[0..<stride], "row 0 is outside the block")
+        #expect((1..<rows).allSatisfy { block[$0 * stride + cols.upperBound] == start[$0 * stride + cols.upperBound] },
+                "columns beyond the block are untouched")
+    }
+}

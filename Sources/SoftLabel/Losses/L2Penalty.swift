@@ -23,6 +23,17 @@ struct L2Penalty: Sendable {
         }
     }
 
+    /// `addGradient` on columns `cols` of rows `rows` of a row-major tensor with `stride` elements per row.
+    @inline(__always)
+    func addGradient(theta: UnsafePointer<Float>, grad: UnsafeMutablePointer<Float>, rows: Range<Int>, stride: Int,
+                     cols: Range<Int>) {
+        guard l2 != 0 else { return }
+        for row in rows {
+            let base = row * stride
+            addGradient(theta: theta, grad: grad, range: (base + cols.lowerBound)..<(base + cols.upperBound))
+        }
+    }
+
     /// (l2/2) Σ θ² over the penalised tensors of `theta` (all tensors concatenated in tensor order), adding
     /// l2 θ to `gradient` (the same layout), in Double.
     func add(to gradient: inout [Double], theta: [Double], shapes: [ParameterShape]) -> Double {

@@ -19,6 +19,11 @@ public protocol Optimizer: AnyObject {
     /// `L2Penalty`). `decay` says whether this tensor takes decoupled weight decay (weights do, biases do not).
     func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
               lr: Float, decay: Bool)
+    /// `step` on columns `cols` of rows `rows` of a row-major tensor with `stride` elements per row: the same
+    /// updates as one `step` per row, in one call (a weight slice is 256 rows of 64 columns: called per row,
+    /// the calls' own overhead cost as much as the arithmetic).
+    func step(tensor: Int, rows: Range<Int>, stride: Int, cols: Range<Int>, theta: UnsafeMutablePointer<Float>,
+              grad: UnsafePointer<Float>, lr: Float, decay: Bool)
     /// The moments and step count, for a checkpoint; `restore` puts back what `state` gave (false when the
     /// buffers do not fit this optimizer's tensors).
     var state: OptimizerState { get }
@@ -75,7 +80,22 @@ public final class SGD: Optimizer {
 
     public func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
                      lr: Float, decay: Bool) {
+        update(range, theta: theta, grad: grad, v: v[tensor], lr: lr)
+    }
+
+    public func step(tensor: Int, rows: Range<Int>, stride: Int, cols: Range<Int>, theta: UnsafeMutablePointer<Float>,
+                     grad: UnsafePointer<Float>, lr: Float, decay: Bool) {
         let v = self.v[tensor]
+        for row in rows {
+            let base = row * stride
+            update((base + cols.lowerBound)..<(base + cols.upperBound), theta: theta, grad: grad, v: v, lr: lr)
+        }
+    }
+
+    @inline(__always)
+    private func update(_ range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
+                        v: UnsafeMutablePointer<Float>, lr: Float) {
+        let momentum = self.momentum, nesterov = self.nesterov
         // Whole vectors, then single elements, by the same operations (a range's split between the two
         // depends on the thread count, the result must not).
         var e = range.lowerBound
@@ -141,7 +161,22 @@ public final class Adam: Optimizer {
 
     public func step(tensor: Int, range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
                      lr: Float, decay: Bool) {
+        update(range, theta: theta, grad: grad, m: m[tensor], v: v[tensor], lr: lr, decay: decay)
+    }
+
+    public func step(tensor: Int, rows: Range<Int>, stride: Int, cols: Range<Int>, theta: UnsafeMutablePointer<Float>,
+                     grad: UnsafePointer<Float>, lr: Float, decay: Bool) {
         let m = self.m[tensor], v = self.v[tensor]
+        for row in rows {
+            let base = row * stride
+            update((base + cols.lowerBound)..<(base + cols.upperBound), theta: theta, grad: grad, m: m, v: v, lr: lr,
+                   decay: decay)
+        }
+    }
+
+    @inline(__always)
+    private func update(_ range: Range<Int>, theta: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
+                        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, lr: Float, decay: Bool) {
         let b1 = beta1, b2 = beta2, eps = epsilon
         let c1 = correction1, c2 = correction2
         let shrink = decay ? 1 - lr * weightDecay : 1

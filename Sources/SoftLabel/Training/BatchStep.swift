@@ -122,12 +122,9 @@ struct BatchStep {
                         Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: layerInput(l, x, work), n: m, inputs: d.inputs,
                                              outputs: d.outputs, cols: cols, dw: dWeight)
                         if let (optimizer, lr) = update {
-                            for o in 0..<d.outputs {
-                                let base = o * d.inputs
-                                let range = (base + cols.lowerBound)..<(base + cols.upperBound)
-                                penalty.addGradient(theta: weight, grad: dWeight, range: range)
-                                optimizer.step(tensor: wIndex, range: range, theta: weight, grad: dWeight, lr: lr, decay: true)
-                            }
+                            penalty.addGradient(theta: weight, grad: dWeight, rows: 0..<d.outputs, stride: d.inputs, cols: cols)
+                            optimizer.step(tensor: wIndex, rows: 0..<d.outputs, stride: d.inputs, cols: cols, theta: weight,
+                                           grad: dWeight, lr: lr, decay: true)
                             // The columns just updated are these rows of the packed panels: repack them while in cache.
                             if let panels = params.packed[l] {
                                 packPanels(weight, inputs: d.inputs, outputs: d.outputs, rows: cols, into: panels)

@@ -16,6 +16,13 @@ if ProcessInfo.processInfo.environment["SOFTLABEL_PORTABLE"] == nil {
 vectorSettings = [.define("SOFTLABEL_FMA")]
 #endif
 
+// Prefetch instructions (`prefetchForWrite` in Vector.swift) in release builds only: ThreadSanitizer cannot
+// compile them (`swift test --sanitize=thread` builds debug). SOFTLABEL_NO_PREFETCH=1 leaves them out of a
+// release build too (for `swift build -c release --sanitize=thread`).
+if ProcessInfo.processInfo.environment["SOFTLABEL_NO_PREFETCH"] == nil {
+    vectorSettings.append(.define("SOFTLABEL_PREFETCH", .when(configuration: .release)))
+}
+
 let package = Package(
     name: "softlabel",
     products: [

@@ -49,14 +49,21 @@ func transposeBlock16(_ src: UnsafePointer<Vec>, count: Int, into dst: UnsafeMut
 
 /// Asks for the cache line at `p` to be fetched for writing, ahead of the stores that will fill it (LLVM's
 /// prefetch intrinsic: prefetchw on x86-64, prfm pstl1keep on arm64). A hint: it never faults, whatever
-/// the address.
+/// the address. Swift has no prefetch API; the intrinsic is reached by its LLVM name, which works in plain
+/// builds but not under ThreadSanitizer (it turns every call into an `invoke`, which LLVM rejects for an
+/// intrinsic). So it is compiled only where Package.swift defines SOFTLABEL_PREFETCH (release builds), and
+/// is a no-op elsewhere: debug and sanitizer builds compute the same values, only slower.
 @inline(__always)
 func prefetchForWrite(_ p: UnsafeRawPointer) {
+    #if SOFTLABEL_PREFETCH
     llvmPrefetch(p, 1, 3, 1)
+    #endif
 }
 
+#if SOFTLABEL_PREFETCH
 @_silgen_name("llvm.prefetch.p0")
 private func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ cache: Int32)
+#endif
 
 /// 16 vectors in registers: a 16 x 16 block of floats, row i in r.i.
 struct Block16 {

@@ -5,9 +5,11 @@ import Foundation
 /// The three batch products against plain Double loops, on shapes that exercise every remainder path
 /// (rows not a multiple of 4, outputs not a multiple of 5, inputs not a multiple of 16 or 64).
 @Suite struct KernelTests {
-    /// Also wide inputs, and more outputs than the forward's block of 20 (45 = 20 + 20 + 5).
+    /// Also wide inputs, more outputs than the forward's block of 20 (45 = 20 + 20 + 5), and every width of its
+    /// 4-row kernel (1 to 5 outputs: 19 = 5 + 5 + 5 + 4, 4, 11 = 5 + 5 + 1, ...).
     static let shapes: [(n: Int, d: Int, o: Int)] = [(1, 1, 1), (7, 13, 3), (9, 64, 10), (13, 100, 11), (5, 131, 7),
-                                                     (17, 512, 12), (9, 1100, 7), (70, 130, 12), (10, 40, 45)]
+                                                     (17, 512, 12), (9, 1100, 7), (70, 130, 12), (10, 40, 45),
+                                                     (8, 37, 19), (4, 16, 4)]
 
     @Test(arguments: shapes.indices)
     func forwardMatchesNaive(_ s: Int) {

@@ -101,46 +101,25 @@ extension LossKind {
         z: UnsafePointer<Float>, ldz kp: Int, targets: LossTargets, rows: Range<Int>, k: Int, invN: Float,
         dz: UnsafeMutablePointer<Float>, loss: UnsafeMutablePointer<Float>
     ) {
-        let last = kp - vecWidth
-        let pad = Softmax.lanes(from: k - last)  // lanes of the last vector beyond k
         withUnsafeTemporaryAllocation(of: Vec.self, capacity: 32) { buffer in
             let sums = buffer.baseAddress!, scratch = sums + 16
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { maxBuffer in
-                let maxima = maxBuffer.baseAddress!
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { rowValues in
+                let maxima = rowValues.baseAddress!, weights = maxima + 16  // [i]: row i of the block
                 for (i, r) in rows.enumerated() {
-                    let zr = z + r * kp, er = dz + r * kp
-                    @inline(__always) func logits(_ j: Int) -> Vec {
-                        let v = loadVec(zr + j)
-                        return j == last ? v.replacing(with: -.infinity, where: pad) : v
-                    }
-                    var mv = Vec(repeating: -.infinity)
-                    var j = 0
-                    while j < kp { mv = vmax(mv, logits(j)); j += vecWidth }
-                    let m = Vec(repeating: hmax(mv))
-                    var sv = Vec()
-                    j = 0
-                    while j < kp {
-                        let e = expVec(logits(j) - m)  // padding: exp(-inf) = 0
-                        storeVec(e, er + j)
-                        sv += e
-                        j += vecWidth
-                    }
-                    maxima[i] = m[0]
-                    sums[i] = sv
+                    (maxima[i], sums[i]) = Softmax.exponentials(z: z + r * kp, k: k, kp: kp, into: dz + r * kp)
+                    weights[i] = targets.weight?[targets.stored(r)] ?? 1
                 }
                 let s = transposeSum16(sums, count: rows.count, scratch: scratch)
                 for (i, r) in rows.enumerated() {
                     let zr = z + r * kp, er = dz + r * kp, pr = targets.p.row(r)
-                    let w = targets.weight?[targets.stored(r)] ?? 1
                     let shift = Vec(repeating: maxima[i]) + Vec(repeating: log(s[i]))
-                    let inv = Vec(repeating: 1 / s[i]), sv = Vec(repeating: w * invN)
+                    let inv = Vec(repeating: 1 / s[i]), sv = Vec(repeating: weights[i] * invN)
                     var cross = Vec()  // Σ p log q, lane-wise
                     var j = 0
                     while j < kp {
-                        var lq = loadVec(zr + j) - shift
-                        if j == last { lq = lq.replacing(with: 0, where: pad) }
                         let pv = loadVec(pr + j)
-                        fma(&cross, pv, lq)  // 0 · log q = 0: log q is finite even where q underflows
+                        // 0 · log q = 0: log q is finite even where q underflows
+                        fma(&cross, pv, Softmax.logProbabilities(z: zr, at: j, k: k, kp: kp, shift: shift))
                         storeVec((loadVec(er + j) * inv - pv) * sv, er + j)
                         j += vecWidth
                     }
@@ -148,9 +127,8 @@ extension LossKind {
                 }
                 let c = transposeSum16(sums, count: rows.count, scratch: scratch)
                 for (i, r) in rows.enumerated() {
-                    let w = targets.weight?[targets.stored(r)] ?? 1
                     let ce = -c[i]
-                    loss[r] = w * (self == .kl ? ce + targets.negEntropy[targets.stored(r)] : ce)
+                    loss[r] = weights[i] * (self == .kl ? ce + targets.negEntropy[targets.stored(r)] : ce)
                 }
             }
         }

@@ -16,6 +16,24 @@ public enum Softmax {
     static func forwardPadded(
         z: UnsafePointer<Float>, k: Int, kp: Int, q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>
     ) {
+        let (m, sums) = exponentials(z: z, k: k, kp: kp, into: q)
+        let s = hsum(sums)
+        let shift = Vec(repeating: m) + Vec(repeating: log(s))
+        let inv = Vec(repeating: 1 / s)
+        var j = 0
+        while j < kp {
+            storeVec(logProbabilities(z: z, at: j, k: k, kp: kp, shift: shift), logq + j)
+            storeVec(loadVec(q + j) * inv, q + j)
+            j += vecWidth
+        }
+    }
+
+    /// The first pass over a padded row of logits (the layout of `forwardPadded`): returns m = max_j z_j over
+    /// the k classes and the lane-wise sums of e_j = exp(z_j - m), and writes the e_j to `e` (0 in the
+    /// padding lanes). Σ_j e_j is `hsum` of the sums (or, for 16 rows at once, `transposeSum16`).
+    @inline(__always)
+    static func exponentials(z: UnsafePointer<Float>, k: Int, kp: Int, into e: UnsafeMutablePointer<Float>)
+        -> (max: Float, sums: Vec) {
         let last = kp - vecWidth
         let pad = lanes(from: k - last)  // lanes of the last vector beyond k
         @inline(__always) func logits(_ j: Int) -> Vec {
@@ -25,26 +43,24 @@ public enum Softmax {
         var mv = Vec(repeating: -.infinity)
         var j = 0
         while j < kp { mv = vmax(mv, logits(j)); j += vecWidth }
-        let m = Vec(repeating: hmax(mv))
+        let m = hmax(mv), mvec = Vec(repeating: m)
         var sv = Vec()
         j = 0
         while j < kp {
-            let e = expVec(logits(j) - m)  // padding: exp(-inf) = 0
-            storeVec(e, q + j)
-            sv += e
+            let ej = expVec(logits(j) - mvec)  // padding: exp(-inf) = 0
+            storeVec(ej, e + j)
+            sv += ej
             j += vecWidth
         }
-        let s = hsum(sv)
-        let shift = m + Vec(repeating: log(s))
-        let inv = Vec(repeating: 1 / s)
-        j = 0
-        while j < kp {
-            var lq = logits(j) - shift
-            if j == last { lq = lq.replacing(with: 0, where: pad) }
-            storeVec(lq, logq + j)
-            storeVec(loadVec(q + j) * inv, q + j)
-            j += vecWidth
-        }
+        return (m, sv)
+    }
+
+    /// log q for the vector of classes at j of a padded row: z - shift, where shift = m + log Σ e^{z - m}
+    /// (0 in the padding lanes).
+    @inline(__always)
+    static func logProbabilities(z: UnsafePointer<Float>, at j: Int, k: Int, kp: Int, shift: Vec) -> Vec {
+        let lq = loadVec(z + j) - shift
+        return j == kp - vecWidth ? lq.replacing(with: 0, where: lanes(from: k - j)) : lq
     }
 
     /// softmax(z / T) of every row of z (n, k), in Double and rounded to Float once (the log-sum-exp of

@@ -40,6 +40,8 @@ public func gemmNT(
                         }
                         o += n
                     }
+                    // The sums stored whole, then read back as floats: writing Z lane by lane straight from the
+                    // transposed sums measured 60 against 92 GFLOP/s (Scripts/kernelbench, 64 x 512 -> 10).
                     var i = 0
                     while i < 4 * count {
                         storeVec(transposeSum16(acc + i, count: min(16, 4 * count - i), scratch: scratch), sums + i)

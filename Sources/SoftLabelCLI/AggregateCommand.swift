@@ -35,7 +35,7 @@ enum AggregateCommand: Command {
         let settings = try CrowdOptions.softSettings(a, method: method)
 
         let votes = try CrowdOptions.readVotes(path, a, method: method, console: console)
-        let parallel = try Common.parallel(a)
+        let parallel = try Common.parallel(a, console)
         var em = CrowdEM(method: method, votes: votes, settings: settings, votePrior: prior, parallel: parallel)
         let (history, converged) = em.fit(maxRounds: maxRounds, parallel: parallel)
         guard em.targets.allSatisfy({ $0.isFinite }) else {

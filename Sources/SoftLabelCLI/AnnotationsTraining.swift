@@ -36,7 +36,7 @@ enum AnnotationsTraining {
         let rounds = try a.int("--em-rounds", min: 1) ?? 20
         let settings = try CrowdOptions.softSettings(a, method: method)
         let config = try TrainCommand.config(from: a)
-        let parallel = try Common.parallel(a)
+        let parallel = try Common.parallel(a, console)
         let source = try DataInput.source(a, needsLabels: false, positional: "FEATURES.csv")
         if case .csv = source, a.string("--ids") != nil { throw UsageError("--ids is for NPY features (a CSV has an 'id' column)") }
         let valSource = try DataInput.validationSource(a)

@@ -30,7 +30,7 @@ enum CalibrateCommand: Command {
         let source = try DataInput.source(a, needsLabels: true, positional: "VAL_DATA.csv")
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
         guard let outPath = a.string("--out") else { throw UsageError("--out FILE is required (where to save the calibrated model)") }
-        let parallel = try Common.parallel(a)
+        let parallel = try Common.parallel(a, console)
         let model = try ModelFile.load(path: modelPath)
         let data = try DataInput.load(source, classes: model.classes, parallel: parallel, console: console).dataset
         let x = try DataInput.features(of: data, for: model, source: source, console: console)

@@ -28,7 +28,7 @@ enum CompareCommand: Command {
         guard paths.count >= 2 else {
             throw UsageError("give two or more models to compare (--model A.json --model B.json), got \(paths.count)")
         }
-        let parallel = try Common.parallel(a)
+        let parallel = try Common.parallel(a, console)
         let resamples = try a.int("--bootstrap", min: 0, max: 1_000_000) ?? 1000
         let seed: UInt64 = try a.string("--seed").map { s in
             guard let v = UInt64(s) else { throw UsageError("--seed expects a non-negative integer, got '\(s)'") }

@@ -32,7 +32,7 @@ enum ConvertCommand: Command {
         if dir.isEmpty { throw UsageError("--out expects a folder name, got ''") }
         let path = try a.positionals(["DATA.csv"])[0]
         let half = a.flag("--float16")
-        let parallel = try Common.parallel(a)
+        let parallel = try Common.parallel(a, console)
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
             if !isDir.boolValue { throw DataError(file: dir, "cannot write into it: it is a file, expected a folder") }

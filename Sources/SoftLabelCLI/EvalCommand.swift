@@ -41,7 +41,7 @@ enum EvalCommand: Command {
         try Common.checkOutputs(a, ["--plot"])
         let source = try DataInput.source(a, needsLabels: true)
         guard let modelPath = a.string("--model") else { throw UsageError("--model FILE is required") }
-        let parallel = try Common.parallel(a)
+        let parallel = try Common.parallel(a, console)
         let model = try ModelFile.load(path: modelPath)
         let report: EvaluationReport
         switch try Streaming.reading(source, a, model: model, labels: .required, classes: model.classes, parallel: parallel,

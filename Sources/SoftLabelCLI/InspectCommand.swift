@@ -18,7 +18,7 @@ enum InspectCommand: Command {
 
     static func run(_ a: ParsedArguments, _ console: Console) throws {
         let source = try DataInput.source(a, needsLabels: false)
-        let parallel = try Common.parallel(a)
+        let parallel = try Common.parallel(a, console)
         let start = DispatchTime.now().uptimeNanoseconds
         var seconds = 0.0
         let summary: DataSummary

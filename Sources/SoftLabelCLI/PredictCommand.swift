@@ -39,7 +39,7 @@ enum PredictCommand: Command {
         let top = try a.int("--top", min: 1)
         let logits = a.flag("--logits")
         if logits && top != nil { throw UsageError("--logits writes every class's logit; it cannot be used with --top") }
-        let parallel = try Common.parallel(a)
+        let parallel = try Common.parallel(a, console)
         let model = try ModelFile.load(path: modelPath)
         if let top, top > model.classes.count {
             throw UsageError("--top \(top) is more than the model's \(model.classes.count) classes")

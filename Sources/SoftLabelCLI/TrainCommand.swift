@@ -99,7 +99,7 @@ enum TrainCommand: Command {
             console.err("softlabel: note: the --init model was written by an interrupted run\n")
         }
         let config = try config(from: a, initial: initial?.network)
-        let parallel = try Common.parallel(a)
+        let parallel = try Common.parallel(a, console)
         let valSource = try DataInput.validationSource(a)
         if config.patience > 0 && valSource == nil && config.valFraction == 0 {
             throw UsageError("--patience needs validation data (--val FILE or --val-fraction F)")

@@ -68,6 +68,23 @@ import TestSupport
         #expect(files[0] == files[1] && files[1] == files[2])
     }
 
+    /// More threads than cores work, give the same model, and say once that they run slower.
+    @Test func moreThreadsThanCoresWarns() throws {
+        let dir = scratchFolder()
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var files: [Data] = []
+        for threads in [1, cores + 1] {
+            let path = dir + "/t\(threads).json"
+            let r = try runBinary(["train", train, "--model", path, "--epochs", "2", "--seed", "3", "--quiet",
+                                   "--threads", String(threads)])
+            #expect(r.status == 0, "\(r.stderr)")
+            let warning = "softlabel: warning: --threads \(threads) is more than the \(cores) core"
+            #expect(r.stderr.components(separatedBy: warning).count == (threads > cores ? 2 : 1), "\(r.stderr)")
+            files.append(try #require(FileManager.default.contents(atPath: path)))
+        }
+        #expect(files[0] == files[1])
+    }
+
     @Test func hardLabelsTrainToo() throws {
         let dir = scratchFolder()
         let r = try runBinary(["train", packagePath("Data/digits/train_hard.csv"), "--model", dir + "/m.json",

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// What minibatch epochs have in common, over rows in memory (`MinibatchDriver`) or streamed
 /// (`StreamingMinibatchDriver`): the schedule, one `BatchStep` with an optimizer update per batch, the weight
 /// average, and the position inside the epoch (examples done and their summed loss), which a checkpoint saves.
@@ -12,6 +14,8 @@ final class MinibatchLoop {
     /// Rows per batch (the last one of an epoch may be shorter).
     let batch: Int
     let average: WeightAverage?
+    /// The threads each batch uses (at most `parallel.threads`), from the batches' own times.
+    private(set) var chooser: ThreadChooser
     /// Examples of the epoch trained on, their summed loss: nonzero only between an interrupt and the end of
     /// that epoch.
     private(set) var examplesDone = 0
@@ -25,6 +29,7 @@ final class MinibatchLoop {
         schedule = Schedule(kind: config.schedule, baseRate: config.learningRate, epochs: config.epochs,
                             warmup: config.warmup, stepEvery: config.stepEvery, stepGamma: config.stepGamma)
         stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
+        chooser = ThreadChooser(most: parallel.threads)
         batch = min(config.batchSize, n)
         work = Workspace(params: params, batch: batch, tasks: parallel.threads)
         let stepsPerEpoch = (n + batch - 1) / batch
@@ -45,8 +50,13 @@ final class MinibatchLoop {
     /// the trainer keeps the last good weights), or `control` asks to stop before the epoch's last batch.
     func train(x: Rows, targets: LossTargets, m: Int, of n: Int, epoch: Int, lr: Float,
                control: TrainingControl) -> EpochResult? {
-        let batchLoss = stepper.run(x: x, targets: targets, m: m, params: params, work: work,
-                                    mode: .training(seed: config.seed, epoch: epoch), update: (optimizer, lr))
+        // Any thread count gives the same bits: the chooser may change it between batches.
+        var step = stepper
+        if chooser.next != step.parallel.threads { step.parallel = Parallel(threads: chooser.next) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let batchLoss = step.run(x: x, targets: targets, m: m, params: params, work: work,
+                                 mode: .training(seed: config.seed, epoch: epoch), update: (optimizer, lr))
+        if m == batch { chooser.record(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
         partialLoss += batchLoss
         if !batchLoss.isFinite { return finish(n: n, lr: lr) }
         average?.accumulate()

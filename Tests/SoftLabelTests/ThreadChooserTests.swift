@@ -1,0 +1,65 @@
+import Testing
+@testable import SoftLabel
+
+/// `ThreadChooser` against simulated machines: a batch's time as a function of its thread count.
+@Suite struct ThreadChooserTests {
+    /// Runs `batches` batches, each taking `time(threads)`; returns the chooser and the count of each batch.
+    private func simulate(most: Int, batches: Int, _ time: (Int, Int) -> Double) -> (ThreadChooser, [Int]) {
+        var c = ThreadChooser(most: most)
+        var used: [Int] = []
+        for b in 0..<batches {
+            let t = c.next
+            #expect(t >= 1 && t <= most)
+            used.append(t)
+            c.record(seconds: time(b, t))
+        }
+        return (c, used)
+    }
+
+    /// A quiet 2-core machine (2 threads 1.7x as fast as 1): it stays at 2, and the probes at 1 thread back
+    /// off, so they cost a few batches in thousands.
+    @Test func aQuietMachineKeepsEveryThread() {
+        let (c, used) = simulate(most: 2, batches: 20_000) { _, t in t == 2 ? 1.0 : 1.7 }
+        #expect(c.threads == 2)
+        let probes = used.filter { $0 == 1 }.count
+        #expect(probes > 0 && probes <= 12 * ThreadChooser.trial, "\(probes)")
+        // The latest stretch, after the back-off: at most one probe in 4096 batches.
+        #expect(used.suffix(4000).filter { $0 == 1 }.count <= ThreadChooser.trial)
+    }
+
+    /// Another program busy on one of 2 cores (every batch at 2 threads waits for a time slice): it moves to
+    /// 1 thread within the first probes, and stays there while the other program runs.
+    @Test func aBusyCoreMovesToOneThread() {
+        let (c, used) = simulate(most: 2, batches: 5_000) { b, t in t == 2 ? 20.0 + Double(b % 7) : 1.7 }
+        #expect(c.threads == 1)
+        let firstAtOne = used.firstIndex(of: 1)!
+        #expect(firstAtOne <= ThreadChooser.shortest, "\(firstAtOne)")
+        // Probes at 2 threads after the move, backing off: 16, 32, ... 2048 batches apart (at most 10 of them).
+        #expect(used[firstAtOne...].filter { $0 == 2 }.count <= 10 * ThreadChooser.trial)
+    }
+
+    /// 16 threads on a 2-core machine (the more threads past 2, the slower): it climbs down to 2 and stays.
+    @Test func moreThreadsThanCoresClimbDown() {
+        let (c, used) = simulate(most: 16, batches: 3_000) { _, t in t <= 2 ? 2.0 / Double(t) : Double(t) / 2 }
+        #expect(c.threads == 2)
+        #expect(used.suffix(1_000).filter { $0 == 2 }.count >= 1_000 - 2 * ThreadChooser.trial)
+    }
+
+    /// When the other program stops, the probes upward find the cores again.
+    @Test func itClimbsBackWhenTheMachineIsQuietAgain() {
+        let (c, _) = simulate(most: 8, batches: 12_000) { b, t in
+            b < 2_000 ? (t == 1 ? 1.0 : 10.0) : 8.0 / Double(t)
+        }
+        #expect(c.threads == 8)
+    }
+
+    /// One thread: nothing to choose; non-finite times are ignored.
+    @Test func oneThreadAndBadTimes() {
+        var c = ThreadChooser(most: 1)
+        for _ in 0..<100 { c.record(seconds: 1) }
+        #expect(c.next == 1)
+        var d = ThreadChooser(most: 4)
+        for _ in 0..<1_000 { d.record(seconds: .nan) }
+        #expect(d.next == 4 && d.threads == 4)
+    }
+}

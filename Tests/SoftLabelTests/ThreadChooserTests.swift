@@ -38,6 +38,13 @@ import Testing
         #expect(used[firstAtOne...].filter { $0 == 2 }.count <= 10 * ThreadChooser.trial)
     }
 
+    /// A busy core as it shows on a real machine: most batches at 2 threads as fast as ever, one in four waiting
+    /// 30 times as long for a time slice. The mean sees it (a median would not): it moves to 1 thread.
+    @Test func aFewSlowBatchesCount() {
+        let (c, _) = simulate(most: 2, batches: 2_000) { b, t in t == 2 ? (b % 4 == 0 ? 3.0 : 0.09) : 0.13 }
+        #expect(c.threads == 1)
+    }
+
     /// 16 threads on a 2-core machine (the more threads past 2, the slower): it climbs down to 2 and stays.
     @Test func moreThreadsThanCoresClimbDown() {
         let (c, used) = simulate(most: 16, batches: 3_000) { _, t in t <= 2 ? 2.0 / Double(t) : Double(t) / 2 }

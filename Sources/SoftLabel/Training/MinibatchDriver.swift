@@ -18,6 +18,12 @@ protocol EpochDriver: AnyObject {
     var examplesDone: Int { get }
     func save(into checkpoint: inout Checkpoint)
     func restore(_ checkpoint: Checkpoint) -> Bool
+    /// The threads its minibatches use now (`ThreadChooser`), for the validation after an epoch; nil: all.
+    var threads: Int? { get }
+}
+
+extension EpochDriver {
+    var threads: Int? { nil }
 }
 
 /// Raw pointers to the training arrays, valid inside `with`.
@@ -57,6 +63,8 @@ final class MinibatchDriver: EpochDriver {
     /// The stored rows in this epoch's order (the training rows, shuffled in place each epoch).
     var order: [Int]
     var shuffleRNG: SplitMix64
+
+    var threads: Int? { loop.chooser.threads }
 
     init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel, optimizer: Optimizer) {
         self.data = data

@@ -179,8 +179,8 @@ final class RowStream {
     }
 
     /// The next batches (as many whole ones as the buffer holds; the last of the pass may be short), or nil
-    /// at the end of the pass.
-    func next() throws -> StreamRun? {
+    /// at the end of the pass; gathered on at most `threads` threads (nil: all; the same rows on any number).
+    func next(threads: Int? = nil) throws -> StreamRun? {
         let most = buffer.capacity / align * align
         while pending.count - cursor < most && nextWindow < windows.count { try take() }
         var m = min(most, pending.count - cursor)
@@ -188,7 +188,7 @@ final class RowStream {
         guard m > 0, let set else { return nil }
         try pending.withUnsafeBufferPointer { ids in
             try set.gather(UnsafeBufferPointer(rebasing: ids[cursor..<(cursor + m)]), into: buffer, scratch: scratch,
-                           parallel: parallel, batch: align)
+                           parallel: threads.map { Parallel(threads: max(1, min($0, parallel.threads))) } ?? parallel, batch: align)
         }
         let (x, t) = buffer.rows(from: 0, position: position, preparer: set.preparer)
         let run = StreamRun(x: x, targets: t, rows: m, position: position)

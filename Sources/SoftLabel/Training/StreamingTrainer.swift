@@ -22,6 +22,7 @@ final class StreamingMinibatchDriver: EpochDriver {
 
     var network: Network { loop.network }
     var examplesDone: Int { loop.examplesDone }
+    var threads: Int? { loop.chooser.threads }
 
     func runEpoch(_ epoch: Int, control: TrainingControl) throws -> EpochResult {
         let n = data.rowCount
@@ -31,7 +32,7 @@ final class StreamingMinibatchDriver: EpochDriver {
         try stream.begin(data, order: shuffle.blockOrder(data.blocks), shuffle: shuffle, align: loop.batch,
                          start: loop.examplesDone)
         defer { stream.end() }
-        while let run = try stream.next() {
+        while let run = try stream.next(threads: loop.chooser.threads) {
             var r = 0
             while r < run.rows {
                 let m = min(loop.batch, run.rows - r)
@@ -95,10 +96,10 @@ final class StreamingObjective: FullBatchEvaluating {
 extension RowStream {
     /// Every block of `data`, in order, as consecutive chunks of at most `chunk` rows: body(x, targets, rows).
     /// The one pass of the full-batch objective and of validation.
-    func forEachChunk(of data: StreamedSet, chunk: Int, _ body: (Rows, LossTargets, Int) -> Void) throws {
+    func forEachChunk(of data: StreamedSet, chunk: Int, threads: Int? = nil, _ body: (Rows, LossTargets, Int) -> Void) throws {
         try begin(data, order: data.blocks, shuffle: nil, align: chunk, start: 0)
         defer { end() }
-        while let run = try next() {
+        while let run = try next(threads: threads) {
             var r = 0
             while r < run.rows {
                 let m = min(chunk, run.rows - r)
@@ -127,10 +128,11 @@ final class StreamingValidator: Validating {
         stepper = BatchStep(loss: loss, penalty: L2Penalty(l2: 0), parallel: parallel)
     }
 
-    func evaluate(_ network: Network) throws -> (loss: Double, kl: Double, accuracy: Double) {
+    func evaluate(_ network: Network, threads: Int?) throws -> (loss: Double, kl: Double, accuracy: Double) {
         params.load(network)
+        let stepper = self.stepper.limited(to: threads)
         var sums = (loss: 0.0, kl: 0.0, hits: 0)
-        try stream.forEachChunk(of: data, chunk: chunk) { x, targets, m in
+        try stream.forEachChunk(of: data, chunk: chunk, threads: threads) { x, targets, m in
             let part = stepper.evaluate(x: x, targets: targets, m: m, params: params, work: work)
             sums.loss += part.loss
             sums.kl += part.kl

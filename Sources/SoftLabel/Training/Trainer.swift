@@ -199,7 +199,7 @@ struct EpochLoop {
             var record = EpochRecord(epoch: epoch, trainLoss: result.loss, valLoss: nil, valKL: nil, valAccuracy: nil,
                                      learningRate: result.rate, seconds: 0)
             if let validator {
-                let stats = try validator.evaluate(current)
+                let stats = try validator.evaluate(current, threads: driver.threads)
                 record.valLoss = stats.loss
                 record.valKL = stats.kl
                 record.valAccuracy = stats.accuracy

@@ -3,7 +3,18 @@ import Foundation
 /// What the epoch loop validates with: the data in memory (`Validator`) or streamed (`StreamingValidator`).
 protocol Validating: AnyObject {
     /// Mean training loss, mean KL(p‖q) and the share of rows whose predicted class is the majority class.
-    func evaluate(_ network: Network) throws -> (loss: Double, kl: Double, accuracy: Double)
+    /// `threads`: at most this many threads (the training's choice, `ThreadChooser`; nil: all).
+    func evaluate(_ network: Network, threads: Int?) throws -> (loss: Double, kl: Double, accuracy: Double)
+}
+
+extension BatchStep {
+    /// This step on at most `threads` threads (the same results on any number).
+    func limited(to threads: Int?) -> BatchStep {
+        guard let threads, threads < parallel.threads else { return self }
+        var step = self
+        step.parallel = Parallel(threads: max(1, threads))
+        return step
+    }
 }
 
 /// Per-epoch validation through the training code: the one forward pass (inference mode) and the training
@@ -31,8 +42,9 @@ final class Validator: Validating {
     }
 
     /// Mean training loss, mean KL(p‖q) and the share of rows whose predicted class is the majority class.
-    func evaluate(_ network: Network) -> (loss: Double, kl: Double, accuracy: Double) {
+    func evaluate(_ network: Network, threads: Int? = nil) -> (loss: Double, kl: Double, accuracy: Double) {
         params.load(network)
+        let stepper = self.stepper.limited(to: threads)
         let n = rows?.count ?? data.count
         var sums = (loss: 0.0, kl: 0.0, hits: 0)
         let rowList = rows ?? []

@@ -16,15 +16,22 @@ import Testing
         return (c, used)
     }
 
-    /// A quiet 2-core machine (2 threads 1.7x as fast as 1): it stays at 2, and the probes at 1 thread back
-    /// off, so they cost a few batches in thousands.
+    /// A quiet 2-core machine (2 threads 1.7x as fast as 1): it stays at 2, and after the first probe at 1
+    /// thread the next one waits the longest interval: 6 batches in the first 16, then 6 in 4,096.
     @Test func aQuietMachineKeepsEveryThread() {
         let (c, used) = simulate(most: 2, batches: 20_000) { _, t in t == 2 ? 1.0 : 1.7 }
         #expect(c.threads == 2)
         let probes = used.filter { $0 == 1 }.count
-        #expect(probes > 0 && probes <= 12 * ThreadChooser.trial, "\(probes)")
-        // The latest stretch, after the back-off: at most one probe in 4096 batches.
-        #expect(used.suffix(4000).filter { $0 == 1 }.count <= ThreadChooser.trial)
+        #expect(probes > 0 && probes <= (1 + 20_000 / ThreadChooser.longest) * ThreadChooser.trial, "\(probes)")
+        #expect(used[ThreadChooser.shortest + ThreadChooser.trial..<ThreadChooser.longest].allSatisfy { $0 == 2 })
+    }
+
+    /// When fewer threads are only a little slower, the probes back off by doubling instead.
+    @Test func aCloseCallProbesAgainSooner() {
+        let (c, used) = simulate(most: 2, batches: 2_000) { _, t in t == 2 ? 1.0 : 1.2 }
+        #expect(c.threads == 2)
+        // Probes after 16, 32, 64, ... batches: more than one in the first 2,000.
+        #expect(used.filter { $0 == 1 }.count >= 3 * ThreadChooser.trial)
     }
 
     /// Another program busy on one of 2 cores (every batch at 2 threads waits for a time slice): it moves to

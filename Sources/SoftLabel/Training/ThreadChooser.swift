@@ -11,9 +11,10 @@
 /// same way as one that moved), and move there when their mean time beats the mean of the last `window` at
 /// the current count by 10%. Means, not medians: the cost of a busy core is the few batches that wait for a
 /// time slice (2-4 ms among batches of 0.1), which a median does not see. A probe that does not
-/// move doubles the interval (up to `longest` batches), so a quiet machine pays for a few slower batches now
-/// and then; a move sets it back to `shortest`, so a machine that changes is followed within a few dozen
-/// batches.
+/// move doubles the interval (up to `longest` batches), or sets it to `longest` at once when fewer threads
+/// were more than 1.5 times as slow (a quiet machine then pays for 6 slower batches in the first 16 and 6
+/// in every 4,096 after: the doubling alone cost the 2048 -> 100 workload about 1% of each early epoch); a
+/// move sets it back to `shortest`, so a machine that changes is followed within a few dozen batches.
 struct ThreadChooser {
     let most: Int
     /// The count used outside probes.
@@ -58,7 +59,10 @@ struct ThreadChooser {
                 interval = Self.shortest
                 upNext = up
             } else {
-                interval = min(2 * interval, Self.longest)
+                // Fewer threads a lot slower (a quiet machine): the next probe only after the longest wait. More
+                // threads slower: the other program may stop any time, so the wait only doubles.
+                let decisive = !up && Self.mean(p.times) > 1.5 * Self.mean(recent)
+                interval = decisive ? Self.longest : min(2 * interval, Self.longest)
                 upNext = !up
             }
             untilProbe = interval

@@ -17,11 +17,14 @@ final class FullBatchObjective: FullBatchEvaluating {
     let stepper: BatchStep
     let work: Workspace
     let chunk: Int
+    /// The threads each chunk uses (the same bits on any number), from the chunks' times.
+    private var chooser: ThreadChooser
 
     init(config: TrainConfig, data: TrainingPointers, params: Parameters, parallel: Parallel, chunk: Int = 2048) {
         self.data = data
         self.params = params
         self.chunk = min(chunk, data.n)
+        chooser = ThreadChooser(most: parallel.threads)
         stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
         work = Workspace(params: params, batch: self.chunk, tasks: parallel.threads)
     }
@@ -36,7 +39,9 @@ final class FullBatchObjective: FullBatchEvaluating {
         while start < data.n {
             let m = min(chunk, data.n - start)
             let (x, targets) = data.batch(from: start)
-            total += stepper.run(x: x, targets: targets, m: m, divisor: data.n, params: params, work: work, update: nil)
+            total += chooser.run(stepper, full: m == chunk) {
+                $0.run(x: x, targets: targets, m: m, divisor: data.n, params: params, work: work, update: nil)
+            }
             params.addGradients(to: &gradient)
             start += m
         }

@@ -51,12 +51,10 @@ final class MinibatchLoop {
     func train(x: Rows, targets: LossTargets, m: Int, of n: Int, epoch: Int, lr: Float,
                control: TrainingControl) -> EpochResult? {
         // Any thread count gives the same bits: the chooser may change it between batches.
-        var step = stepper
-        if chooser.next != step.parallel.threads { step.parallel = Parallel(threads: chooser.next) }
-        let start = DispatchTime.now().uptimeNanoseconds
-        let batchLoss = step.run(x: x, targets: targets, m: m, params: params, work: work,
-                                 mode: .training(seed: config.seed, epoch: epoch), update: (optimizer, lr))
-        if m == batch { chooser.record(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
+        let batchLoss = chooser.run(stepper, full: m == batch) {
+            $0.run(x: x, targets: targets, m: m, params: params, work: work, mode: .training(seed: config.seed, epoch: epoch),
+                   update: (optimizer, lr))
+        }
         partialLoss += batchLoss
         if !batchLoss.isFinite { return finish(n: n, lr: lr) }
         average?.accumulate()

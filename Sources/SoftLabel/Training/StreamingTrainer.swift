@@ -67,11 +67,13 @@ final class StreamingObjective: FullBatchEvaluating {
     let work: Workspace
     let chunk: Int
     let stream: RowStream
+    private var chooser: ThreadChooser
 
     init(config: TrainConfig, set: StreamedSet, params: Parameters, parallel: Parallel, stream: RowStream, chunk: Int) {
         self.data = set
         self.params = params
         self.stream = stream
+        chooser = ThreadChooser(most: parallel.threads)
         self.chunk = min(chunk, data.rowCount)
         stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: config.l2), parallel: parallel)
         work = Workspace(params: params, batch: self.chunk, tasks: parallel.threads)
@@ -83,8 +85,10 @@ final class StreamingObjective: FullBatchEvaluating {
         let n = data.rowCount
         var gradient = [Double](repeating: 0, count: params.sizes.reduce(0, +))
         var total = 0.0
-        try stream.forEachChunk(of: data, chunk: chunk) { x, targets, m in
-            total += stepper.run(x: x, targets: targets, m: m, divisor: n, params: params, work: work, update: nil)
+        try stream.forEachChunk(of: data, chunk: chunk, threads: chooser.threads) { x, targets, m in
+            total += chooser.run(stepper, full: m == chunk) {
+                $0.run(x: x, targets: targets, m: m, divisor: n, params: params, work: work, update: nil)
+            }
             params.addGradients(to: &gradient)
         }
         let loss = total / Double(n)

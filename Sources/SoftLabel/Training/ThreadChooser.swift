@@ -1,3 +1,5 @@
+import Dispatch
+
 /// How many threads each minibatch of a run uses, chosen from the minibatches' own times.
 ///
 /// The threads of a batch step meet twice per minibatch, so one thread the system has set aside holds the
@@ -42,6 +44,15 @@ struct ThreadChooser {
 
     /// The threads for the next batch.
     var next: Int { probe?.threads ?? threads }
+
+    /// Runs `body` on `step` limited to the next batch's threads; records its time when `full` (batches of
+    /// another size do not compare).
+    mutating func run<R>(_ step: BatchStep, full: Bool, _ body: (BatchStep) -> R) -> R {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = body(step.limited(to: next))
+        if full { record(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
+        return result
+    }
 
     /// Records the time of a full batch run at `next` threads.
     mutating func record(seconds: Double) {

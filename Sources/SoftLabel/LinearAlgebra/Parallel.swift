@@ -9,6 +9,12 @@ public struct Parallel: Sendable {
         self.threads = threads
     }
 
+    /// At most `threads` of these threads (nil: all of them).
+    func limited(to threads: Int?) -> Parallel {
+        guard let threads, threads < self.threads else { return self }
+        return Parallel(threads: max(1, threads))
+    }
+
     /// The most threads a command accepts (`--threads`).
     public static let maxThreads = 1024
 

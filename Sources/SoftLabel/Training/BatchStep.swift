@@ -21,6 +21,13 @@ struct BatchStep {
     /// phase B, split by columns.
     static let chunkedGradientOutputs = 16
 
+    /// This step on at most `threads` threads (nil: all; the same results on any number).
+    func limited(to threads: Int?) -> BatchStep {
+        var step = self
+        step.parallel = parallel.limited(to: threads)
+        return step
+    }
+
     /// The chunks phase A gives task `t` of `tasks`.
     @inline(__always)
     static func chunks(task t: Int, of tasks: Int, count chunks: Int) -> Range<Int> {

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// What minibatch epochs have in common, over rows in memory (`MinibatchDriver`) or streamed
 /// (`StreamingMinibatchDriver`): the schedule, one `BatchStep` with an optimizer update per batch, the weight
 /// average, and the position inside the epoch (examples done and their summed loss), which a checkpoint saves.

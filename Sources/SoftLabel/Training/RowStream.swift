@@ -188,7 +188,7 @@ final class RowStream {
         guard m > 0, let set else { return nil }
         try pending.withUnsafeBufferPointer { ids in
             try set.gather(UnsafeBufferPointer(rebasing: ids[cursor..<(cursor + m)]), into: buffer, scratch: scratch,
-                           parallel: threads.map { Parallel(threads: max(1, min($0, parallel.threads))) } ?? parallel, batch: align)
+                           parallel: parallel.limited(to: threads), batch: align)
         }
         let (x, t) = buffer.rows(from: 0, position: position, preparer: set.preparer)
         let run = StreamRun(x: x, targets: t, rows: m, position: position)

@@ -7,15 +7,6 @@ protocol Validating: AnyObject {
     func evaluate(_ network: Network, threads: Int?) throws -> (loss: Double, kl: Double, accuracy: Double)
 }
 
-extension BatchStep {
-    /// This step on at most `threads` threads (the same results on any number).
-    func limited(to threads: Int?) -> BatchStep {
-        guard let threads, threads < parallel.threads else { return self }
-        var step = self
-        step.parallel = Parallel(threads: max(1, threads))
-        return step
-    }
-}
 
 /// Per-epoch validation through the training code: the one forward pass (inference mode) and the training
 /// loss, in chunks of rows; KL and accuracy against the majority class beside it. Targets are the raw

@@ -71,10 +71,10 @@ public enum Layer: Equatable, Sendable {
         case .dense(let d):
             if let packed = c.packed {
                 Dense.forwardPacked(x: input, rows: rows, packed: packed, b: c.tensor(1), inputs: d.inputs, outputs: d.outputs,
-                                        z: output, ldz: ldo)
+                                    z: output, ldz: ldo)
             } else {
                 Dense.forward(x: input, rows: rows, w: c.tensor(0), b: c.tensor(1), inputs: d.inputs, outputs: d.outputs,
-                              z: output, ldz: ldo)
+                              z: output, ldz: ldo, readAhead: c.readAhead)
             }
         case .activation(let f):
             for r in rows { f.forward(input.row(r), output + r * ldo, count: inputs) }
@@ -126,6 +126,9 @@ struct LayerContext {
     var layer: Int  // position in the network
     var mode: PassMode
     var examples: ExampleIndex
+    /// The end of the rows this thread's forward reads next (its chunks run on past `rows`): a dense layer
+    /// reading gathered rows asks for them ahead up to there (nil: up to the end of `rows`).
+    var readAhead: Int? = nil
 
     @inline(__always) func tensor(_ t: Int) -> UnsafeMutablePointer<Float> { parameters![t] }
 }

@@ -60,6 +60,15 @@ func prefetchForWrite(_ p: UnsafeRawPointer) {
     #endif
 }
 
+/// Asks for the cache line at `p` to be fetched into L2 for reading (prefetcht1 on x86-64, prfm pldl2keep
+/// on arm64), so a load soon after finds it there. A hint, compiled as `prefetchForWrite` is.
+@inline(__always)
+func prefetchForRead(_ p: UnsafeRawPointer) {
+    #if SOFTLABEL_PREFETCH
+    llvmPrefetch(p, 0, 2, 1)
+    #endif
+}
+
 #if SOFTLABEL_PREFETCH
 @_silgen_name("llvm.prefetch.p0")
 private func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ cache: Int32)

@@ -64,9 +64,11 @@ struct BatchStep {
         let chunkTasks = Parallel.partCount(chunks, parts: tasks)
         // Phase A: chunks of rows.
         func chunkPhase(_ t: Int) {
-            for c in Self.chunks(task: t, of: chunkTasks, count: chunks) {
+            let mine = Self.chunks(task: t, of: chunkTasks, count: chunks)
+            for c in mine {
                 let lower = c * chunkRows, rows = lower..<min(m, lower + chunkRows), count = rows.count
-                Network.forward(x, rows: rows, params: params, work: work, mode: mode, examples: examples)
+                Network.forward(x, rows: rows, params: params, work: work, mode: mode, examples: examples,
+                                readAhead: min(m, mine.upperBound * chunkRows))
                 // The chunk's targets, gathered first in one tight loop so their cache misses overlap.
                 let pChunk = work.targets + t * chunkRows * kp
                 for r in rows {

@@ -206,6 +206,91 @@ import Testing
         }
     }
 
+    /// Rows read where they lie in a float32 file and standardised by the first layer's forward (`InputStaging`)
+    /// train the bytes of the same values gathered from a float16 file first; a NaN found there names its file
+    /// and row as the gather does.
+    @Test(arguments: [(OptimizerKind.sgd, [Int]()), (.adam, [8]), (.sgd, [4, 8])])
+    func stagedRowsTrainAsGatheredRows(_ optimizer: OptimizerKind, _ hidden: [Int]) throws {
+        let f = try Files()
+        try f.write("x16.npy", f.x, columns: f.d, element: .float16)
+        let staged = try f.source(), gathered = try f.source("x16.npy")
+        try staged.mapFiles()
+        try gathered.mapFiles()
+        #expect(staged.featureBase() != nil && gathered.featureBase() == nil)
+        let config = Self.config(optimizer, hidden: hidden)
+        var rng = SplitMix64(seed: 1)
+        let network = Network.make(inputs: f.d, hidden: hidden, classes: f.k, dropout: config.dropout, rng: &rng)
+        #expect(InputStaging.applies(to: Parameters(network)))
+        for threads in [1, 3] {
+            #expect(try Self.train(try f.source(), config, threads: threads).model.encoded()
+                    == Self.train(try f.source("x16.npy"), config, threads: threads).model.encoded(), "\(optimizer) \(hidden)")
+        }
+        // A NaN is found by the scan before any batch; the staged check behind it is `stagedStepNotesTheFirstBadInput`.
+        var x = f.x
+        x[3100 * f.d + 2] = .nan
+        try f.write("nan.npy", x, columns: f.d)
+        #expect { _ = try Self.train(try f.source("nan.npy"), config) } throws: {
+            ($0 as? DataError)?.description == f.dir + "/nan.npy: row 3100, column 'f2': NaN, expected a finite number"
+        }
+    }
+
+    /// A staged batch step (`InputStaging`: rows read unstandardised through an index, standardised by the first
+    /// layer's forward) stores (x - mean) · scale bit for bit, gives the gradient of the step on those rows
+    /// given standardised, and notes the first non-finite standardised input in batch order, for any thread count.
+    @Test(arguments: [1, 3])
+    func stagedStepNotesTheFirstBadInput(_ threads: Int) throws {
+        let f = try Files()
+        let data = try NPYReader.read(NPYSource(features: f.dir + "/x.npy", labels: f.dir + "/y.npy")).dataset
+        let m = 200, d = f.d
+        let mean: [Float] = (0..<d).map { Float($0) * 0.25 - 0.5 }, std: [Float] = (0..<d).map { Float($0) + 0.75 }
+        let scale = std.map { 1 / $0 }
+        let order = (0..<m).map { ($0 * 37) % f.n }
+        var standardised = [Float](repeating: 0, count: m * d)
+        for r in 0..<m { for j in 0..<d { standardised[r * d + j] = (data.features[order[r], j] - mean[j]) * scale[j] } }
+        var rng = SplitMix64(seed: 3)
+        let network = Network.make(inputs: d, hidden: [], classes: f.k, rng: &rng)
+        let config = Self.config(.sgd)
+        func step(_ bad: [(row: Int, column: Int, value: Float)]) -> (grads: [Float], staged: [Float], first: (Int, Int)?) {
+            var local = data
+            for b in bad { local.features[order[b.row], b.column] = b.value }
+            let targets = PreparedTargets(local, config: config)
+            let params = Parameters(network)
+            let staging = InputStaging(d: d, batch: m, tasks: threads, standardizer: Standardizer(mean: mean, std: std),
+                                       scale: scale)
+            return TrainingPointers.with(local.features, targets) { ptrs in
+                order.withUnsafeBufferPointer { idx in
+                    var t = ptrs.targets
+                    t.p = Rows(base: t.p.base, stride: t.p.stride, index: idx.baseAddress!)
+                    t.index = idx.baseAddress!
+                    let stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: 0), parallel: Parallel(threads: threads))
+                    _ = stepper.run(x: Rows(base: ptrs.x, stride: d, index: idx.baseAddress!), targets: t, m: m, params: params,
+                                    work: Workspace(params: params, batch: m, tasks: threads), update: nil, staged: staging)
+                    let grads = (0..<params.shapes.count).flatMap { i in (0..<params.sizes[i]).map { params.grads[i][$0] } }
+                    return (grads, Array(UnsafeBufferPointer(start: staging.rows, count: m * d)), staging.firstBad())
+                }
+            }
+        }
+        let clean = step([])
+        #expect(clean.staged.map(\.bitPattern) == standardised.map(\.bitPattern))
+        #expect(clean.first == nil)
+        // The same step on the rows given standardised, in memory, unstaged: the same gradient bits.
+        let params = Parameters(network)
+        var given = data.subset(order)
+        given.features = Matrix(rows: m, cols: d, values: standardised)
+        let targets = PreparedTargets(given, config: config)
+        TrainingPointers.with(given.features, targets) { ptrs in
+            let stepper = BatchStep(loss: config.loss, penalty: L2Penalty(l2: 0), parallel: Parallel(threads: threads))
+            _ = stepper.run(x: Rows(base: ptrs.x, stride: d), targets: ptrs.targets, m: m, params: params,
+                            work: Workspace(params: params, batch: m, tasks: threads), update: nil)
+        }
+        let plain = (0..<params.shapes.count).flatMap { i in (0..<params.sizes[i]).map { params.grads[i][$0] } }
+        #expect(clean.grads.map(\.bitPattern) == plain.map(\.bitPattern))
+        // Bad values in two chunks (rows 70 and 190, the later one a NaN): the first in batch order is noted.
+        let bad = step([(190, 4, .nan), (70, 1, .infinity), (130, 5, 3e38)])
+        #expect(bad.first.map { [$0.0, $0.1] } == [70, 1])
+        #expect(step([(199, 5, -.infinity)]).first.map { [$0.0, $0.1] } == [199, 5])
+    }
+
     /// A NaN in the second shard names that shard and its own row; shards that disagree, labels that do not
     /// line up and patterns that match nothing are located errors too.
     @Test func badInputNamesTheShardAndItsRow() throws {

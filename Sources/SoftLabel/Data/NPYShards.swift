@@ -227,6 +227,7 @@ final class NPYShards: @unchecked Sendable {
     func touch(_ rows: Range<Int>) -> UInt8 {
         var sum: UInt8 = 0
         for (s, range) in byteRanges(rows) {
+            if maps[s].populate(range) { continue }
             let base = maps[s].base
             var o = range.lowerBound
             while o < range.upperBound {

@@ -25,6 +25,26 @@ extension StreamingSource {
         return UnsafePointer(out)
     }
 
+    /// The address of row 0's features when every row can be read where it lies (every column used, each
+    /// shard little-endian float32 in C order): rows are then found by `featureOffset` from it; else nil.
+    /// (The files must be mapped.)
+    func featureBase() -> UnsafePointer<Float>? {
+        guard columns == nil else { return nil }
+        var base: UnsafePointer<Float>?
+        for s in features.arrays.indices where features.arrays[s].rowCount > 0 {
+            guard let p = features.floatRow(s, 0) else { return nil }
+            if base == nil { base = p }
+        }
+        return base
+    }
+
+    /// Where global row `row`'s features lie, in Floats from `base` (`featureBase()`; any shard).
+    @inline(__always)
+    func featureOffset(_ row: Int, from base: UnsafePointer<Float>) -> Int {
+        let (s, local) = features.locate(row)
+        return base.distance(to: features.floatRow(s, local)!)
+    }
+
     /// Copies the features of global row `row` (as `featureRow` gives them) to `dst`: straight from the mapped
     /// file, or converted into `dst` itself (float16 widened there: no second copy), or through `scratch` when
     /// only some columns are used. Not checked here.

@@ -23,9 +23,13 @@
 /// 128 requests fills the core's miss buffers and stalls the loads the arithmetic is waiting for.
 public func gemmNT(
     x: Rows, rows: Range<Int>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    outputs: Int, inputs d: Int, z: UnsafeMutablePointer<Float>, ldz: Int, readAhead: Int? = nil
+    outputs: Int, inputs d: Int, z: UnsafeMutablePointer<Float>, ldz: Int, readAhead: Int? = nil,
+    stage: StagedInput? = nil
 ) {
     let aheadEnd = readAhead ?? rows.upperBound
+    // Staged: each group of rows is first standardised into `stage.out` (asking for the rows 8 ahead as it
+    // goes), and the products read it from there, in this core's cache.
+    let src = stage.map { Rows(base: $0.out, stride: $0.ld) } ?? x
     let block = 20
     withUnsafeTemporaryAllocation(of: Vec.self, capacity: 4 * block + 16) { accBuffer in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * block + vecWidth) { sumBuffer in
@@ -33,19 +37,21 @@ public func gemmNT(
             var r = rows.lowerBound
             while r + 4 <= rows.upperBound {
                 let ahead = x.index != nil && r + prefetchDistance + 4 <= aheadEnd
+                stage?.copy(x, rows: r..<(r + 4), d: d)
                 var o0 = 0
                 while o0 < outputs {
                     let count = min(block, outputs - o0)
                     var o = 0
                     while o < count {
                         let n = min(5, count - o), wo = w + (o0 + o) * d, a = acc + o
-                        let pf = ahead && o0 == 0 && o == 0 ? r + prefetchDistance : nil
+                        let q = r + prefetchDistance
+                        let pf = ahead && o0 == 0 && o == 0 ? (x.row(q), x.row(q + 1), x.row(q + 2), x.row(q + 3)) : nil
                         switch n {
-                        case 5: nt4(FiveDots.self, x: x, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
-                        case 4: nt4(FourDots.self, x: x, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
-                        case 3: nt4(ThreeDots.self, x: x, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
-                        case 2: nt4(TwoDots.self, x: x, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
-                        default: nt4(OneDot.self, x: x, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
+                        case 5: nt4(FiveDots.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
+                        case 4: nt4(FourDots.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
+                        case 3: nt4(ThreeDots.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
+                        case 2: nt4(TwoDots.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
+                        default: nt4(OneDot.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
                         }
                         o += n
                     }
@@ -65,10 +71,62 @@ public func gemmNT(
                 r += 4
             }
             while r < rows.upperBound {
-                for c in 0..<outputs { z[r * ldz + c] = dot(x.row(r), w + c * d, d) + (bias?[c] ?? 0) }
+                stage?.copy(x, rows: r..<(r + 1), d: d)
+                for c in 0..<outputs { z[r * ldz + c] = dot(src.row(r), w + c * d, d) + (bias?[c] ?? 0) }
                 r += 1
             }
         }
+    }
+}
+
+/// Where a forward standardises the rows it reads, for the rest of the batch step to use: streamed rows read
+/// straight from the mapped files, each feature made (x - mean) · scale (the arithmetic of the streamed
+/// gather, so the same bits) and stored to row r of `out` (row stride `ld`), while the rows ahead are asked
+/// for: the reads from memory overlap the products, where a copy of its own before them could not.
+public struct StagedInput {
+    var mean: UnsafePointer<Float>?  // nil: rows copied as they are
+    var scale: UnsafePointer<Float>?
+    var out: UnsafeMutablePointer<Float>
+    var ld: Int
+    /// Set to true when a row copied holds a value that is not finite (left as it is otherwise).
+    var notFinite: UnsafeMutablePointer<Bool>
+
+    init(mean: UnsafePointer<Float>?, scale: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ld: Int,
+         notFinite: UnsafeMutablePointer<Bool>) {
+        self.mean = mean
+        self.scale = scale
+        self.out = out
+        self.ld = ld
+        self.notFinite = notFinite
+    }
+
+    /// Rows `rows` of `x` standardised into `out`, checked as they go (`notFinite`: the test of
+    /// `NPYArray.firstNonFinite`, an exponent of all ones, on the stored values).
+    @inline(__always)
+    func copy(_ x: Rows, rows: Range<Int>, d: Int) {
+        let end = d - d % vecWidth
+        let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000), one = SIMD16<UInt32>(repeating: 0x0080_0000)
+        var any = SIMD16<UInt32>()
+        var anyTail: UInt32 = 0
+        for r in rows {
+            let from = x.row(r), to = out + r * ld
+            var j = 0
+            while j < end {
+                var v = loadVec(from + j)
+                if let mean, let scale { v = (v - loadVec(mean + j)) * loadVec(scale + j) }
+                storeVec(v, to + j)
+                any |= (unsafeBitCast(v, to: SIMD16<UInt32>.self) & exponent) &+ one
+                j += vecWidth
+            }
+            while j < d {
+                var v = from[j]
+                if let mean, let scale { v = (v - mean[j]) * scale[j] }
+                to[j] = v
+                anyTail |= (v.bitPattern & 0x7F80_0000) &+ 0x0080_0000
+                j += 1
+            }
+        }
+        if (any & 0x8000_0000) != SIMD16<UInt32>() || anyTail & 0x8000_0000 != 0 { notFinite.pointee = true }
     }
 }
 
@@ -111,7 +169,7 @@ private enum FiveDots: DotOutputs { static var count: Int { 5 } }
 @inline(__always)
 private func nt4<O: DotOutputs>(
     _: O.Type, x: Rows, r: Int, w: UnsafePointer<Float>, d: Int, acc: UnsafeMutablePointer<Vec>, lda: Int,
-    prefetch ahead: Int?
+    prefetch ahead: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)?
 ) {
     let n = O.count
     let end = d - d % vecWidth
@@ -124,8 +182,7 @@ private func nt4<O: DotOutputs>(
     // Written out, with no nested function over the accumulators (one mutating them costs a dynamic
     // exclusivity check per call).
     var j = 0
-    if let ahead {
-        let p0 = x.row(ahead), p1 = x.row(ahead + 1), p2 = x.row(ahead + 2), p3 = x.row(ahead + 3)
+    if let (p0, p1, p2, p3) = ahead {
         while j < end {
             prefetchForRead(p0 + j); prefetchForRead(p1 + j); prefetchForRead(p2 + j); prefetchForRead(p3 + j)
             let v0 = loadVec(x0 + j), v1 = loadVec(x1 + j), v2 = loadVec(x2 + j), v3 = loadVec(x3 + j)

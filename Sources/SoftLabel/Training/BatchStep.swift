@@ -47,14 +47,20 @@ struct BatchStep {
     /// on it) and, with `update`, steps the optimizer. `divisor` is m for a minibatch mean; the full data
     /// count when a full-batch gradient is summed over chunks. `mode` is the forward's (dropout is active in
     /// training). Returns Σ_r ω_r ℓ_r.
+    /// With `staged`, `x` holds the rows where they lie in the mapped files (unstandardised) and the first
+    /// layer's forward standardises them into `staged.rows`, which the rest of the step reads
+    /// (`InputStaging`); its non-finite values are noted there for the caller to report.
     func run(x: Rows, targets: LossTargets, m: Int, divisor: Int? = nil, params: Parameters, work: Workspace,
-             mode: PassMode = .inference, update: (optimizer: Optimizer, lr: Float)?) -> Double {
+             mode: PassMode = .inference, update: (optimizer: Optimizer, lr: Float)?, staged: InputStaging? = nil) -> Double {
         let layers = params.layerCount
         let k = params.widths[layers - 1], kp = work.stride[layers - 1]
         let kind = loss
         let chunkRows = Self.chunkRows
         let chunks = (m + chunkRows - 1) / chunkRows
-        let examples = ExampleIndex(index: x.index, offset: targets.offset)
+        // Staged rows are found by their place in the files, not by an example number.
+        let examples = ExampleIndex(index: staged == nil ? x.index : nil, offset: targets.offset)
+        staged?.reset()
+        let input = staged.map { Rows(base: $0.rows, stride: $0.d) } ?? x
         params.refreshPacked(parallel: parallel)
 
         // Both phases in one parallel region, with a barrier between them (one hand-off to the threads per batch).
@@ -68,7 +74,8 @@ struct BatchStep {
             for c in mine {
                 let lower = c * chunkRows, rows = lower..<min(m, lower + chunkRows), count = rows.count
                 Network.forward(x, rows: rows, params: params, work: work, mode: mode, examples: examples,
-                                readAhead: min(m, mine.upperBound * chunkRows))
+                                readAhead: min(m, mine.upperBound * chunkRows), stage: staged?.input(task: t))
+                staged?.check(rows, task: t)
                 // The chunk's targets, gathered first in one tight loop so their cache misses overlap.
                 let pChunk = work.targets + t * chunkRows * kp
                 for r in rows {
@@ -93,7 +100,7 @@ struct BatchStep {
                 for l in 0..<layers where work.chunked[l] {
                     guard case .dense(let d) = params.layers[l] else { continue }
                     let ld = work.stride[l]
-                    Dense.backwardWeight(dz: work.dz[l] + lower * ld, ldz: ld, x: layerInput(l, x, work).dropping(lower),
+                    Dense.backwardWeight(dz: work.dz[l] + lower * ld, ldz: ld, x: layerInput(l, input, work).dropping(lower),
                                          n: count, inputs: d.inputs, outputs: d.outputs, cols: 0..<d.inputs,
                                          dw: work.partialWeight[l]! + c * d.inputs * d.outputs)
                     Dense.backwardBias(dz: work.dz[l] + lower * ld, ldz: ld, n: count, outputs: d.outputs,
@@ -128,7 +135,7 @@ struct BatchStep {
                     while c0 < part.upperBound {
                         let cols = c0..<min(part.upperBound, c0 + 4 * vecWidth)
                         c0 = cols.upperBound
-                        Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: layerInput(l, x, work), n: m, inputs: d.inputs,
+                        Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: layerInput(l, input, work), n: m, inputs: d.inputs,
                                              outputs: d.outputs, cols: cols, dw: dWeight)
                         if let (optimizer, lr) = update {
                             penalty.addGradient(theta: weight, grad: dWeight, rows: 0..<d.outputs, stride: d.inputs, cols: cols)

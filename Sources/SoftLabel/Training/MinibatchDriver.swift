@@ -76,12 +76,12 @@ final class MinibatchDriver: EpochDriver {
     var network: Network { loop.network }
     var examplesDone: Int { loop.examplesDone }
 
-    func runEpoch(_ epoch: Int, control: TrainingControl) -> EpochResult {
+    func runEpoch(_ epoch: Int, control: TrainingControl) throws -> EpochResult {
         let n = data.n
         let lr = loop.schedule.rate(epoch: epoch)
         if loop.examplesDone == 0 { shuffleRNG.shuffle(&order) }
         loop.startEpoch()
-        return order.withUnsafeBufferPointer { orderBuf in
+        return try order.withUnsafeBufferPointer { orderBuf in
             while loop.examplesDone < n {
                 let m = min(loop.batch, n - loop.examplesDone)
                 let idx = orderBuf.baseAddress! + loop.examplesDone
@@ -89,7 +89,7 @@ final class MinibatchDriver: EpochDriver {
                 targets.p = Rows(base: targets.p.base, stride: targets.p.stride, index: idx)
                 targets.index = idx
                 let x = Rows(base: data.x, stride: data.d, index: idx)
-                if let end = loop.train(x: x, targets: targets, m: m, of: n, epoch: epoch, lr: lr, control: control) {
+                if let end = try loop.train(x: x, targets: targets, m: m, of: n, epoch: epoch, lr: lr, control: control) {
                     return end
                 }
             }

@@ -7,8 +7,12 @@ extension StreamedSet {
     /// number takes), each with its own scratch, so the result does not depend on the thread count; the
     /// error of the first bad row (in batch order) is the one thrown. Every value is checked: a non-finite
     /// feature or a bad label stops the run, naming the shard and its row.
+    ///
+    /// With `offsets`, the features are not copied: offsets.into[r] is set to where row ids[r] lies, in Floats
+    /// from `offsets.base` (`StreamingSource.featureBase`), for a batch step that stages them itself
+    /// (`InputStaging`, which also checks them).
     func gather(_ ids: UnsafeBufferPointer<Int>, into buffer: WindowBuffer, scratch: [FillScratch], parallel: Parallel,
-                batch: Int? = nil) throws {
+                batch: Int? = nil, offsets: (base: UnsafePointer<Float>, into: UnsafeMutablePointer<Int>)? = nil) throws {
         let m = ids.count, d = source.featureCount
         let tasks = min(scratch.count, parallel.threads, max(1, m / 32))
         var failures = [(Int, Error)?](repeating: nil, count: tasks)
@@ -21,8 +25,9 @@ extension StreamedSet {
                     parallel.run(tasks: tasks) { task in
                         let s = scratch[task]
                         var stats = LabelSumStats()
-                        // Fills rows `part`; false when one of them is bad (its error recorded).
-                        func fill(_ part: Range<Int>) -> Bool {
+                        // Copies, standardises and checks the features of rows `part`; returns the first bad row (its
+                        // error recorded).
+                        func copyFeatures(_ part: Range<Int>) -> Int? {
                             // Each row copied whole first (the C library's copy keeps many of a random row's cache lines
                             // in flight), then all of them standardised and checked in one pass, in this core's cache.
                             // (Measured against standardising four rows at a time straight from the mapping and
@@ -33,10 +38,19 @@ extension StreamedSet {
                             let finite = standardizer == nil
                                 ? NPYArray.firstNonFinite(UnsafeBufferPointer(start: x, count: part.count * d)) == nil
                                 : standardizeInPlace(x, rows: part.count, d: d, mean: mean.baseAddress!, scale: scale.baseAddress!)
+                            guard !finite, let i = NPYArray.firstNonFinite(UnsafeBufferPointer(start: x, count: part.count * d))
+                            else { return nil }
+                            let bad = part.lowerBound + i / d
+                            failed[task] = (bad, source.featureError(row: ids[bad], column: i % d, scratch: s.source))
+                            return bad
+                        }
+                        // Fills rows `part`; false when one of them is bad (its error recorded).
+                        func fill(_ part: Range<Int>) -> Bool {
                             var end = part.upperBound
-                            if !finite, let i = NPYArray.firstNonFinite(UnsafeBufferPointer(start: x, count: part.count * d)) {
-                                end = part.lowerBound + i / d
-                                failed[task] = (end, source.featureError(row: ids[end], column: i % d, scratch: s.source))
+                            if let (base, at) = offsets {
+                                for r in part { at[r] = source.featureOffset(ids[r], from: base) }
+                            } else if let bad = copyFeatures(part) {
+                                end = bad
                             }
                             guard source.hasTargets else { return end == part.upperBound }
                             if let cache {

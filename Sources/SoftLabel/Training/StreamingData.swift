@@ -265,8 +265,13 @@ final class TargetCache: @unchecked Sendable {
     func copy(row: Int, into buffer: WindowBuffer, slot: Int) {
         let b = row / StreamLayout.blockRows
         let from = blockSlot[b] + row - b * StreamLayout.blockRows
-        let kp = rows.kp
-        (buffer.p + slot * kp).update(from: rows.p + from * kp, count: kp)
+        let kp = rows.kp, src = rows.p + from * kp, dst = buffer.p + slot * kp
+        // Whole vectors (kp is a multiple of 16): the C library's copy, called per row, cost more than the copy.
+        var j = 0
+        while j < kp {
+            storeVec(loadVec(src + j), dst + j)
+            j += vecWidth
+        }
         buffer.negEntropy[slot] = rows.negEntropy[from]
         if let w = rows.weight { buffer.weight?[slot] = w[from] }
         if let h = rows.hard { buffer.hard?[slot] = h[from] }

@@ -13,11 +13,17 @@ final class StreamingMinibatchDriver: EpochDriver {
     let data: StreamedSet
     let loop: MinibatchLoop
     let stream: RowStream
+    /// The first layer standardises the rows it reads from the files (`InputStaging`), when it can.
+    let staging: InputStaging?
 
     init(config: TrainConfig, set: StreamedSet, params: Parameters, parallel: Parallel, optimizer: Optimizer, stream: RowStream) {
         self.data = set
         self.stream = stream
         loop = MinibatchLoop(config: config, n: set.rowCount, params: params, parallel: parallel, optimizer: optimizer)
+        staging = InputStaging.applies(to: params)
+            ? InputStaging(d: set.source.featureCount, batch: loop.batch, tasks: parallel.threads,
+                           standardizer: set.standardizer, scale: set.scale)
+            : nil
     }
 
     var network: Network { loop.network }
@@ -30,16 +36,20 @@ final class StreamingMinibatchDriver: EpochDriver {
         loop.startEpoch()
         let shuffle = StreamShuffle(seed: loop.config.seed, epoch: epoch)
         try stream.begin(data, order: shuffle.blockOrder(data.blocks), shuffle: shuffle, align: loop.batch,
-                         start: loop.examplesDone)
+                         start: loop.examplesDone, staged: staging != nil)
         defer { stream.end() }
+        let staged = stream.isStaged ? staging : nil
         while let run = try stream.next(threads: loop.chooser.threads) {
             var r = 0
             while r < run.rows {
-                let m = min(loop.batch, run.rows - r)
-                if let end = loop.train(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, of: n, epoch: epoch,
-                                        lr: lr, control: control) {
-                    return end
+                let m = min(loop.batch, run.rows - r), first = r
+                let end = try loop.train(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, of: n, epoch: epoch,
+                                         lr: lr, control: control, staged: staged) { row, column in
+                    self.stream.featureError(row: first + row, column: column)
                 }
+                // A staged batch read the files itself: a file cut short under it is found here.
+                if staged != nil { try data.source.checkMappings() }
+                if let end { return end }
                 r += m
             }
         }

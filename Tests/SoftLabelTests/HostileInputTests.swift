@@ -157,6 +157,51 @@ import TestSupport
         #expect(abs(Double(z.values[2]) + 2.0.squareRoot()) < 1e-6 && abs(Double(z.values[0]) - 0.5.squareRoot()) < 1e-6)
     }
 
+    /// The fitting (8 columns a vector, column ranges across threads) and the application (16 values a vector,
+    /// rows across threads) give the bits of the one-value-at-a-time arithmetic they replaced, on a subset of
+    /// rows, with a ragged last vector, a constant and a subnormal-spread column and a value whose
+    /// x - mean overflows Float (the Double fallback inside a vector).
+    @Test(arguments: [1, 3, 16])
+    func standardisationBitsForAnyThreadCount(_ threads: Int) {
+        let n = 700, d = 37
+        var g = TestData(seed: 12)
+        var x = g.matrix(n, d, scale: 3)
+        for i in 0..<n {
+            x[i, 4] = 2.5
+            x[i, 9] = i % 2 == 0 ? 0 : Float.leastNormalMagnitude / 64
+        }
+        x[5, 20] = 3e38
+        x[6, 20] = -3e38
+        let rows = (0..<n).filter { $0 % 7 != 3 }
+        // The arithmetic as it was written before, one value at a time.
+        var sum = [Double](repeating: 0, count: d), sq = sum
+        var lo = [Float](repeating: .infinity, count: d), hi = [Float](repeating: -.infinity, count: d)
+        for i in rows { for j in 0..<d { sum[j] += Double(x[i, j]); lo[j] = min(lo[j], x[i, j]); hi[j] = max(hi[j], x[i, j]) } }
+        let mean = sum.map { $0 / Double(rows.count) }
+        for i in rows { for j in 0..<d { let e = Double(x[i, j]) - mean[j]; sq[j] += e * e } }
+        let std: [Float] = (0..<d).map { j in
+            let s = Float((sq[j] / Double(rows.count)).squareRoot())
+            return lo[j] == hi[j] || Standardizer.scale(ofStd: s) == 0 ? 0 : s
+        }
+        let fitted = Standardizer(fitting: x, rows: rows, parallel: Parallel(threads: threads))
+        #expect(fitted.mean.map(\.bitPattern) == mean.map { Float($0).bitPattern })
+        #expect(fitted.std.map(\.bitPattern) == std.map(\.bitPattern))
+        #expect(fitted.std[4] == 0 && fitted.std[9] == 0)
+        var expected = x
+        let scale = fitted.std.map(Standardizer.scale(ofStd:))
+        for i in 0..<n {
+            for j in 0..<d {
+                let a = x[i, j], z = (a - fitted.mean[j]) * scale[j]
+                expected[i, j] = z.isFinite || !a.isFinite ? z
+                    : Float((Double(a) - Double(fitted.mean[j])) * Double(scale[j]))
+            }
+        }
+        var z = x
+        fitted.apply(to: &z, parallel: Parallel(threads: threads))
+        #expect(z.values.map(\.bitPattern) == expected.values.map(\.bitPattern))
+        #expect(z.values.allSatisfy { $0.isFinite } && abs(z[6, 20]) > 1)
+    }
+
     // MARK: huge but finite logits
 
     /// Found by Scripts/fuzz (npy, as --teacher-logits): logits of -6e29 made log q = z - (m + log Σ) = 0,

@@ -15,38 +15,95 @@ public struct Standardizer: Codable, Equatable, Sendable {
     }
 
     /// Mean and standard deviation of each column over the rows `rows` (ascending; nil: all), accumulated in
-    /// Double (two passes).
-    public init(fitting x: Matrix, rows: [Int]? = nil) {
+    /// Double (two passes). Columns are taken 8 at a time (one vector of Doubles) and split across the threads
+    /// of `parallel` in ranges of 8; each column's sums still run over the rows in order, one addition per
+    /// row, so the bits are those of one column at a time on one thread (with subnormals kept, as outside a
+    /// parallel region: `FloatEnvironment.keepingSubnormals`).
+    public init(fitting x: Matrix, rows: [Int]? = nil, parallel: Parallel = Parallel(threads: 1)) {
         let list = rows ?? Array(0..<x.rows)
         let n = list.count, d = x.cols
-        var sum = [Double](repeating: 0, count: d)
+        var sum = [Double](repeating: 0, count: d), sq = sum
         var lo = [Float](repeating: .infinity, count: d)
         var hi = [Float](repeating: -.infinity, count: d)
+        let tasks = max(1, min(parallel.threads, (d + 7) / 8))
         x.values.withUnsafeBufferPointer { v in
-            for i in list {
-                for j in 0..<d {
-                    let a = v[i * d + j]
-                    sum[j] += Double(a)
-                    lo[j] = min(lo[j], a)
-                    hi[j] = max(hi[j], a)
+            list.withUnsafeBufferPointer { list in
+                sum.withUnsafeMutableBufferPointer { sum in
+                    sq.withUnsafeMutableBufferPointer { sq in
+                        lo.withUnsafeMutableBufferPointer { lo in
+                            hi.withUnsafeMutableBufferPointer { hi in
+                                parallel.run(tasks: tasks) { t in
+                                    FloatEnvironment.keepingSubnormals {
+                                    Standardizer.moments(v.baseAddress!, d: d, rows: list, n: n,
+                                                         columns: Parallel.part(t, of: tasks, count: d, align: 8),
+                                                         sum: sum.baseAddress!, sq: sq.baseAddress!,
+                                                         lo: lo.baseAddress!, hi: hi.baseAddress!)
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
-        let mean = sum.map { $0 / Double(max(n, 1)) }
-        var sq = [Double](repeating: 0, count: d)
-        x.values.withUnsafeBufferPointer { v in
-            for i in list {
-                for j in 0..<d {
-                    let e = Double(v[i * d + j]) - mean[j]
-                    sq[j] += e * e
-                }
-            }
-        }
-        self.mean = mean.map { Float($0) }
+        self.mean = sum.map { Float($0 / Double(max(n, 1))) }
         self.std = (0..<d).map { j in
             if lo[j] == hi[j] || n == 0 { return 0 }
             let s = Float((sq[j] / Double(n)).squareRoot())
             return Standardizer.scale(ofStd: s) == 0 ? 0 : s
+        }
+    }
+
+    /// `init(fitting:)`'s two passes over columns `columns` (whole vectors of 8 but at the end): sum, min and
+    /// max (as `Swift.min`/`max` take them: a < lo, a >= hi), then the squared deviations from the mean
+    /// sum / max(n, 1), each column's rows in order.
+    private static func moments(_ v: UnsafePointer<Float>, d: Int, rows: UnsafeBufferPointer<Int>, n: Int, columns: Range<Int>,
+                                sum: UnsafeMutablePointer<Double>, sq: UnsafeMutablePointer<Double>,
+                                lo: UnsafeMutablePointer<Float>, hi: UnsafeMutablePointer<Float>) {
+        typealias D8 = SIMD8<Double>
+        typealias F8 = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+        @inline(__always) func wide(_ f: F8) -> D8 { D8(f) }
+        var j = columns.lowerBound
+        let count = Double(max(n, 1))
+        while j + 8 <= columns.upperBound {
+            var s = D8(), l = F8(repeating: .infinity), h = F8(repeating: -.infinity)
+            for i in rows {
+                let a = load(v + i * d + j)
+                s += wide(a)
+                l.replace(with: a, where: a .< l)
+                h.replace(with: a, where: a .>= h)
+            }
+            let mean = s / count
+            var q = D8()
+            for i in rows {
+                let e = wide(load(v + i * d + j)) - mean
+                q += e * e
+            }
+            for c in 0..<8 {
+                sum[j + c] = s[c]
+                sq[j + c] = q[c]
+                lo[j + c] = l[c]
+                hi[j + c] = h[c]
+            }
+            j += 8
+        }
+        while j < columns.upperBound {
+            var s = 0.0, l = Float.infinity, h = -Float.infinity
+            for i in rows {
+                let a = v[i * d + j]
+                s += Double(a)
+                l = min(l, a)
+                h = max(h, a)
+            }
+            let mean = s / count
+            var q = 0.0
+            for i in rows {
+                let e = Double(v[i * d + j]) - mean
+                q += e * e
+            }
+            (sum[j], sq[j], lo[j], hi[j]) = (s, q, l, h)
+            j += 1
         }
     }
 
@@ -64,18 +121,52 @@ public struct Standardizer: Codable, Equatable, Sendable {
     /// differ by 6e38); such an element is recomputed in Double, where it cannot. On the training data the
     /// result is then always finite (|z| <= sqrt(n)); on new data it is ±inf only if the z-score itself is
     /// beyond Float's range. Every other element keeps the Float arithmetic's bits.
-    public func apply(to x: inout Matrix) {
+    public func apply(to x: inout Matrix, parallel: Parallel = Parallel(threads: 1)) {
         let d = x.cols
         precondition(d == mean.count)
         let scale = std.map(Standardizer.scale(ofStd:))
         let n = x.rows
+        let tasks = max(1, min(parallel.threads, n / 256))
         x.values.withUnsafeMutableBufferPointer { v in
-            for i in 0..<n {
-                for j in 0..<d {
-                    let a = v[i * d + j]
-                    let z = (a - mean[j]) * scale[j]
-                    v[i * d + j] = z.isFinite || !a.isFinite ? z : Float((Double(a) - Double(mean[j])) * Double(scale[j]))
+            mean.withUnsafeBufferPointer { mean in
+                scale.withUnsafeBufferPointer { scale in
+                    parallel.run(tasks: tasks) { t in
+                        FloatEnvironment.keepingSubnormals {
+                            Standardizer.apply(v.baseAddress!, rows: Parallel.part(t, of: tasks, count: n), d: d,
+                                               mean: mean.baseAddress!, scale: scale.baseAddress!)
+                        }
+                    }
                 }
+            }
+        }
+    }
+
+    /// `apply`'s arithmetic on rows `rows`, 16 values at a time; a vector with a non-finite result is done
+    /// again value by value (the Double fallback).
+    private static func apply(_ v: UnsafeMutablePointer<Float>, rows: Range<Int>, d: Int, mean: UnsafePointer<Float>,
+                              scale: UnsafePointer<Float>) {
+        @inline(__always) func one(_ p: UnsafeMutablePointer<Float>, _ j: Int) {
+            let a = p[j]
+            let z = (a - mean[j]) * scale[j]
+            p[j] = z.isFinite || !a.isFinite ? z : Float((Double(a) - Double(mean[j])) * Double(scale[j]))
+        }
+        let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000)
+        for i in rows {
+            let row = v + i * d
+            var j = 0
+            while j + 16 <= d {
+                let a = loadVec(row + j)
+                let z = (a - loadVec(mean + j)) * loadVec(scale + j)
+                if !any((unsafeBitCast(z, to: SIMD16<UInt32>.self) & exponent) .== exponent) {
+                    storeVec(z, row + j)
+                } else {
+                    for c in j..<(j + 16) { one(row, c) }
+                }
+                j += 16
+            }
+            while j < d {
+                one(row, j)
+                j += 1
             }
         }
     }

@@ -28,6 +28,24 @@ enum FloatEnvironment {
         return try body()
     }
 
+    /// Runs `body` with subnormals kept (plain IEEE arithmetic) on this thread, restoring the thread's mode
+    /// after: for a task of a parallel region that must give the bits it gives outside one (the
+    /// standardisation statistics, whose inputs and 1/std may be subnormal).
+    @inline(__always)
+    static func keepingSubnormals<R>(_ body: () throws -> R) rethrows -> R {
+        var saved = fenv_t()
+        fegetenv(&saved)
+        var kept = saved
+        #if arch(x86_64) && canImport(Glibc)
+        kept.__mxcsr &= ~0x8040
+        #elseif arch(arm64) && canImport(Glibc)
+        kept.__fpcr &= ~(1 << 24)
+        #endif
+        fesetenv(&kept)
+        defer { fesetenv(&saved) }
+        return try body()
+    }
+
     /// Sets the mode on this thread for good (the pool's workers).
     static func flushSubnormalsOnThisThread() {
         var env = fenv_t()

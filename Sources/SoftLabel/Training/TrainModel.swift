@@ -36,11 +36,11 @@ public enum TrainModel {
         if let initial {
             standardizer = initial.standardization
         } else if config.standardize {
-            standardizer = Standardizer(fitting: data.features, rows: trainRows)
+            standardizer = Standardizer(fitting: data.features, rows: trainRows, parallel: parallel)
         }
         if let standardizer {
-            standardizer.apply(to: &data.features)
-            if validation != nil { standardizer.apply(to: &validation!.features) }
+            standardizer.apply(to: &data.features, parallel: parallel)
+            if validation != nil { standardizer.apply(to: &validation!.features, parallel: parallel) }
         }
         let validationSet: ValidationSet? = validationRows.map { .rows($0) } ?? validation.map { .separate($0) }
         let trainer = Trainer(config: config, data: data, trainRows: trainRows, validation: validationSet,

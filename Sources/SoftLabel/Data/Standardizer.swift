@@ -54,56 +54,62 @@ public struct Standardizer: Codable, Equatable, Sendable {
         }
     }
 
-    /// `init(fitting:)`'s two passes over columns `columns` (whole vectors of 8 but at the end): sum, min and
-    /// max (as `Swift.min`/`max` take them: a < lo, a >= hi), then the squared deviations from the mean
-    /// sum / max(n, 1), each column's rows in order.
+    /// `init(fitting:)`'s two passes over columns `columns` (whole vectors of 8 but at the end), row by row
+    /// (each row's columns read once per pass; the vector sums kept in `sum`/`sq` themselves): sum, min and max
+    /// (as `Swift.min`/`max` take them: a < lo, a >= hi), then the squared deviations from the mean
+    /// sum / max(n, 1); each column's rows in order.
     private static func moments(_ v: UnsafePointer<Float>, d: Int, rows: UnsafeBufferPointer<Int>, n: Int, columns: Range<Int>,
                                 sum: UnsafeMutablePointer<Double>, sq: UnsafeMutablePointer<Double>,
                                 lo: UnsafeMutablePointer<Float>, hi: UnsafeMutablePointer<Float>) {
         typealias D8 = SIMD8<Double>
         typealias F8 = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
-        @inline(__always) func wide(_ f: F8) -> D8 { D8(f) }
-        var j = columns.lowerBound
+        @inline(__always) func loadD(_ p: UnsafeMutablePointer<Double>) -> D8 { UnsafeRawPointer(p).loadUnaligned(as: D8.self) }
+        @inline(__always) func storeD(_ x: D8, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: D8.self) }
+        @inline(__always) func loadF(_ p: UnsafeMutablePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+        @inline(__always) func storeF(_ x: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: F8.self) }
+        let vectorEnd = columns.lowerBound + (columns.count / 8) * 8
         let count = Double(max(n, 1))
-        while j + 8 <= columns.upperBound {
-            var s = D8(), l = F8(repeating: .infinity), h = F8(repeating: -.infinity)
-            for i in rows {
-                let a = load(v + i * d + j)
-                s += wide(a)
+        for j in columns {
+            sum[j] = 0
+            sq[j] = 0
+            lo[j] = .infinity
+            hi[j] = -.infinity
+        }
+        for i in rows {
+            let row = v + i * d
+            var j = columns.lowerBound
+            while j < vectorEnd {
+                let a = load(row + j)
+                storeD(loadD(sum + j) + D8(a), sum + j)
+                var l = loadF(lo + j), h = loadF(hi + j)
                 l.replace(with: a, where: a .< l)
                 h.replace(with: a, where: a .>= h)
+                storeF(l, lo + j)
+                storeF(h, hi + j)
+                j += 8
             }
-            let mean = s / count
-            var q = D8()
-            for i in rows {
-                let e = wide(load(v + i * d + j)) - mean
-                q += e * e
+            while j < columns.upperBound {
+                let a = row[j]
+                sum[j] += Double(a)
+                lo[j] = min(lo[j], a)
+                hi[j] = max(hi[j], a)
+                j += 1
             }
-            for c in 0..<8 {
-                sum[j + c] = s[c]
-                sq[j + c] = q[c]
-                lo[j + c] = l[c]
-                hi[j + c] = h[c]
-            }
-            j += 8
         }
-        while j < columns.upperBound {
-            var s = 0.0, l = Float.infinity, h = -Float.infinity
-            for i in rows {
-                let a = v[i * d + j]
-                s += Double(a)
-                l = min(l, a)
-                h = max(h, a)
+        for i in rows {
+            let row = v + i * d
+            var j = columns.lowerBound
+            while j < vectorEnd {
+                let e = D8(load(row + j)) - loadD(sum + j) / count
+                storeD(loadD(sq + j) + e * e, sq + j)
+                j += 8
             }
-            let mean = s / count
-            var q = 0.0
-            for i in rows {
-                let e = Double(v[i * d + j]) - mean
-                q += e * e
+            while j < columns.upperBound {
+                let e = Double(row[j]) - sum[j] / count
+                sq[j] += e * e
+                j += 1
             }
-            (sum[j], sq[j], lo[j], hi[j]) = (s, q, l, h)
-            j += 1
         }
     }
 

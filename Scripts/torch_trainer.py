@@ -8,7 +8,8 @@ gradient dZ^T X, and for a hidden layer the input gradient dZ W), the machine's 
     python3 Scripts/torch_trainer.py X.npy Y.npy [--hidden H] [--epochs 6] [--batch-size 256] [--threads 2]
 
 Prints one line: median seconds per epoch over the epochs after the first, the epochs, and the matmul rate
-(GFLOP/s: the FLOPs of one step's products divided by the best of repeated timings of those products).
+(GFLOP/s: the FLOPs of one step's products divided by the best of repeated timings of those products, the
+higher of a measurement before the training and one after it; both are printed at the end of the line).
 Exit 3 (and a message) when torch is not installed.
 """
 import argparse
@@ -47,7 +48,9 @@ layers = [torch.nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:])]
 model = torch.nn.Sequential(*[m for l, lin in enumerate(layers) for m in ([lin, torch.nn.ReLU()] if l < len(layers) - 1 else [lin])])
 opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum)
 
-# The matmul roofline: the products of one step on these layer shapes, timed alone (best of several runs).
+# The matmul roofline: the products of one step on these layer shapes, timed alone (best of several runs),
+# once before the training and once after it; the higher rate is the machine's (this machine is shared: one
+# measurement taken while something else ran made a workload look faster than the roofline).
 m = a.batch_size
 products = []
 for l, (i, o) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -56,14 +59,20 @@ for l, (i, o) in enumerate(zip(sizes[:-1], sizes[1:])):
     if l > 0:
         products.append((torch.randn(m, o), torch.randn(o, i)))    # dX       (m, o) @ (o, i)
 flops = sum(2 * p.shape[0] * p.shape[1] * q.shape[1] for p, q in products)
-best = float("inf")
-for _ in range(30):
-    t0 = time.perf_counter()
-    for _ in range(20):
-        for p, q in products:
-            torch.mm(p, q)
-    best = min(best, (time.perf_counter() - t0) / 20)
-matmul_rate = flops / best / 1e9
+
+
+def matmul_gflops():
+    best = float("inf")
+    for _ in range(30):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            for p, q in products:
+                torch.mm(p, q)
+        best = min(best, (time.perf_counter() - t0) / 20)
+    return flops / best / 1e9
+
+
+rate_before = matmul_gflops()
 
 g = torch.Generator().manual_seed(1)
 times = []
@@ -81,6 +90,8 @@ for epoch in range(a.epochs):
         opt.step()
         total += float(loss) * len(idx)
     times.append(time.perf_counter() - t0)
+rate_after = matmul_gflops()
+matmul_rate = max(rate_before, rate_after)
 steady = sorted(times[1:] if len(times) > 1 else times)
 print(f"torch median_seconds_per_epoch {steady[len(steady) // 2]:.4f} epochs {' '.join(f'{t:.4f}' for t in times)}"
-      f" matmul_gflops {matmul_rate:.1f} loss {total / n:.6f}")
+      f" matmul_gflops {matmul_rate:.1f} loss {total / n:.6f} matmul_gflops_before_after {rate_before:.1f} {rate_after:.1f}")

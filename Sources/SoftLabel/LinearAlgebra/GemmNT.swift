@@ -27,8 +27,8 @@ public func gemmNT(
     stage: StagedInput? = nil
 ) {
     let aheadEnd = readAhead ?? rows.upperBound
-    // Staged: each group of rows is first standardised into `stage.out` (asking for the rows 8 ahead as it
-    // goes), and the products read it from there, in this core's cache.
+    // Staged: each group of rows is first standardised into `stage.out`, and the products read it from there,
+    // in this core's cache (the rows ahead are asked for from `x` as usual).
     let src = stage.map { Rows(base: $0.out, stride: $0.ld) } ?? x
     let block = 20
     withUnsafeTemporaryAllocation(of: Vec.self, capacity: 4 * block + 16) { accBuffer in
@@ -46,12 +46,10 @@ public func gemmNT(
                         let n = min(5, count - o), wo = w + (o0 + o) * d, a = acc + o
                         let q = r + prefetchDistance
                         let pf = ahead && o0 == 0 && o == 0 ? (x.row(q), x.row(q + 1), x.row(q + 2), x.row(q + 3)) : nil
-                        switch n {
-                        case 5: nt4(FiveDots.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
-                        case 4: nt4(FourDots.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
-                        case 3: nt4(ThreeDots.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
-                        case 2: nt4(TwoDots.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
-                        default: nt4(OneDot.self, x: src, r: r, w: wo, d: d, acc: a, lda: count, prefetch: pf)
+                        if let pf {
+                            nt4(AskAhead.self, outputs: n, x: src, r: r, w: wo, d: d, acc: a, lda: count, ahead: pf)
+                        } else {
+                            nt4(NoRequests.self, outputs: n, x: src, r: r, w: wo, d: d, acc: a, lda: count, ahead: (wo, wo, wo, wo))
                         }
                         o += n
                     }
@@ -80,9 +78,10 @@ public func gemmNT(
 }
 
 /// Where a forward standardises the rows it reads, for the rest of the batch step to use: streamed rows read
-/// straight from the mapped files, each feature made (x - mean) · scale (the arithmetic of the streamed
-/// gather, so the same bits) and stored to row r of `out` (row stride `ld`), while the rows ahead are asked
-/// for: the reads from memory overlap the products, where a copy of its own before them could not.
+/// straight from the mapped files, each group of 4 standardised (`standardizeRows`, the streamed gather's
+/// arithmetic, so the same bits) into row r of `out` (row stride `ld`) just before it is multiplied. The rows
+/// ahead are asked for during the products, so their reads from memory overlap the arithmetic, where a copy
+/// pass of its own before the batch could not.
 public struct StagedInput {
     var mean: UnsafePointer<Float>?  // nil: rows copied as they are
     var scale: UnsafePointer<Float>?
@@ -100,34 +99,43 @@ public struct StagedInput {
         self.notFinite = notFinite
     }
 
-    /// Rows `rows` of `x` standardised into `out`, checked as they go (`notFinite`: the test of
-    /// `NPYArray.firstNonFinite`, an exponent of all ones, on the stored values).
+    /// Rows `rows` of `x` standardised into `out`; `notFinite` set when one of them holds a non-finite value.
     @inline(__always)
     func copy(_ x: Rows, rows: Range<Int>, d: Int) {
-        let end = d - d % vecWidth
-        let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000), one = SIMD16<UInt32>(repeating: 0x0080_0000)
-        var any = SIMD16<UInt32>()
-        var anyTail: UInt32 = 0
-        for r in rows {
-            let from = x.row(r), to = out + r * ld
-            var j = 0
-            while j < end {
-                var v = loadVec(from + j)
-                if let mean, let scale { v = (v - loadVec(mean + j)) * loadVec(scale + j) }
-                storeVec(v, to + j)
-                any |= (unsafeBitCast(v, to: SIMD16<UInt32>.self) & exponent) &+ one
-                j += vecWidth
-            }
-            while j < d {
-                var v = from[j]
-                if let mean, let scale { v = (v - mean[j]) * scale[j] }
-                to[j] = v
-                anyTail |= (v.bitPattern & 0x7F80_0000) &+ 0x0080_0000
-                j += 1
-            }
-        }
-        if (any & 0x8000_0000) != SIMD16<UInt32>() || anyTail & 0x8000_0000 != 0 { notFinite.pointee = true }
+        if !standardizeRows(x, rows, d: d, mean: mean, scale: scale, into: out, ld: ld) { notFinite.pointee = true }
     }
+}
+
+/// out[r][j] = (x[r][j] - mean[j]) · scale[j] (or x[r][j] without `mean`) for r in `rows`, 16 features per
+/// step; returns whether every result is finite (`NPYArray.firstNonFinite`'s test, an exponent of all ones,
+/// on the stored values). `out` may be `x` itself (in place). The arithmetic of every streamed row, gathered
+/// (`StreamedSet.gather`) or staged (`StagedInput`), so both give the same bits.
+@inline(__always)
+func standardizeRows(_ x: Rows, _ rows: Range<Int>, d: Int, mean: UnsafePointer<Float>?, scale: UnsafePointer<Float>?,
+                     into out: UnsafeMutablePointer<Float>, ld: Int) -> Bool {
+    let end = d - d % vecWidth
+    let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000), one = SIMD16<UInt32>(repeating: 0x0080_0000)
+    var any = SIMD16<UInt32>()
+    var anyTail: UInt32 = 0
+    for r in rows {
+        let from = x.row(r), to = out + r * ld
+        var j = 0
+        while j < end {
+            var v = loadVec(from + j)
+            if let mean, let scale { v = (v - loadVec(mean + j)) * loadVec(scale + j) }
+            storeVec(v, to + j)
+            any |= (unsafeBitCast(v, to: SIMD16<UInt32>.self) & exponent) &+ one
+            j += vecWidth
+        }
+        while j < d {
+            var v = from[j]
+            if let mean, let scale { v = (v - mean[j]) * scale[j] }
+            to[j] = v
+            anyTail |= (v.bitPattern & 0x7F80_0000) &+ 0x0080_0000
+            j += 1
+        }
+    }
+    return (any & 0x8000_0000) == SIMD16<UInt32>() && anyTail & 0x8000_0000 == 0
 }
 
 /// Rows ahead of the ones being multiplied whose lines `nt4` asks for into L2 (`prefetchForRead`), a few
@@ -164,12 +172,37 @@ private enum ThreeDots: DotOutputs { static var count: Int { 3 } }
 private enum FourDots: DotOutputs { static var count: Int { 4 } }
 private enum FiveDots: DotOutputs { static var count: Int { 5 } }
 
-/// The 16-lane accumulators of rows r..<r+4 x outputs 0..<O.count (W rows at w, w + d, ...): stored to
-/// acc[row * lda + output], lanes not yet summed.
+/// Whether `nt4` asks for the rows `ahead` as it goes, as a type so each kind is compiled as a loop of its own
+/// (no test in the loop, one written-out body).
+private protocol RowRequests { static var on: Bool { get } }
+private enum AskAhead: RowRequests { static var on: Bool { true } }
+private enum NoRequests: RowRequests { static var on: Bool { false } }
+
+/// Four rows' pointers.
+private typealias FourRows = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
+
+/// `nt4` for 1 to 5 `outputs`.
 @inline(__always)
-private func nt4<O: DotOutputs>(
-    _: O.Type, x: Rows, r: Int, w: UnsafePointer<Float>, d: Int, acc: UnsafeMutablePointer<Vec>, lda: Int,
-    prefetch ahead: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)?
+private func nt4<A: RowRequests>(
+    _ a: A.Type, outputs n: Int, x: Rows, r: Int, w: UnsafePointer<Float>, d: Int, acc: UnsafeMutablePointer<Vec>,
+    lda: Int, ahead: FourRows
+) {
+    switch n {
+    case 5: nt4(FiveDots.self, a, x: x, r: r, w: w, d: d, acc: acc, lda: lda, ahead: ahead)
+    case 4: nt4(FourDots.self, a, x: x, r: r, w: w, d: d, acc: acc, lda: lda, ahead: ahead)
+    case 3: nt4(ThreeDots.self, a, x: x, r: r, w: w, d: d, acc: acc, lda: lda, ahead: ahead)
+    case 2: nt4(TwoDots.self, a, x: x, r: r, w: w, d: d, acc: acc, lda: lda, ahead: ahead)
+    default: nt4(OneDot.self, a, x: x, r: r, w: w, d: d, acc: acc, lda: lda, ahead: ahead)
+    }
+}
+
+/// The 16-lane accumulators of rows r..<r+4 x outputs 0..<O.count (W rows at w, w + d, ...): stored to
+/// acc[row * lda + output], lanes not yet summed. With `AskAhead`, each step asks for one line of each of the
+/// rows `ahead` into L2.
+@inline(__always)
+private func nt4<O: DotOutputs, A: RowRequests>(
+    _: O.Type, _: A.Type, x: Rows, r: Int, w: UnsafePointer<Float>, d: Int, acc: UnsafeMutablePointer<Vec>, lda: Int,
+    ahead: FourRows
 ) {
     let n = O.count
     let end = d - d % vecWidth
@@ -181,21 +214,10 @@ private func nt4<O: DotOutputs>(
     var a30 = Vec(), a31 = Vec(), a32 = Vec(), a33 = Vec(), a34 = Vec()
     // Written out, with no nested function over the accumulators (one mutating them costs a dynamic
     // exclusivity check per call).
+    let (p0, p1, p2, p3) = ahead
     var j = 0
-    if let (p0, p1, p2, p3) = ahead {
-        while j < end {
-            prefetchForRead(p0 + j); prefetchForRead(p1 + j); prefetchForRead(p2 + j); prefetchForRead(p3 + j)
-            let v0 = loadVec(x0 + j), v1 = loadVec(x1 + j), v2 = loadVec(x2 + j), v3 = loadVec(x3 + j)
-            var c = loadVec(w0 + j)
-            fma(&a00, v0, c); fma(&a10, v1, c); fma(&a20, v2, c); fma(&a30, v3, c)
-            if n > 1 { c = loadVec(w1 + j); fma(&a01, v0, c); fma(&a11, v1, c); fma(&a21, v2, c); fma(&a31, v3, c) }
-            if n > 2 { c = loadVec(w2 + j); fma(&a02, v0, c); fma(&a12, v1, c); fma(&a22, v2, c); fma(&a32, v3, c) }
-            if n > 3 { c = loadVec(w3 + j); fma(&a03, v0, c); fma(&a13, v1, c); fma(&a23, v2, c); fma(&a33, v3, c) }
-            if n > 4 { c = loadVec(w4 + j); fma(&a04, v0, c); fma(&a14, v1, c); fma(&a24, v2, c); fma(&a34, v3, c) }
-            j += vecWidth
-        }
-    }
     while j < end {
+        if A.on { prefetchForRead(p0 + j); prefetchForRead(p1 + j); prefetchForRead(p2 + j); prefetchForRead(p3 + j) }
         let v0 = loadVec(x0 + j), v1 = loadVec(x1 + j), v2 = loadVec(x2 + j), v3 = loadVec(x3 + j)
         var c = loadVec(w0 + j)
         fma(&a00, v0, c); fma(&a10, v1, c); fma(&a20, v2, c); fma(&a30, v3, c)

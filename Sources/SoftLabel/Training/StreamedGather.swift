@@ -37,7 +37,8 @@ extension StreamedSet {
                             for r in part { source.copyFeatureRow(ids[r], into: buffer.x + r * d, scratch: s.source) }
                             let finite = standardizer == nil
                                 ? NPYArray.firstNonFinite(UnsafeBufferPointer(start: x, count: part.count * d)) == nil
-                                : standardizeInPlace(x, rows: part.count, d: d, mean: mean.baseAddress!, scale: scale.baseAddress!)
+                                : standardizeRows(Rows(base: x, stride: d), 0..<part.count, d: d, mean: mean.baseAddress!,
+                                                  scale: scale.baseAddress!, into: x, ld: d)
                             guard !finite, let i = NPYArray.firstNonFinite(UnsafeBufferPointer(start: x, count: part.count * d))
                             else { return nil }
                             let bad = part.lowerBound + i / d
@@ -94,34 +95,3 @@ extension StreamedSet {
         if let (_, e) = failures.compactMap({ $0 }).min(by: { $0.0 < $1.0 }) { throw e }
     }
 }
-
-/// x[r][j] = (x[r][j] - mean[j]) · scale[j] for `rows` rows of d features (`Standardizer.apply`'s arithmetic),
-/// 16 features per step. Returns whether every result is finite (the test of `NPYArray.firstNonFinite`, fused).
-@inline(__always)
-private func standardizeInPlace(_ x: UnsafeMutablePointer<Float>, rows: Int, d: Int, mean: UnsafePointer<Float>,
-                                scale: UnsafePointer<Float>) -> Bool {
-    let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000), one = SIMD16<UInt32>(repeating: 0x0080_0000)
-    var any = SIMD16<UInt32>()
-    var anyTail: UInt32 = 0
-    for r in 0..<rows {
-        let row = UnsafeMutableRawPointer(x + r * d)
-        var j = 0
-        while j + 16 <= d {
-            let o = 4 * j
-            let m = UnsafeRawPointer(mean).loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
-            let c = UnsafeRawPointer(scale).loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
-            let y = (row.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self) - m) * c
-            row.storeBytes(of: y, toByteOffset: o, as: SIMD16<Float>.self)
-            any |= (unsafeBitCast(y, to: SIMD16<UInt32>.self) & exponent) &+ one
-            j += 16
-        }
-        while j < d {
-            let y = (x[r * d + j] - mean[j]) * scale[j]
-            x[r * d + j] = y
-            anyTail |= (y.bitPattern & 0x7F80_0000) &+ 0x0080_0000
-            j += 1
-        }
-    }
-    return (any & 0x8000_0000) == SIMD16<UInt32>() && anyTail & 0x8000_0000 == 0
-}
-

@@ -70,10 +70,7 @@ final class MappedFile: @unchecked Sendable {
 
     /// Asks the kernel to read bytes `range` ahead (asynchronously), or to drop them from our page tables.
     func advise(_ range: Range<Int>, willNeed: Bool) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let lo = range.lowerBound / page * page, hi = min(size, range.upperBound)
-        guard hi > lo else { return }
-        madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, willNeed ? MADV_WILLNEED : MADV_DONTNEED)
+        _ = advisePages(range, willNeed ? MADV_WILLNEED : MADV_DONTNEED)
     }
 
     /// Maps the pages of bytes `range` into this process, reading them as needed, in one call
@@ -81,10 +78,16 @@ final class MappedFile: @unchecked Sendable {
     /// False when the kernel cannot (older kernels) or a page is missing (a file cut short): touch the pages
     /// instead, where the SIGBUS guard sees a missing one.
     func populate(_ range: Range<Int>) -> Bool {
+        advisePages(range, populateRead)
+    }
+
+    /// `advice` for the pages holding bytes `range` (from the page its first byte is on, up to the end of the
+    /// file); true when the kernel took it (or there was nothing to advise).
+    private func advisePages(_ range: Range<Int>, _ advice: Int32) -> Bool {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let lo = range.lowerBound / page * page, hi = min(size, range.upperBound)
         guard hi > lo else { return true }
-        return madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, populateRead) == 0
+        return madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, advice) == 0
     }
 }
 

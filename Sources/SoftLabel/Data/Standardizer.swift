@@ -22,34 +22,28 @@ public struct Standardizer: Codable, Equatable, Sendable {
     public init(fitting x: Matrix, rows: [Int]? = nil, parallel: Parallel = Parallel(threads: 1)) {
         let list = rows ?? Array(0..<x.rows)
         let n = list.count, d = x.cols
-        var sum = [Double](repeating: 0, count: d), sq = sum
-        var lo = [Float](repeating: .infinity, count: d)
-        var hi = [Float](repeating: -.infinity, count: d)
+        // Per column: sum and squared deviations; lowest and highest value (`moments` fills each task's columns).
+        let sums = UnsafeMutablePointer<Double>.allocate(capacity: 2 * d), bounds = UnsafeMutablePointer<Float>.allocate(capacity: 2 * d)
+        defer {
+            sums.deallocate()
+            bounds.deallocate()
+        }
         let tasks = max(1, min(parallel.threads, (d + 7) / 8))
         x.values.withUnsafeBufferPointer { v in
             list.withUnsafeBufferPointer { list in
-                sum.withUnsafeMutableBufferPointer { sum in
-                    sq.withUnsafeMutableBufferPointer { sq in
-                        lo.withUnsafeMutableBufferPointer { lo in
-                            hi.withUnsafeMutableBufferPointer { hi in
-                                parallel.run(tasks: tasks) { t in
-                                    FloatEnvironment.keepingSubnormals {
-                                    Standardizer.moments(v.baseAddress!, d: d, rows: list, n: n,
-                                                         columns: Parallel.part(t, of: tasks, count: d, align: 8),
-                                                         sum: sum.baseAddress!, sq: sq.baseAddress!,
-                                                         lo: lo.baseAddress!, hi: hi.baseAddress!)
-                                    }
-                                }
-                            }
-                        }
+                parallel.run(tasks: tasks) { t in
+                    FloatEnvironment.keepingSubnormals {
+                        Standardizer.moments(v.baseAddress!, d: d, rows: list, n: n,
+                                             columns: Parallel.part(t, of: tasks, count: d, align: 8),
+                                             sum: sums, sq: sums + d, lo: bounds, hi: bounds + d)
                     }
                 }
             }
         }
-        self.mean = sum.map { Float($0 / Double(max(n, 1))) }
+        self.mean = (0..<d).map { Float(sums[$0] / Double(max(n, 1))) }
         self.std = (0..<d).map { j in
-            if lo[j] == hi[j] || n == 0 { return 0 }
-            let s = Float((sq[j] / Double(n)).squareRoot())
+            if bounds[j] == bounds[d + j] || n == 0 { return 0 }
+            let s = Float((sums[d + j] / Double(n)).squareRoot())
             return Standardizer.scale(ofStd: s) == 0 ? 0 : s
         }
     }

@@ -59,6 +59,8 @@ struct BatchStep {
         let chunks = (m + chunkRows - 1) / chunkRows
         // Staged rows are found by their place in the files, not by an example number.
         let examples = ExampleIndex(index: staged == nil ? x.index : nil, offset: targets.offset)
+        // Targets read through an index (shuffled rows) are asked for a chunk ahead.
+        let shuffled = targets.index != nil || targets.p.index != nil
         staged?.reset()
         let input = staged.map { Rows(base: $0.rows, stride: $0.d) } ?? x
         params.refreshPacked(parallel: parallel)
@@ -71,10 +73,13 @@ struct BatchStep {
         // Phase A: chunks of rows.
         func chunkPhase(_ t: Int) {
             let mine = Self.chunks(task: t, of: chunkTasks, count: chunks)
+            if let first = mine.first, shuffled { targets.prefetch(rows: first * chunkRows..<min(m, (first + 1) * chunkRows)) }
             for c in mine {
                 let lower = c * chunkRows, rows = lower..<min(m, lower + chunkRows), count = rows.count
                 Network.forward(x, rows: rows, params: params, work: work, mode: mode, examples: examples,
                                 readAhead: min(m, mine.upperBound * chunkRows), stage: staged?.input(task: t))
+                // The next chunk's targets asked for while this one's loss and backward run on what is in cache.
+                if shuffled && c + 1 < mine.upperBound { targets.prefetch(rows: rows.upperBound..<min(m, rows.upperBound + chunkRows)) }
                 staged?.check(rows, task: t)
                 // The chunk's targets, gathered first in one tight loop so their cache misses overlap.
                 let pChunk = work.targets + t * chunkRows * kp

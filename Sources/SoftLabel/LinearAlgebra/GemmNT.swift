@@ -14,13 +14,17 @@
 /// and their lane sums taken 16 at a time by a transpose (`transposeSum16`: the same additions in the same
 /// order as `hsum`, 4 times fewer instructions than 16 of them).
 ///
-/// Rows gathered by an index (shuffled rows of the whole data set, read from memory) are asked for ahead:
-/// while the first outputs of rows r..<r+4 are multiplied, every step of the loop prefetches one line of each
-/// of rows r+8..<r+12 into L2, up to `readAhead` (the end of the rows this thread reads next; default the end
-/// of `rows`). Spread over the loop, the requests overlap the arithmetic: 512 -> 10, s/epoch 0.0505 -> 0.047
-/// on one thread and 0.036-0.040 -> 0.026-0.034 on two (alternating runs). Asking for the next 4 rows all at
-/// once, between their groups, had measured 4% faster on one thread and 8-25% slower on two: a burst of
-/// 128 requests fills the core's miss buffers and stalls the loads the arithmetic is waiting for.
+/// Rows gathered by an index (shuffled rows of the whole data set, read from memory) are asked for ahead,
+/// rows r+8..<r+12 while rows r..<r+4 are multiplied, up to `readAhead` (the end of the rows this thread reads
+/// next; default the end of `rows`), into L2. Every step of the loop asks for one line of each of two rows: of
+/// rows r+8 and r+9 while outputs 0-4 are multiplied, of r+10 and r+11 during outputs 5-9 (all four during
+/// the first call when there are 5 outputs or fewer). Spread over the loop, the requests overlap the
+/// arithmetic: 512 -> 10, s/epoch 0.0505 -> 0.047 on one thread and 0.036-0.040 -> 0.026-0.034 on two
+/// (Intel, alternating runs), where asking for the next 4 rows all at once, between their groups, had been
+/// 8-25% slower on two: a burst of 128 requests fills the core's miss buffers and stalls the loads the
+/// arithmetic is waiting for. Four rows' lines per step in the first call only, against two per step over
+/// both calls: 0.0265 -> 0.0224 s/epoch on one thread, 0.0147 -> 0.0131 on two (AMD EPYC, Zen 5; medians
+/// of 28 epochs, alternating runs).
 public func gemmNT(
     x: Rows, rows: Range<Int>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     outputs: Int, inputs d: Int, z: UnsafeMutablePointer<Float>, ldz: Int, readAhead: Int? = nil,
@@ -45,9 +49,14 @@ public func gemmNT(
                     while o < count {
                         let n = min(5, count - o), wo = w + (o0 + o) * d, a = acc + o
                         let q = r + prefetchDistance
-                        let pf = ahead && o0 == 0 && o == 0 ? (x.row(q), x.row(q + 1), x.row(q + 2), x.row(q + 3)) : nil
-                        if let pf {
+                        // The rows ahead asked for two per call over the first two calls (outputs 0-4, 5-9), or all
+                        // four in the first when it is the only one.
+                        if ahead && o0 == 0 && o == 0 && count <= 5 {
+                            let pf = (x.row(q), x.row(q + 1), x.row(q + 2), x.row(q + 3))
                             nt4(AskAhead.self, outputs: n, x: src, r: r, w: wo, d: d, acc: a, lda: count, ahead: pf)
+                        } else if ahead && o0 == 0 && (o == 0 || o == 5) {
+                            let pf = o == 0 ? (x.row(q), x.row(q + 1), wo, wo) : (x.row(q + 2), x.row(q + 3), wo, wo)
+                            nt4(AskTwoAhead.self, outputs: n, x: src, r: r, w: wo, d: d, acc: a, lda: count, ahead: pf)
                         } else {
                             nt4(NoRequests.self, outputs: n, x: src, r: r, w: wo, d: d, acc: a, lda: count, ahead: (wo, wo, wo, wo))
                         }
@@ -174,9 +183,14 @@ private enum FiveDots: DotOutputs { static var count: Int { 5 } }
 
 /// Whether `nt4` asks for the rows `ahead` as it goes, as a type so each kind is compiled as a loop of its own
 /// (no test in the loop, one written-out body).
-private protocol RowRequests { static var on: Bool { get } }
-private enum AskAhead: RowRequests { static var on: Bool { true } }
-private enum NoRequests: RowRequests { static var on: Bool { false } }
+private protocol RowRequests {
+    static var on: Bool { get }
+    /// Rows asked for per step: the first 2 or all 4 of `ahead`.
+    static var rows: Int { get }
+}
+private enum AskAhead: RowRequests { static var on: Bool { true }; static var rows: Int { 4 } }
+private enum AskTwoAhead: RowRequests { static var on: Bool { true }; static var rows: Int { 2 } }
+private enum NoRequests: RowRequests { static var on: Bool { false }; static var rows: Int { 0 } }
 
 /// Four rows' pointers.
 private typealias FourRows = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
@@ -217,7 +231,10 @@ private func nt4<O: DotOutputs, A: RowRequests>(
     let (p0, p1, p2, p3) = ahead
     var j = 0
     while j < end {
-        if A.on { prefetchForRead(p0 + j); prefetchForRead(p1 + j); prefetchForRead(p2 + j); prefetchForRead(p3 + j) }
+        if A.on {
+            prefetchForRead(p0 + j); prefetchForRead(p1 + j)
+            if A.rows == 4 { prefetchForRead(p2 + j); prefetchForRead(p3 + j) }
+        }
         let v0 = loadVec(x0 + j), v1 = loadVec(x1 + j), v2 = loadVec(x2 + j), v3 = loadVec(x3 + j)
         var c = loadVec(w0 + j)
         fma(&a00, v0, c); fma(&a10, v1, c); fma(&a20, v2, c); fma(&a30, v3, c)

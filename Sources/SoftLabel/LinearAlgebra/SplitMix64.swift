@@ -54,6 +54,18 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     /// Fisher-Yates shuffle of `values` in place.
     public mutating func shuffle<C: MutableCollection & RandomAccessCollection>(_ values: inout C) where C.Index == Int {
         if values.count < 2 { return }
+        // Through the contiguous storage when there is one (an array): the same swaps, without the collection's
+        // checks on each (an epoch's shuffle of 100,000 rows took 0.9 ms, on one thread while the others waited).
+        let done: Void? = values.withContiguousMutableStorageIfAvailable { buffer in
+            let p = buffer.baseAddress!
+            for i in stride(from: buffer.count - 1, to: 0, by: -1) {
+                let j = nextInt(below: i + 1)
+                let t = p[i]
+                p[i] = p[j]
+                p[j] = t
+            }
+        }
+        if done != nil { return }
         let base = values.startIndex
         for i in stride(from: values.count - 1, to: 0, by: -1) {
             let j = nextInt(below: i + 1)

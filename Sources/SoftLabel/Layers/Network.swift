@@ -157,7 +157,6 @@ final class Workspace {
     let rowLoss: UnsafeMutablePointer<Float>  // (batch)
     let rowKL: UnsafeMutablePointer<Float>    // (batch) validation: KL(p‖q) per row
     let rowHit: UnsafeMutablePointer<Float>   // (batch) validation: 1 where argmax q = argmax p
-    let targets: UnsafeMutablePointer<Float>  // (tasks, chunkRows, stride[last]) a chunk's gathered targets
     let q: UnsafeMutablePointer<Float>, logq: UnsafeMutablePointer<Float>  // (tasks, stride[last]) scratch
     private var owned: [UnsafeMutablePointer<Float>] = []
 
@@ -194,7 +193,6 @@ final class Workspace {
         rowLoss = zeroed(training ? batch : 0)
         rowKL = zeroed(training ? batch : 0)
         rowHit = zeroed(training ? batch : 0)
-        targets = zeroed(training ? tasks * BatchStep.chunkRows * kp : 0)
         q = zeroed(tasks * kp)
         logq = zeroed(tasks * kp)
         self.owned = owned

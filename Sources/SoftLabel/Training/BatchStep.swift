@@ -81,15 +81,9 @@ struct BatchStep {
                 // The next chunk's targets asked for while this one's loss and backward run on what is in cache.
                 if shuffled && c + 1 < mine.upperBound { targets.prefetch(rows: rows.upperBound..<min(m, rows.upperBound + chunkRows)) }
                 staged?.check(rows, task: t)
-                // The chunk's targets, gathered first in one tight loop so their cache misses overlap.
-                let pChunk = work.targets + t * chunkRows * kp
-                for r in rows {
-                    let src = targets.p.row(r), dst = pChunk + (r - lower) * kp
-                    var j = 0
-                    while j < kp { storeVec(loadVec(src + j), dst + j); j += vecWidth }
-                }
-                var chunkTargets = targets.dropping(lower)
-                chunkTargets.p = Rows(base: pChunk, stride: kp)
+                // The targets read where they lie (asked for a chunk ahead): a copy into a chunk buffer had been
+                // there to overlap their misses, and cost more than it saved once they were asked for.
+                let chunkTargets = targets.dropping(lower)
                 kind.forwardBackward(z: work.act[layers - 1] + lower * kp, ldz: kp, targets: chunkTargets,
                                      rows: 0..<count, k: k, n: divisor ?? m, dz: work.dz[layers - 1] + lower * kp,
                                      loss: work.rowLoss + lower, q: work.q + t * kp, logq: work.logq + t * kp)

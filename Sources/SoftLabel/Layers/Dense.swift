@@ -79,10 +79,21 @@ extension Dense {
     /// Backward to the bias: ∂L/∂b[o] = Σ_r dZ[r, o], summed over r in order.   dZ (n, o) → db (o).
     @inline(__always)
     static func backwardBias(dz: UnsafePointer<Float>, ldz: Int, n: Int, outputs: Int, db: UnsafeMutablePointer<Float>) {
-        for o in 0..<outputs { db[o] = 0 }
+        // 16 outputs at a time in a register where dZ's rows have room for whole vectors (their padding), each
+        // lane the same sum in the same order as the scalar loop (which took a fifth of a 512 -> 10 batch step's
+        // own time, every add waiting on the store of the one before).
+        var o0 = 0
+        while o0 + vecWidth <= ldz && o0 < outputs {
+            var acc = Vec()
+            for r in 0..<n { acc += loadVec(dz + r * ldz + o0) }
+            for l in 0..<min(vecWidth, outputs - o0) { db[o0 + l] = acc[l] }
+            o0 += vecWidth
+        }
+        guard o0 < outputs else { return }
+        for o in o0..<outputs { db[o] = 0 }
         for r in 0..<n {
             let row = dz + r * ldz
-            for o in 0..<outputs { db[o] += row[o] }
+            for o in o0..<outputs { db[o] += row[o] }
         }
     }
 }

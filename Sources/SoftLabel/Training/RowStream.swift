@@ -100,10 +100,12 @@ struct StreamRun {
 /// `StreamShuffle.places(window: w)` gives (or as stored). Batches run on across window boundaries. Only the
 /// current window's row numbers are held (and a batch's worth of rows), whatever the size of the data.
 ///
-/// Read-ahead: when a window's rows are taken up, the `ReadAhead` thread reads a byte of every page of the
-/// next window, so the disk works (and the pages get mapped) while the cores train; the pages of the window
-/// before are released from this process (the page cache keeps them as memory allows), which keeps the
-/// resident set at about two windows of pages.
+/// Read-ahead: when a window's rows are taken up, the `ReadAhead` thread reads the pages of the next window
+/// (and of this one, at the start of a pass, where they are not mapped), so the disk works (and the pages get
+/// mapped) while the cores train; the pages of the windows before the one before are released from this
+/// process (the page cache keeps them as memory allows), which keeps the resident set at about three windows
+/// of pages. Blocks still mapped are not read again: a data set of at most two windows is read ahead once,
+/// in the first pass, and never released.
 final class RowStream {
     struct Window {
         var blocks: Range<Int>  // positions in `order`
@@ -133,6 +135,10 @@ final class RowStream {
     private var cursor = 0
     private var position = 0          // the place of pending[cursor]
     private var ahead = false
+    /// Blocks of `mappedSource` whose pages were asked for (read ahead) and not released since: they need no
+    /// second read.
+    private var mapped = Set<Int>()
+    private var mappedSource: ObjectIdentifier?
 
     /// - Parameters:
     ///   - sources: every source the stream will read (training, validation): their files are mapped.
@@ -177,6 +183,11 @@ final class RowStream {
                staged: Bool = false) throws {
         end()
         self.set = set
+        if mappedSource != ObjectIdentifier(set.source) {
+            // Another source's pass (validation) came between: what is mapped of this one is not known.
+            mapped = []
+            mappedSource = ObjectIdentifier(set.source)
+        }
         stagedBase = staged ? set.source.featureBase() : nil
         self.order = order
         self.shuffle = shuffle
@@ -249,33 +260,44 @@ final class RowStream {
         }
         pending.append(contentsOf: rows)
         if v > 0 { for b in order[windows[v - 1].blocks] { try set.source.checkFiles(set.rows(ofBlock: b)) } }
-        // Every page but this window's and the next one's is released from this process (a fault maps the
-        // pages around it too, large folios whole, so releasing only the window before would leave strays).
+        // Kept mapped: this window, the next one (read ahead now), and the one before, whose last rows are still
+        // pending (up to a buffer's worth, spread over all its blocks: released now, they were read back by page
+        // faults on the training threads). Every other page is released from this process (a fault maps the
+        // pages around it too, large folios whole, so releasing only the window before would leave strays) when
+        // a block outside these was read ahead; a data set of two windows is never released at all.
         var keep = Set(order[win.blocks])
+        if v > 0 { keep.formUnion(order[windows[v - 1].blocks]) }
         if v + 1 < windows.count { keep.formUnion(order[windows[v + 1].blocks]) }
-        let total = StreamLayout.blockCount(set.source.rows)
         var release: [Range<Int>] = []
-        var b = 0
-        while b < total {
-            if keep.contains(b) {
-                b += 1
-                continue
+        if !mapped.isSubset(of: keep) {
+            let total = StreamLayout.blockCount(set.source.rows)
+            var b = 0
+            while b < total {
+                if keep.contains(b) {
+                    b += 1
+                    continue
+                }
+                var e = b
+                while e < total && !keep.contains(e) { e += 1 }
+                release.append(set.rows(ofBlock: b).lowerBound..<set.rows(ofBlock: e - 1).upperBound)
+                b = e
             }
-            var e = b
-            while e < total && !keep.contains(e) { e += 1 }
-            release.append(set.rows(ofBlock: b).lowerBound..<set.rows(ofBlock: e - 1).upperBound)
-            b = e
+            mapped.formIntersection(keep)
         }
+        // Read ahead: this window's blocks not yet read (the first window of a pass), then the next window's.
+        var read = order[win.blocks].filter { !mapped.contains($0) }
+        if v + 1 < windows.count { read += order[windows[v + 1].blocks].filter { !mapped.contains($0) && !read.contains($0) } }
+        mapped.formUnion(read)
         monitor?.add(Int(Double(set.source.bytesPerPass) * Double(win.rows) / Double(set.source.rows)))
         nextWindow += 1
-        startAhead(releasing: release)
+        startAhead(releasing: release, reading: read)
     }
 
     /// Releases the pages of rows `release` and reads those of the window after the one just taken, on the
     /// read-ahead thread (without one, only releases them, here). Releasing a window's pages takes a few
     /// milliseconds (every page-table entry of 128 MiB cleared); done here, between batches, it held up every
     /// training thread: w1 streamed, 0.053-0.054 s/epoch against 0.036-0.045 with nothing released.
-    private func startAhead(releasing release: [Range<Int>]) {
+    private func startAhead(releasing release: [Range<Int>], reading blocks: [Int]) {
         guard let set else { return }
         let source = set.source
         guard let readAhead else {
@@ -283,7 +305,7 @@ final class RowStream {
             return
         }
         end()
-        let ranges = nextWindow < windows.count ? order[windows[nextWindow].blocks].map { set.rows(ofBlock: $0) } : []
+        let ranges = blocks.map { set.rows(ofBlock: $0) }
         ahead = true
         readAhead.start {
             for r in release { source.advise(r, willNeed: false) }

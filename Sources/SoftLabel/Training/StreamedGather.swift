@@ -49,7 +49,7 @@ extension StreamedSet {
                         func fill(_ part: Range<Int>) -> Bool {
                             var end = part.upperBound
                             if let (base, at) = offsets {
-                                for r in part { at[r] = source.featureOffset(ids[r], from: base) }
+                                source.featureOffsets(ids, part, from: base, into: at)
                             } else if let bad = copyFeatures(part) {
                                 end = bad
                             }

@@ -26,7 +26,7 @@ extension StreamingSource {
     }
 
     /// The address of row 0's features when every row can be read where it lies (every column used, each
-    /// shard little-endian float32 in C order): rows are then found by `featureOffset` from it; else nil.
+    /// shard little-endian float32 in C order): rows are then found by `featureOffsets` from it; else nil.
     /// (The files must be mapped.)
     func featureBase() -> UnsafePointer<Float>? {
         guard columns == nil else { return nil }
@@ -38,14 +38,8 @@ extension StreamingSource {
         return base
     }
 
-    /// Where global row `row`'s features lie, in Floats from `base` (`featureBase()`; any shard).
-    @inline(__always)
-    func featureOffset(_ row: Int, from base: UnsafePointer<Float>) -> Int {
-        let (s, local) = features.locate(row)
-        return base.distance(to: features.floatRow(s, local)!)
-    }
-
-    /// at[r] = featureOffset(ids[r], from: base) for r in `part`: each shard's place found once, not per row (a
+    /// at[r] = where row ids[r]'s features lie, in Floats from `base` (`featureBase()`; any shard), for r in
+    /// `part`: each shard's place found once, not per row (a
     /// row's shard and its array's description looked up per row took 5% of a streamed 512 -> 10 epoch).
     func featureOffsets(_ ids: UnsafeBufferPointer<Int>, _ part: Range<Int>, from base: UnsafePointer<Float>,
                         into at: UnsafeMutablePointer<Int>) {

@@ -260,11 +260,17 @@ final class TargetCache: @unchecked Sendable {
         if let (_, e) = failures.compactMap({ $0 }).min(by: { $0.0 < $1.0 }) { throw e }
     }
 
+    /// The slot of `rows` holding the prepared targets of global row `row`.
+    @inline(__always)
+    func slot(of row: Int) -> Int {
+        let b = row / StreamLayout.blockRows
+        return blockSlot[b] + row - b * StreamLayout.blockRows
+    }
+
     /// Copies the prepared targets of global row `row` into `slot` of `buffer`.
     @inline(__always)
     func copy(row: Int, into buffer: WindowBuffer, slot: Int) {
-        let b = row / StreamLayout.blockRows
-        let from = blockSlot[b] + row - b * StreamLayout.blockRows
+        let from = self.slot(of: row)
         let kp = rows.kp, src = rows.p + from * kp, dst = buffer.p + slot * kp
         // Whole vectors (kp is a multiple of 16): the C library's copy, called per row, cost more than the copy.
         var j = 0

@@ -225,6 +225,13 @@ import Testing
             #expect(try Self.train(try f.source(), config, threads: threads).model.encoded()
                     == Self.train(try f.source("x16.npy"), config, threads: threads).model.encoded(), "\(optimizer) \(hidden)")
         }
+        // Staged from float32 shards of uneven sizes (each row's place found through its shard) as from one file.
+        for (i, r) in [0..<1700, 1700..<4200, 4200..<5000].enumerated() { try f.write("p32-\(i).npy", f.x, columns: f.d, rows: r) }
+        let shards = try f.source("p32-*.npy")
+        try shards.mapFiles()
+        #expect(shards.featureBase() != nil && shards.features.arrays.count == 3)
+        #expect(try Self.train(try f.source("p32-*.npy"), config, threads: 3).model.encoded()
+                == Self.train(try f.source(), config, threads: 3).model.encoded(), "\(optimizer) \(hidden) shards")
         // A NaN is found by the scan before any batch; the staged check behind it is `stagedStepNotesTheFirstBadInput`.
         var x = f.x
         x[3100 * f.d + 2] = .nan

@@ -89,6 +89,8 @@ private final class PreparedWindow: @unchecked Sendable {
     // @unchecked Sendable: written by the read-ahead job, read by the trainer after `ReadAhead.wait`.
     var window = -1
     var rows: [Int] = []
+    /// The first window of the pass `RowStream.expect` announced, not of the current one.
+    var nextPass = false
 }
 
 /// A run of rows delivered by `RowStream`: consecutive in the pass's order and contiguous in memory.
@@ -148,6 +150,8 @@ final class RowStream {
     private var mapped = Set<Int>()
     private var mappedSource: ObjectIdentifier?
     private let prepared = PreparedWindow()
+    /// The pass announced to follow the current one (`expect`).
+    private var upcoming: (source: ObjectIdentifier, order: [Int], shuffle: StreamShuffle?)?
 
     /// - Parameters:
     ///   - sources: every source the stream will read (training, validation): their files are mapped.
@@ -191,7 +195,13 @@ final class RowStream {
     func begin(_ set: StreamedSet, order: [Int], shuffle: StreamShuffle?, align: Int, start: Int,
                staged: Bool = false) throws {
         end()
-        prepared.window = -1
+        // The first window's rows, made at the end of the pass before when this is the pass it announced.
+        let announced = upcoming.map {
+            $0.source == ObjectIdentifier(set.source) && $0.order == order && $0.shuffle?.base.state == shuffle?.base.state
+        } ?? false
+        if !(announced && prepared.nextPass) { prepared.window = -1 }
+        prepared.nextPass = false
+        upcoming = nil
         self.set = set
         if mappedSource != ObjectIdentifier(set.source) {
             // Another source's pass (validation) came between: what is mapped of this one is not known.
@@ -244,6 +254,13 @@ final class RowStream {
         return run
     }
 
+    /// Announces the pass that will follow the current one (the next epoch's order), so the read-ahead can
+    /// make its first window's rows in order at the end of this one instead of `begin` making them while
+    /// every training thread waits.
+    func expect(_ set: StreamedSet, order: [Int], shuffle: StreamShuffle?) {
+        upcoming = (ObjectIdentifier(set.source), order, shuffle)
+    }
+
     /// Waits for the read-ahead in flight.
     func end() {
         if ahead {
@@ -264,7 +281,7 @@ final class RowStream {
         // a pass). Made here every time, they held up every training thread for 0.3-0.8 ms per window of 64
         // blocks (w1 streamed: 5% of an epoch).
         end()
-        if prepared.window == v {
+        if prepared.window == v && !prepared.nextPass {
             pending.append(contentsOf: prepared.rows)
         } else {
             pending.append(contentsOf: Self.windowRows(set, blocks: order[win.blocks], count: win.rows, shuffle: shuffle, window: v))
@@ -318,9 +335,14 @@ final class RowStream {
         }
         end()
         let ranges = blocks.map { set.rows(ofBlock: $0) }
-        // The next window's rows in order, for its `take`.
-        let v = nextWindow, next = v < windows.count ? (order[windows[v].blocks], windows[v].rows) : nil
-        let shuffle = self.shuffle, prepared = self.prepared
+        // The next window's rows in order, for its `take`; after the last one, the announced pass's first window's.
+        var v = nextWindow, next = v < windows.count ? (order[windows[v].blocks], windows[v].rows) : nil
+        var shuffle = self.shuffle, nextPass = false
+        if next == nil, let upcoming, upcoming.source == ObjectIdentifier(source) {
+            let blocks = upcoming.order[0..<min(windowBlocks, upcoming.order.count)]
+            (v, next, shuffle, nextPass) = (0, (blocks, blocks.reduce(0) { $0 + set.rows(ofBlock: $1).count }), upcoming.shuffle, true)
+        }
+        let prepared = self.prepared
         ahead = true
         readAhead.start {
             for r in release { source.advise(r, willNeed: false) }
@@ -333,6 +355,7 @@ final class RowStream {
             if let (blocks, count) = next {
                 prepared.rows = RowStream.windowRows(set, blocks: blocks, count: count, shuffle: shuffle, window: v)
                 prepared.window = v
+                prepared.nextPass = nextPass
             }
         }
     }

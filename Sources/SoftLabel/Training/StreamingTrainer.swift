@@ -37,6 +37,8 @@ final class StreamingMinibatchDriver: EpochDriver {
         let shuffle = StreamShuffle(seed: loop.config.seed, epoch: epoch)
         try stream.begin(data, order: shuffle.blockOrder(data.blocks), shuffle: shuffle, align: loop.batch,
                          start: loop.examplesDone, staged: staging != nil)
+        let following = StreamShuffle(seed: loop.config.seed, epoch: epoch + 1)
+        stream.expect(data, order: following.blockOrder(data.blocks), shuffle: following)
         defer { stream.end() }
         let staged = stream.isStaged ? staging : nil
         while let run = try stream.next(threads: loop.chooser.threads) {

@@ -120,17 +120,22 @@ extension LossKind {
     ) {
         withUnsafeTemporaryAllocation(of: Vec.self, capacity: 32) { buffer in
             let sums = buffer.baseAddress!, scratch = sums + 16
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { rowValues in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { rowValues in
                 let maxima = rowValues.baseAddress!, weights = maxima + 16  // [i]: row i of the block
                 for (i, r) in rows.enumerated() {
                     (maxima[i], sums[i]) = Softmax.exponentials(z: z + r * kp, k: k, kp: kp, into: dz + r * kp)
                     weights[i] = targets.weight?[targets.stored(r)] ?? 1
                 }
                 let s = transposeSum16(sums, count: rows.count, scratch: scratch)
+                // The rows' logarithms first, in a loop of their own: inside the row loop each waited on its call
+                // (the library's logf) before the row's vector work could start.
+                let logs = maxima + 32  // [i]: log s_i
+                for i in 0..<rows.count { logs[i] = log(s[i]) }
+                let invs = 1 / s  // lane i: 1 / s_i, as each row's own division gives it
                 for (i, r) in rows.enumerated() {
                     let zr = z + r * kp, er = dz + r * kp, pr = targets.p.row(r)
-                    let shift = Vec(repeating: maxima[i]) + Vec(repeating: log(s[i]))
-                    let inv = Vec(repeating: 1 / s[i]), sv = Vec(repeating: weights[i] * invN)
+                    let shift = Vec(repeating: maxima[i]) + Vec(repeating: logs[i])
+                    let inv = Vec(repeating: invs[i]), sv = Vec(repeating: weights[i] * invN)
                     var cross = Vec()  // Σ p log q, lane-wise
                     var j = 0
                     while j < kp {

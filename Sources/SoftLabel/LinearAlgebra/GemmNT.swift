@@ -38,6 +38,7 @@ public func gemmNT(
     withUnsafeTemporaryAllocation(of: Vec.self, capacity: 4 * block + 16) { accBuffer in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * block + vecWidth) { sumBuffer in
             let acc = accBuffer.baseAddress!, scratch = acc + 4 * block, sums = sumBuffer.baseAddress!
+            sums.initialize(repeating: 0, count: 4 * block + vecWidth)  // whole vectors are read from it
             var r = rows.lowerBound
             while r + 4 <= rows.upperBound {
                 let ahead = x.index != nil && r + prefetchDistance + 4 <= aheadEnd
@@ -73,9 +74,16 @@ public func gemmNT(
                         storeVec(transposeSum16(acc + i, count: min(16, 4 * count - i), scratch: scratch), sums + i)
                         i += 16
                     }
-                    for rr in 0..<4 {
-                        let zr = z + (r + rr) * ldz + o0, s = sums + rr * count
-                        for c in 0..<count { zr[c] = s[c] + (bias?[o0 + c] ?? 0) }
+                    if ldz - o0 >= vecWidth && count <= vecWidth {
+                        // A whole vector per row where Z's row has room (its padding lanes, which nobody reads, get
+                        // the next row's sums): the same additions as below.
+                        let b = bias.map { loadPartialVec($0 + o0, count) } ?? Vec()
+                        for rr in 0..<4 { storeVec(loadVec(sums + rr * count) + b, z + (r + rr) * ldz + o0) }
+                    } else {
+                        for rr in 0..<4 {
+                            let zr = z + (r + rr) * ldz + o0, s = sums + rr * count
+                            for c in 0..<count { zr[c] = s[c] + (bias?[o0 + c] ?? 0) }
+                        }
                     }
                     o0 += count
                 }

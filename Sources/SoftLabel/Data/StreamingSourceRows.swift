@@ -39,8 +39,8 @@ extension StreamingSource {
     }
 
     /// at[r] = where row ids[r]'s features lie, in Floats from `base` (`featureBase()`; any shard), for r in
-    /// `part`: each shard's place found once, not per row (a
-    /// row's shard and its array's description looked up per row took 5% of a streamed 512 -> 10 epoch).
+    /// `part`: each shard's place found once, not per row (a row's shard and its array's description looked up
+    /// per row took about 5% of a streamed 512 -> 10 epoch's CPU time).
     func featureOffsets(_ ids: UnsafeBufferPointer<Int>, _ part: Range<Int>, from base: UnsafePointer<Float>,
                         into at: UnsafeMutablePointer<Int>) {
         let d = featureCount, shards = features.arrays.count

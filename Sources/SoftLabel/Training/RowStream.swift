@@ -315,7 +315,7 @@ final class RowStream {
         }
         // Read ahead: this window's blocks not yet read (the first window of a pass), then the next window's.
         var read = order[win.blocks].filter { !mapped.contains($0) }
-        if v + 1 < windows.count { read += order[windows[v + 1].blocks].filter { !mapped.contains($0) && !read.contains($0) } }
+        if v + 1 < windows.count { read += order[windows[v + 1].blocks].filter { !mapped.contains($0) } }
         mapped.formUnion(read)
         monitor?.add(Int(Double(set.source.bytesPerPass) * Double(win.rows) / Double(set.source.rows)))
         nextWindow += 1
@@ -333,7 +333,7 @@ final class RowStream {
             for r in release { source.advise(r, willNeed: false) }
             return
         }
-        end()
+        // (`take` has waited for the job before: `prepared` is this one's to fill.)
         let ranges = blocks.map { set.rows(ofBlock: $0) }
         // The next window's rows in order, for its `take`; after the last one, the announced pass's first window's.
         var v = nextWindow, next = v < windows.count ? (order[windows[v].blocks], windows[v].rows) : nil

@@ -35,10 +35,9 @@ extension Dense {
     @inline(__always)
     static func forward(
         x: Rows, rows: Range<Int>, w: UnsafePointer<Float>, b: UnsafePointer<Float>, inputs: Int, outputs: Int,
-        z: UnsafeMutablePointer<Float>, ldz: Int, readAhead: Int? = nil, stage: StagedInput? = nil
+        z: UnsafeMutablePointer<Float>, ldz: Int, readAhead: Int? = nil
     ) {
-        gemmNT(x: x, rows: rows, w: w, bias: b, outputs: outputs, inputs: inputs, z: z, ldz: ldz, readAhead: readAhead,
-               stage: stage)
+        gemmNT(x: x, rows: rows, w: w, bias: b, outputs: outputs, inputs: inputs, z: z, ldz: ldz, readAhead: readAhead)
     }
 
     /// Forward from W packed in 64-column panels (`packPanels`): Z[r, :] = X[r, :] Wᵀ + b, whole output vectors

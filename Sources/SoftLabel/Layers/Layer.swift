@@ -74,7 +74,7 @@ public enum Layer: Equatable, Sendable {
                                     z: output, ldz: ldo)
             } else {
                 Dense.forward(x: input, rows: rows, w: c.tensor(0), b: c.tensor(1), inputs: d.inputs, outputs: d.outputs,
-                              z: output, ldz: ldo, readAhead: c.readAhead, stage: c.stage)
+                              z: output, ldz: ldo, readAhead: c.readAhead)
             }
         case .activation(let f):
             for r in rows { f.forward(input.row(r), output + r * ldo, count: inputs) }
@@ -129,9 +129,6 @@ struct LayerContext {
     /// The end of the rows this thread's forward reads next (its chunks run on past `rows`): a dense layer
     /// reading gathered rows asks for them ahead up to there (nil: up to the end of `rows`).
     var readAhead: Int? = nil
-    /// The first layer of a streamed batch: its forward standardises the rows it reads into here (only a dense
-    /// layer of at most 16 outputs, `gemmNT`, does).
-    var stage: StagedInput? = nil
 
     @inline(__always) func tensor(_ t: Int) -> UnsafeMutablePointer<Float> { parameters![t] }
 }

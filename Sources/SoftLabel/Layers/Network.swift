@@ -111,14 +111,16 @@ public struct Network: Equatable, Sendable {
     /// The one forward pass (training, validation, prediction, calibration and the gradient check all run
     /// it): rows `rows` of the batch `x` through every layer, layer l's output into `work.act[l]` (batch,
     /// stride[l]) at the same row positions. Dense layers with a packed forward need `params`' packed panels current.
+    /// `firstLayer`: tensors the first layer runs with in place of its own (`InputFolding`'s).
     static func forward(_ x: Rows, rows: Range<Int>, params: Parameters, work: Workspace, mode: PassMode,
-                        examples: ExampleIndex, readAhead: Int? = nil, stage: StagedInput? = nil) {
+                        examples: ExampleIndex, readAhead: Int? = nil,
+                        firstLayer: UnsafePointer<UnsafeMutablePointer<Float>>? = nil) {
         var input = x
         var width = params.inputs
         for (l, layer) in params.layers.enumerated() {
-            let context = LayerContext(parameters: params.tensors(ofLayer: l), packed: params.packed[l], layer: l,
-                                       mode: mode, examples: examples, readAhead: l == 0 ? readAhead : nil,
-                                       stage: l == 0 ? stage : nil)
+            let context = LayerContext(parameters: l == 0 ? firstLayer ?? params.tensors(ofLayer: 0) : params.tensors(ofLayer: l),
+                                       packed: params.packed[l], layer: l, mode: mode, examples: examples,
+                                       readAhead: l == 0 ? readAhead : nil)
             layer.forward(input, rows: rows, inputs: width, output: work.act[l], ldo: work.stride[l], context: context)
             input = Rows(base: work.act[l], stride: work.stride[l])
             width = params.widths[l]

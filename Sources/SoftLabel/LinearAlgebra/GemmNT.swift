@@ -27,13 +27,9 @@
 /// of 28 epochs, alternating runs).
 public func gemmNT(
     x: Rows, rows: Range<Int>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    outputs: Int, inputs d: Int, z: UnsafeMutablePointer<Float>, ldz: Int, readAhead: Int? = nil,
-    stage: StagedInput? = nil
+    outputs: Int, inputs d: Int, z: UnsafeMutablePointer<Float>, ldz: Int, readAhead: Int? = nil
 ) {
     let aheadEnd = readAhead ?? rows.upperBound
-    // Staged: each group of rows is first standardised into `stage.out`, and the products read it from there,
-    // in this core's cache (the rows ahead are asked for from `x` as usual).
-    let src = stage.map { Rows(base: $0.out, stride: $0.ld) } ?? x
     let block = 20
     withUnsafeTemporaryAllocation(of: Vec.self, capacity: 4 * block + 16) { accBuffer in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * block + vecWidth) { sumBuffer in
@@ -42,7 +38,6 @@ public func gemmNT(
             var r = rows.lowerBound
             while r + 4 <= rows.upperBound {
                 let ahead = x.index != nil && r + prefetchDistance + 4 <= aheadEnd
-                stage?.copy(x, rows: r..<(r + 4), d: d)
                 var o0 = 0
                 while o0 < outputs {
                     let count = min(block, outputs - o0)
@@ -54,16 +49,12 @@ public func gemmNT(
                         // four in the first when it is the only one.
                         if ahead && o0 == 0 && o == 0 && count <= 5 {
                             let pf = (x.row(q), x.row(q + 1), x.row(q + 2), x.row(q + 3))
-                            nt4(AskAhead.self, outputs: n, x: src, r: r, w: wo, d: d, acc: a, lda: count, ahead: pf)
+                            nt4(AskAhead.self, outputs: n, x: x, r: r, w: wo, d: d, acc: a, lda: count, ahead: pf)
                         } else if ahead && o0 == 0 && (o == 0 || o == 5) {
                             let pf = o == 0 ? (x.row(q), x.row(q + 1), wo, wo) : (x.row(q + 2), x.row(q + 3), wo, wo)
-                            if stage != nil {
-                                nt4(AskTwoAheadIntoL1.self, outputs: n, x: src, r: r, w: wo, d: d, acc: a, lda: count, ahead: pf)
-                            } else {
-                                nt4(AskTwoAhead.self, outputs: n, x: src, r: r, w: wo, d: d, acc: a, lda: count, ahead: pf)
-                            }
+                            nt4(AskTwoAhead.self, outputs: n, x: x, r: r, w: wo, d: d, acc: a, lda: count, ahead: pf)
                         } else {
-                            nt4(NoRequests.self, outputs: n, x: src, r: r, w: wo, d: d, acc: a, lda: count, ahead: (wo, wo, wo, wo))
+                            nt4(NoRequests.self, outputs: n, x: x, r: r, w: wo, d: d, acc: a, lda: count, ahead: (wo, wo, wo, wo))
                         }
                         o += n
                     }
@@ -90,47 +81,17 @@ public func gemmNT(
                 r += 4
             }
             while r < rows.upperBound {
-                stage?.copy(x, rows: r..<(r + 1), d: d)
-                for c in 0..<outputs { z[r * ldz + c] = dot(src.row(r), w + c * d, d) + (bias?[c] ?? 0) }
+                for c in 0..<outputs { z[r * ldz + c] = dot(x.row(r), w + c * d, d) + (bias?[c] ?? 0) }
                 r += 1
             }
         }
     }
 }
 
-/// Where a forward standardises the rows it reads, for the rest of the batch step to use: streamed rows read
-/// straight from the mapped files, each group of 4 standardised (`standardizeRows`, the streamed gather's
-/// arithmetic, so the same bits) into row r of `out` (row stride `ld`) just before it is multiplied. The rows
-/// ahead are asked for during the products, so their reads from memory overlap the arithmetic, where a copy
-/// pass of its own before the batch could not.
-public struct StagedInput {
-    var mean: UnsafePointer<Float>?  // nil: rows copied as they are
-    var scale: UnsafePointer<Float>?
-    var out: UnsafeMutablePointer<Float>
-    var ld: Int
-    /// Set to true when a row copied holds a value that is not finite (left as it is otherwise).
-    var notFinite: UnsafeMutablePointer<Bool>
-
-    init(mean: UnsafePointer<Float>?, scale: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, ld: Int,
-         notFinite: UnsafeMutablePointer<Bool>) {
-        self.mean = mean
-        self.scale = scale
-        self.out = out
-        self.ld = ld
-        self.notFinite = notFinite
-    }
-
-    /// Rows `rows` of `x` standardised into `out`; `notFinite` set when one of them holds a non-finite value.
-    @inline(__always)
-    func copy(_ x: Rows, rows: Range<Int>, d: Int) {
-        if !standardizeRows(x, rows, d: d, mean: mean, scale: scale, into: out, ld: ld) { notFinite.pointee = true }
-    }
-}
-
 /// out[r][j] = (x[r][j] - mean[j]) · scale[j] (or x[r][j] without `mean`) for r in `rows`, 16 features per
 /// step; returns whether every result is finite (`NPYArray.firstNonFinite`'s test, an exponent of all ones,
-/// on the stored values). `out` may be `x` itself (in place). The arithmetic of every streamed row, gathered
-/// (`StreamedSet.gather`) or staged (`StagedInput`), so both give the same bits.
+/// on the stored values). `out` may be `x` itself (in place). The arithmetic of every streamed row gathered
+/// standardised (`StreamedSet.gather`).
 @inline(__always)
 func standardizeRows(_ x: Rows, _ rows: Range<Int>, d: Int, mean: UnsafePointer<Float>?, scale: UnsafePointer<Float>?,
                      into out: UnsafeMutablePointer<Float>, ld: Int) -> Bool {
@@ -199,22 +160,15 @@ private protocol RowRequests {
     static var on: Bool { get }
     /// Rows asked for per step: the first 2 or all 4 of `ahead`.
     static var rows: Int { get }
-    /// Into L1 rather than L2: for staged rows, read first by a copy loop with no arithmetic to hide an L2
-    /// hit behind (streamed w1 0.0173-0.0178 -> 0.0162-0.0171 s/epoch; in memory, where the products read
-    /// the rows, L1 was 1% slower).
-    static var intoL1: Bool { get }
 }
 private enum AskAhead: RowRequests {
-    static var on: Bool { true }; static var rows: Int { 4 }; static var intoL1: Bool { false }
+    static var on: Bool { true }; static var rows: Int { 4 }
 }
 private enum AskTwoAhead: RowRequests {
-    static var on: Bool { true }; static var rows: Int { 2 }; static var intoL1: Bool { false }
-}
-private enum AskTwoAheadIntoL1: RowRequests {
-    static var on: Bool { true }; static var rows: Int { 2 }; static var intoL1: Bool { true }
+    static var on: Bool { true }; static var rows: Int { 2 }
 }
 private enum NoRequests: RowRequests {
-    static var on: Bool { false }; static var rows: Int { 0 }; static var intoL1: Bool { false }
+    static var on: Bool { false }; static var rows: Int { 0 }
 }
 
 /// Four rows' pointers.
@@ -256,9 +210,7 @@ private func nt4<O: DotOutputs, A: RowRequests>(
     let (p0, p1, p2, p3) = ahead
     var j = 0
     while j < end {
-        if A.on && A.intoL1 {
-            prefetchForReadL1(p0 + j); prefetchForReadL1(p1 + j)
-        } else if A.on {
+        if A.on {
             prefetchForRead(p0 + j); prefetchForRead(p1 + j)
             if A.rows == 4 { prefetchForRead(p2 + j); prefetchForRead(p3 + j) }
         }

@@ -69,14 +69,6 @@ func prefetchForRead(_ p: UnsafeRawPointer) {
     #endif
 }
 
-/// `prefetchForRead` into L1 (prefetcht0 on x86-64, prfm pldl1keep on arm64).
-@inline(__always)
-func prefetchForReadL1(_ p: UnsafeRawPointer) {
-    #if SOFTLABEL_PREFETCH
-    llvmPrefetch(p, 0, 3, 1)
-    #endif
-}
-
 #if SOFTLABEL_PREFETCH
 @_silgen_name("llvm.prefetch.p0")
 private func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ cache: Int32)

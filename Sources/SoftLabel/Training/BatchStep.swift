@@ -47,22 +47,21 @@ struct BatchStep {
     /// on it) and, with `update`, steps the optimizer. `divisor` is m for a minibatch mean; the full data
     /// count when a full-batch gradient is summed over chunks. `mode` is the forward's (dropout is active in
     /// training). Returns Σ_r ω_r ℓ_r.
-    /// With `staged`, `x` holds the rows where they lie in the mapped files (unstandardised) and the first
-    /// layer's forward standardises them into `staged.rows`, which the rest of the step reads
-    /// (`InputStaging`); its non-finite values are noted there for the caller to report.
+    /// With `folded`, `x` holds the rows unstandardised, as stored, and the standardisation is folded into the
+    /// first layer (`InputFolding`); their non-finite standardised values are noted there for the caller to report.
     func run(x: Rows, targets: LossTargets, m: Int, divisor: Int? = nil, params: Parameters, work: Workspace,
-             mode: PassMode = .inference, update: (optimizer: Optimizer, lr: Float)?, staged: InputStaging? = nil) -> Double {
+             mode: PassMode = .inference, update: (optimizer: Optimizer, lr: Float)?, folded: InputFolding? = nil) -> Double {
         let layers = params.layerCount
         let k = params.widths[layers - 1], kp = work.stride[layers - 1]
         let kind = loss
         let chunkRows = Self.chunkRows
         let chunks = (m + chunkRows - 1) / chunkRows
-        // Staged rows are found by their place in the files, not by an example number.
-        let examples = ExampleIndex(index: staged == nil ? x.index : nil, offset: targets.offset)
+        // Folded rows read in place are found by their place in the files, not by an example number.
+        let examples = ExampleIndex(index: folded == nil ? x.index : nil, offset: targets.offset)
         // Targets read through an index (shuffled rows) are asked for a chunk ahead.
         let shuffled = targets.index != nil || targets.p.index != nil
-        staged?.reset()
-        let input = staged.map { Rows(base: $0.rows, stride: $0.d) } ?? x
+        folded?.reset()
+        let input = x
         params.refreshPacked(parallel: parallel)
 
         // Both phases in one parallel region, with a barrier between them (one hand-off to the threads per batch).
@@ -74,13 +73,15 @@ struct BatchStep {
         func chunkPhase(_ t: Int) {
             let mine = Self.chunks(task: t, of: chunkTasks, count: chunks)
             if let first = mine.first, shuffled { targets.prefetch(rows: first * chunkRows..<min(m, (first + 1) * chunkRows)) }
+            let firstLayer = mine.isEmpty ? nil
+                : folded?.prepare(task: t, weight: params.tensors[params.first[0]], bias: params.tensors[params.first[0] + 1])
             for c in mine {
                 let lower = c * chunkRows, rows = lower..<min(m, lower + chunkRows), count = rows.count
                 Network.forward(x, rows: rows, params: params, work: work, mode: mode, examples: examples,
-                                readAhead: min(m, mine.upperBound * chunkRows), stage: staged?.input(task: t))
+                                readAhead: min(m, mine.upperBound * chunkRows), firstLayer: firstLayer)
                 // The next chunk's targets asked for while this one's loss and backward run on what is in cache.
                 if shuffled && c + 1 < mine.upperBound { targets.prefetch(rows: rows.upperBound..<min(m, rows.upperBound + chunkRows)) }
-                staged?.check(rows, task: t)
+                folded?.check(z: work.act[0], ldz: work.stride[0], rows: rows, x: x, task: t)
                 // The targets read where they lie (asked for a chunk ahead): a copy into a chunk buffer had been
                 // there to overlap their misses, and cost more than it saved once they were asked for.
                 let chunkTargets = targets.dropping(lower)
@@ -104,6 +105,10 @@ struct BatchStep {
                                          dw: work.partialWeight[l]! + c * d.inputs * d.outputs)
                     Dense.backwardBias(dz: work.dz[l] + lower * ld, ldz: ld, n: count, outputs: d.outputs,
                                        db: work.partialBias[l]! + c * d.outputs)
+                    if l == 0 {
+                        folded?.correct(dw: work.partialWeight[0]! + c * d.inputs * d.outputs,
+                                        db: work.partialBias[0]! + c * d.outputs)
+                    }
                 }
             }
         }

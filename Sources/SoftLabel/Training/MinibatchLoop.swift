@@ -46,17 +46,18 @@ final class MinibatchLoop {
     /// Trains rows 0..<m of `x`/`targets` as the next batch of an epoch of `n` rows. Returns the epoch's result
     /// when the epoch ends here: the batch's loss is not finite (the epoch's loss is then not finite either, and
     /// the trainer keeps the last good weights), or `control` asks to stop before the epoch's last batch.
-    /// With `staged`, the batch's inputs are standardised by the first layer's forward (`InputStaging`): a
-    /// non-finite one throws `check`'s error (row in the batch, column) before the batch counts.
+    /// With `folded`, the batch's inputs are unstandardised and the standardisation is folded into the first
+    /// layer (`InputFolding`): a non-finite standardised input throws `check`'s error (row in the batch, column)
+    /// before the batch counts.
     func train(x: Rows, targets: LossTargets, m: Int, of n: Int, epoch: Int, lr: Float,
-               control: TrainingControl, staged: InputStaging? = nil,
+               control: TrainingControl, folded: InputFolding? = nil,
                check: ((Int, Int) -> Error)? = nil) throws -> EpochResult? {
         // Any thread count gives the same bits: the chooser may change it between batches.
         let batchLoss = chooser.run(stepper, full: m == batch) {
             $0.run(x: x, targets: targets, m: m, params: params, work: work, mode: .training(seed: config.seed, epoch: epoch),
-                   update: (optimizer, lr), staged: staged)
+                   update: (optimizer, lr), folded: folded)
         }
-        if let staged, let (row, column) = staged.firstBad(), let check { throw check(row, column) }
+        if let folded, let (row, column) = folded.firstBad(), let check { throw check(row, column) }
         partialLoss += batchLoss
         if !batchLoss.isFinite { return finish(n: n, lr: lr) }
         average?.accumulate()

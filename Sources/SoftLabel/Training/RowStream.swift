@@ -129,9 +129,10 @@ final class RowStream {
     private let buffer: WindowBuffer
     private let scratch: [FillScratch]
     private let readAhead: ReadAhead?
-    /// A staged pass (`begin(staged:)`): where each row of the last run lies (Floats from `stagedBase`), and
-    /// the rows' numbers, for the error naming a bad one.
-    private var stagedBase: UnsafePointer<Float>?
+    /// A raw pass (`begin(raw:)`): its features unstandardised; where each row of the last run lies (Floats from
+    /// `inPlaceBase`) when read in place; and the rows' numbers, for the error naming a bad one.
+    private var raw = false
+    private var inPlaceBase: UnsafePointer<Float>?
     private let offsets: UnsafeMutablePointer<Int>
     private let runIDs: UnsafeMutablePointer<Int>
 
@@ -180,20 +181,20 @@ final class RowStream {
         runIDs.deallocate()
     }
 
-    /// Whether this pass delivers rows where they lie in the files, unstandardised, for a batch step that
-    /// stages them (`InputStaging`).
-    var isStaged: Bool { stagedBase != nil }
+    /// Whether this pass delivers rows where they lie in the files (a raw pass over float32 files).
+    var readsInPlace: Bool { inPlaceBase != nil }
 
-    /// The error for the non-finite standardised feature `column` of row `row` of the last run (staged passes).
+    /// The error for the non-finite standardised feature `column` of row `row` of the last run (raw passes).
     func featureError(row: Int, column: Int) -> Error {
         set!.source.featureError(row: runIDs[row], column: column, scratch: scratch[0].source)
     }
 
     /// Starts a pass over `order` (blocks of `set`), rows shuffled within windows by `shuffle` (nil: in
-    /// order), in batches of `align` rows, from place `start`. `staged`: deliver the features where they lie
-    /// when every row can be read in place (`StreamingSource.featureBase`; see `isStaged`).
+    /// order), in batches of `align` rows, from place `start`. `raw`: deliver the features unstandardised, for a
+    /// batch step that folds the standardisation into its first layer (`InputFolding`): where they lie when
+    /// every row can be read in place (`StreamingSource.featureBase`; see `readsInPlace`), else gathered as stored.
     func begin(_ set: StreamedSet, order: [Int], shuffle: StreamShuffle?, align: Int, start: Int,
-               staged: Bool = false) throws {
+               raw: Bool = false) throws {
         end()
         // The first window's rows, made at the end of the pass before when this is the pass it announced.
         let announced = upcoming.map {
@@ -208,7 +209,8 @@ final class RowStream {
             mapped = []
             mappedSource = ObjectIdentifier(set.source)
         }
-        stagedBase = staged ? set.source.featureBase() : nil
+        self.raw = raw
+        inPlaceBase = raw ? set.source.featureBase() : nil
         self.order = order
         self.shuffle = shuffle
         self.align = align
@@ -243,11 +245,11 @@ final class RowStream {
         try pending.withUnsafeBufferPointer { ids in
             let run = UnsafeBufferPointer(rebasing: ids[cursor..<(cursor + m)])
             try set.gather(run, into: buffer, scratch: scratch, parallel: parallel.limited(to: threads), batch: align,
-                           offsets: stagedBase.map { ($0, offsets) })
-            if stagedBase != nil { runIDs.update(from: run.baseAddress!, count: m) }
+                           raw: raw, offsets: inPlaceBase.map { ($0, offsets) })
+            if raw { runIDs.update(from: run.baseAddress!, count: m) }
         }
         var (x, t) = buffer.rows(from: 0, position: position, preparer: set.preparer)
-        if let stagedBase { x = Rows(base: stagedBase, stride: 1, index: offsets) }
+        if let inPlaceBase { x = Rows(base: inPlaceBase, stride: 1, index: offsets) }
         let run = StreamRun(x: x, targets: t, rows: m, position: position)
         cursor += m
         position += m

@@ -8,11 +8,13 @@ extension StreamedSet {
     /// error of the first bad row (in batch order) is the one thrown. Every value is checked: a non-finite
     /// feature or a bad label stops the run, naming the shard and its row.
     ///
-    /// With `offsets`, the features are not copied: offsets.into[r] is set to where row ids[r] lies, in Floats
-    /// from `offsets.base` (`StreamingSource.featureBase`), for a batch step that stages them itself
-    /// (`InputStaging`, which also checks them).
+    /// With `raw`, the features are copied as stored (widened to Float), unstandardised, for a batch step that
+    /// folds the standardisation into its first layer (`InputFolding`, which checks the standardised values);
+    /// with `offsets` too, they are not copied at all: offsets.into[r] is set to where row ids[r] lies, in Floats
+    /// from `offsets.base` (`StreamingSource.featureBase`).
     func gather(_ ids: UnsafeBufferPointer<Int>, into buffer: WindowBuffer, scratch: [FillScratch], parallel: Parallel,
-                batch: Int? = nil, offsets: (base: UnsafePointer<Float>, into: UnsafeMutablePointer<Int>)? = nil) throws {
+                batch: Int? = nil, raw: Bool = false,
+                offsets: (base: UnsafePointer<Float>, into: UnsafeMutablePointer<Int>)? = nil) throws {
         let m = ids.count, d = source.featureCount
         let tasks = min(scratch.count, parallel.threads, max(1, m / 32))
         var failures = [(Int, Error)?](repeating: nil, count: tasks)
@@ -35,7 +37,7 @@ extension StreamedSet {
                             // 100,000 x 512.)
                             let x = buffer.x + part.lowerBound * d
                             for r in part { source.copyFeatureRow(ids[r], into: buffer.x + r * d, scratch: s.source) }
-                            let finite = standardizer == nil
+                            let finite = standardizer == nil || raw
                                 ? NPYArray.firstNonFinite(UnsafeBufferPointer(start: x, count: part.count * d)) == nil
                                 : standardizeRows(Rows(base: x, stride: d), 0..<part.count, d: d, mean: mean.baseAddress!,
                                                   scale: scale.baseAddress!, into: x, ld: d)

@@ -13,15 +13,16 @@ final class StreamingMinibatchDriver: EpochDriver {
     let data: StreamedSet
     let loop: MinibatchLoop
     let stream: RowStream
-    /// The first layer standardises the rows it reads from the files (`InputStaging`), when it can.
-    let staging: InputStaging?
+    /// The standardisation folded into the first layer, which then reads the rows as stored (`InputFolding`),
+    /// when it can be.
+    let folding: InputFolding?
 
     init(config: TrainConfig, set: StreamedSet, params: Parameters, parallel: Parallel, optimizer: Optimizer, stream: RowStream) {
         self.data = set
         self.stream = stream
         loop = MinibatchLoop(config: config, n: set.rowCount, params: params, parallel: parallel, optimizer: optimizer)
-        staging = InputStaging.applies(to: params)
-            ? InputStaging(d: set.source.featureCount, batch: loop.batch, tasks: parallel.threads,
+        folding = InputFolding.applies(to: params, standardizer: set.standardizer, scale: set.scale)
+            ? InputFolding(d: set.source.featureCount, outputs: params.widths[0], tasks: parallel.threads,
                            standardizer: set.standardizer, scale: set.scale)
             : nil
     }
@@ -36,21 +37,20 @@ final class StreamingMinibatchDriver: EpochDriver {
         loop.startEpoch()
         let shuffle = StreamShuffle(seed: loop.config.seed, epoch: epoch)
         try stream.begin(data, order: shuffle.blockOrder(data.blocks), shuffle: shuffle, align: loop.batch,
-                         start: loop.examplesDone, staged: staging != nil)
+                         start: loop.examplesDone, raw: folding != nil)
         let following = StreamShuffle(seed: loop.config.seed, epoch: epoch + 1)
         stream.expect(data, order: following.blockOrder(data.blocks), shuffle: following)
         defer { stream.end() }
-        let staged = stream.isStaged ? staging : nil
         while let run = try stream.next(threads: loop.chooser.threads) {
             var r = 0
             while r < run.rows {
                 let m = min(loop.batch, run.rows - r), first = r
                 let end = try loop.train(x: run.x.dropping(r), targets: run.targets.dropping(r), m: m, of: n, epoch: epoch,
-                                         lr: lr, control: control, staged: staged) { row, column in
+                                         lr: lr, control: control, folded: folding) { row, column in
                     self.stream.featureError(row: first + row, column: column)
                 }
-                // A staged batch read the files itself: a file cut short under it is found here.
-                if staged != nil { try data.source.checkMappings() }
+                // A batch that read the files in place: a file cut short under it is found here.
+                if stream.readsInPlace { try data.source.checkMappings() }
                 if let end { return end }
                 r += m
             }

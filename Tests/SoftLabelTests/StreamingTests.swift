@@ -62,10 +62,11 @@ import Testing
 
     /// `cache`: keep the prepared targets (else they are read and prepared again in every batch).
     static func train(_ source: StreamingSource, _ config: TrainConfig, threads: Int = 2, readAhead: Bool = true,
-                      cache: Bool = true, resume: Checkpoint? = nil, control: TrainingControl = TrainingControl()) throws -> TrainingRun {
+                      cache: Bool = true, resume: Checkpoint? = nil, control: TrainingControl = TrainingControl(),
+                      note: @escaping (String) -> Void = { _ in }) throws -> TrainingRun {
         try TrainModel.runStreaming(source: source, validation: nil, config: config, parallel: Parallel(threads: threads),
                                     initial: nil, resume: resume, control: control, monitor: nil, readAhead: readAhead,
-                                    note: { _ in }, windowBlocks: 2, targetCacheBytes: cache ? 1 << 30 : 0)
+                                    note: note, windowBlocks: 2, targetCacheBytes: cache ? 1 << 30 : 0)
     }
 
     @Test(arguments: [OptimizerKind.sgd, .adam, .lbfgs])
@@ -249,8 +250,14 @@ import Testing
         try f.write("moved16.npy", moved, columns: f.d, element: .float16)
         let far = Standardizer(fitting: Matrix(rows: f.n, cols: f.d, values: moved))
         #expect(!InputFolding.applies(to: Parameters(network), standardizer: far, scale: far.std.map(Standardizer.scale(ofStd:))))
-        #expect(try Self.train(try f.source("moved.npy"), config, threads: 3).model.encoded()
+        var notes: [String] = []
+        #expect(try Self.train(try f.source("moved.npy"), config, threads: 3, note: { notes.append($0) }).model.encoded()
                 == Self.train(try f.source("moved16.npy"), config, threads: 3).model.encoded(), "\(optimizer) \(hidden) moved")
+        // The run says why it is slower.
+        #expect(notes.contains { $0.hasPrefix("feature 'f1' has its mean 3") && $0.contains("within 16") }, "\(notes)")
+        notes = []
+        _ = try Self.train(try f.source(), config, threads: 3, note: { notes.append($0) })
+        #expect(!notes.contains { $0.hasPrefix("feature ") }, "\(notes)")
     }
 
     /// A folded batch step (`InputFolding`: rows read unstandardised through an index, the standardisation folded

@@ -39,11 +39,23 @@ final class InputFolding: @unchecked Sendable {
 
     /// Whether a network's batch steps can fold the standardisation (`scale`: s, per feature) into its first layer.
     static func applies(to params: Parameters, standardizer: Standardizer?, scale: [Float]) -> Bool {
-        guard case .dense(let first) = params.layers.first,
-              first.outputs <= BatchStep.chunkedGradientOutputs && !Dense.usesPackedForward(outputs: first.outputs)
-        else { return false }
-        guard let standardizer else { return true }
-        return zip(standardizer.mean, scale).allSatisfy { abs($0) * $1 <= limit }
+        fits(params) && (standardizer.map { farthest($0, scale: scale) == nil } ?? true)
+    }
+
+    /// Whether the network's first layer is one the standardisation can be folded into.
+    static func fits(_ params: Parameters) -> Bool {
+        guard case .dense(let first) = params.layers.first else { return false }
+        return first.outputs <= BatchStep.chunkedGradientOutputs && !Dense.usesPackedForward(outputs: first.outputs)
+    }
+
+    /// The feature whose mean lies farthest from 0 in its own standard deviations, |μ_j| s_j, when that is over
+    /// `limit` (what keeps the standardisation from being folded).
+    static func farthest(_ standardizer: Standardizer, scale: [Float]) -> (feature: Int, deviations: Float)? {
+        var worst: (feature: Int, deviations: Float)?
+        for (j, (m, s)) in zip(standardizer.mean, scale).enumerated() where !(abs(m) * s <= limit) {
+            if worst == nil || abs(m) * s > worst!.deviations { worst = (j, abs(m) * s) }
+        }
+        return worst
     }
 
     init(d: Int, outputs: Int, tasks: Int, standardizer: Standardizer?, scale: [Float]) {

@@ -287,6 +287,12 @@ extension TrainModel {
                                                               epsilon: config.epsilon, weightDecay: config.weightDecay),
                                               stream: stream)
         }
+        if config.optimizer != .lbfgs, InputFolding.fits(params), let standardizer,
+           let (j, deviations) = InputFolding.farthest(standardizer, scale: trainSet.scale) {
+            note("feature '\(source.featureNames[j])' has its mean \(String(format: "%.0f", deviations)) standard deviations " +
+                 "from 0: the streamed rows are standardised as they are read, slower than with the standardisation " +
+                 "folded into the first layer, which needs every feature's mean within \(Int(InputFolding.limit)) of them")
+        }
         var loop = EpochLoop(config: config, driver: driver, params: params, initial: network, validator: validator,
                              fingerprint: fingerprint, examplesPerEpoch: trainCount)
         if let resume { try loop.restore(resume) }

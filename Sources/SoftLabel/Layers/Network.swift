@@ -118,7 +118,7 @@ public struct Network: Equatable, Sendable {
         var input = x
         var width = params.inputs
         for (l, layer) in params.layers.enumerated() {
-            let context = LayerContext(parameters: l == 0 ? firstLayer ?? params.tensors(ofLayer: 0) : params.tensors(ofLayer: l),
+            let context = LayerContext(parameters: (l == 0 ? firstLayer : nil) ?? params.tensors(ofLayer: l),
                                        packed: params.packed[l], layer: l, mode: mode, examples: examples,
                                        readAhead: l == 0 ? readAhead : nil)
             layer.forward(input, rows: rows, inputs: width, output: work.act[l], ldo: work.stride[l], context: context)

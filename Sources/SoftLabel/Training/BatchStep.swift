@@ -61,7 +61,6 @@ struct BatchStep {
         // Targets read through an index (shuffled rows) are asked for a chunk ahead.
         let shuffled = targets.index != nil || targets.p.index != nil
         folded?.reset()
-        let input = x
         params.refreshPacked(parallel: parallel)
 
         // Both phases in one parallel region, with a barrier between them (one hand-off to the threads per batch).
@@ -100,7 +99,7 @@ struct BatchStep {
                 for l in 0..<layers where work.chunked[l] {
                     guard case .dense(let d) = params.layers[l] else { continue }
                     let ld = work.stride[l]
-                    Dense.backwardWeight(dz: work.dz[l] + lower * ld, ldz: ld, x: layerInput(l, input, work).dropping(lower),
+                    Dense.backwardWeight(dz: work.dz[l] + lower * ld, ldz: ld, x: layerInput(l, x, work).dropping(lower),
                                          n: count, inputs: d.inputs, outputs: d.outputs, cols: 0..<d.inputs,
                                          dw: work.partialWeight[l]! + c * d.inputs * d.outputs)
                     Dense.backwardBias(dz: work.dz[l] + lower * ld, ldz: ld, n: count, outputs: d.outputs,
@@ -139,7 +138,7 @@ struct BatchStep {
                     while c0 < part.upperBound {
                         let cols = c0..<min(part.upperBound, c0 + 4 * vecWidth)
                         c0 = cols.upperBound
-                        Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: layerInput(l, input, work), n: m, inputs: d.inputs,
+                        Dense.backwardWeight(dz: work.dz[l], ldz: ld, x: layerInput(l, x, work), n: m, inputs: d.inputs,
                                              outputs: d.outputs, cols: cols, dw: dWeight)
                         if let (optimizer, lr) = update {
                             penalty.addGradient(theta: weight, grad: dWeight, rows: 0..<d.outputs, stride: d.inputs, cols: cols)

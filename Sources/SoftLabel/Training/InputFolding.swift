@@ -137,15 +137,12 @@ final class InputFolding: @unchecked Sendable {
         var any = SIMD16<UInt32>()
         for r in chunk { any |= (unsafeBitCast(loadPartialVec(z + r * ldz, outputs), to: SIMD16<UInt32>.self) & exponent) &+ 0x0080_0000 }
         guard any & 0x8000_0000 != SIMD16<UInt32>() else { return }
-        for r in chunk {
-            let row = x.row(r)
-            for j in 0..<d {
-                var v = row[j]
-                if let mean, let scale { v = (v - mean[j]) * scale[j] }
-                if !v.isFinite {
-                    bad[8 * t] = r * d + j
-                    return
-                }
+        // Each row standardised as the gather standardises it (`standardizeRows`), until one is not finite.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { row in
+            for r in chunk where !standardizeRows(x.dropping(r), 0..<1, d: d, mean: mean.map { UnsafePointer($0) },
+                                                  scale: scale.map { UnsafePointer($0) }, into: row.baseAddress!, ld: d) {
+                bad[8 * t] = r * d + NPYArray.firstNonFinite(UnsafeBufferPointer(row))!
+                return
             }
         }
     }

@@ -55,6 +55,17 @@ public enum Layer: Equatable, Sendable {
         }
     }
 
+    /// The layer without its numbers (a dense layer's weight and bias arrays empty): what `Parameters` keeps
+    /// while the numbers live in its buffers. Every copy of a layer retains its arrays, and the threads of a
+    /// minibatch copy the same layers at the same moments: with the arrays there, each copy was an atomic
+    /// add on a reference count the other cores had just written (two dozen per batch).
+    var structure: Layer {
+        guard case .dense(var d) = self else { return self }
+        d.weight = []
+        d.bias = []
+        return .dense(d)
+    }
+
     /// The layer's parameter tensors as arrays (as many as `parameterShapes`).
     var tensors: [[Float]] {
         switch self {

@@ -4,7 +4,7 @@
 final class Parameters {
     // Not Sendable: threads share the buffers through raw pointers inside `Parallel.run`, each writing only
     // the slices it owns (see BatchStep).
-    let layers: [Layer]                // the structure; the numbers live in `tensors`
+    let layers: [Layer]                // the structure (`Layer.structure`); the numbers live in `tensors`
     let inputs: Int                    // d, the width of the network's input
     let widths: [Int]                  // outputs of each layer
     let shapes: [ParameterShape]       // every tensor, in tensor order
@@ -21,7 +21,7 @@ final class Parameters {
     var packedCurrent: [Bool]
 
     init(_ network: Network) {
-        layers = network.layers
+        layers = network.layers.map(\.structure)
         inputs = network.inputs
         widths = network.widths
         var shapes: [ParameterShape] = [], first: [Int] = []

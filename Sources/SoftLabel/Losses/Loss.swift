@@ -123,8 +123,8 @@ extension LossKind {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { rowValues in
                 // [i]: row i of the block. Weights and entropies are whole vectors: lanes past the block's rows are 0.
                 let maxima = rowValues.baseAddress!, weights = maxima + 16, entropies = maxima + 48
-                (weights + rows.count).initialize(repeating: 0, count: 16 - rows.count)
-                (entropies + rows.count).initialize(repeating: 0, count: 16 - rows.count)
+                storeVec(Vec(), weights)
+                storeVec(Vec(), entropies)
                 for (i, r) in rows.enumerated() {
                     (maxima[i], sums[i]) = Softmax.exponentials(z: z + r * kp, k: k, kp: kp, into: dz + r * kp)
                     weights[i] = targets.weight?[targets.stored(r)] ?? 1

@@ -60,6 +60,22 @@ struct KernelBench {
                 print(label + name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%7.1f", rate(flops, body)))
             }
         }
+        // The loss (KL and cross-entropy, forward and gradient) on 64 rows of 10 classes in cache: ns per row.
+        for kind in [LossKind.kl, .ce] {
+            let m = 64, k = 10, kp = paddedWidth(k)
+            let z = random(m * kp), p = UnsafeMutablePointer<Float>.allocate(capacity: m * kp)
+            p.initialize(repeating: 0, count: m * kp)
+            for r in 0..<m { for j in 0..<k { p[r * kp + j] = 1 / Float(k) } }
+            let negH = UnsafeMutablePointer<Float>.allocate(capacity: m)
+            negH.initialize(repeating: -log(Float(k)), count: m)
+            let dz = random(m * kp), loss = random(m), q = random(kp), logq = random(kp)
+            let targets = LossTargets(p: Rows(base: p, stride: kp), index: nil, negEntropy: negH, weight: nil)
+            let rowsPerNs = rate(Double(m), repeats: 7) {
+                kind.forwardBackward(z: z, ldz: kp, targets: targets, rows: 0..<m, k: k, n: m, dz: dz, loss: loss, q: q, logq: logq)
+            }
+            print("loss \(kind), 64 rows x 10 classes".padding(toLength: 54, withPad: " ", startingAt: 0)
+                  + String(format: "%7.1f ns/row", 1 / rowsPerNs))
+        }
         // The machine's ceiling: independent FMA chains in registers only.
         var acc = [Vec](repeating: Vec(repeating: 1), count: 12)
         let peak = rate(2.0 * 16 * 12 * 1_000_000, repeats: 5) {

@@ -17,6 +17,23 @@ func loadPartialVec(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) ->
     return v
 }
 
+/// Scratch of `vectors` vectors followed by `floats` floats, both uninitialised, on the stack.
+/// `withUnsafeTemporaryAllocation(of: Vec.self, ...)` puts any buffer aligned beyond 16 bytes (a Vec is aligned
+/// to 64) on the heap, a `posix_memalign` and a `free` per call; here the bytes are asked for with 16-byte
+/// alignment and the start rounded up to 64.
+@inline(__always)
+func withVecScratch<R>(vectors: Int, floats: Int,
+                       _ body: (UnsafeMutablePointer<Vec>, UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+    let alignment = MemoryLayout<Vec>.alignment, vectorBytes = vectors * MemoryLayout<Vec>.stride
+    let bytes = vectorBytes + floats * MemoryLayout<Float>.stride + alignment
+    return try withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 16) { raw in
+        let base = Int(bitPattern: raw.baseAddress!)
+        let aligned = UnsafeMutableRawPointer(bitPattern: (base + alignment - 1) & ~(alignment - 1))!
+        return try body(aligned.bindMemory(to: Vec.self, capacity: vectors),
+                        (aligned + vectorBytes).bindMemory(to: Float.self, capacity: floats))
+    }
+}
+
 /// Σ of the 16 lanes: the stdlib's reduction, ((v0 + v1) + v2) + ... + v15. Every kernel reduces in this
 /// order, one vector at a time with this, or 16 at once with `transposeSum16`. (A tree of halves would be
 /// faster but give other bits, and version-1 model files must predict exactly as they did.)

@@ -118,50 +118,113 @@ extension LossKind {
         z: UnsafePointer<Float>, ldz kp: Int, targets: LossTargets, rows: Range<Int>, k: Int, invN: Float,
         dz: UnsafeMutablePointer<Float>, loss: UnsafeMutablePointer<Float>
     ) {
-        withUnsafeTemporaryAllocation(of: Vec.self, capacity: 32) { buffer in
-            let sums = buffer.baseAddress!, scratch = sums + 16
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { rowValues in
-                // [i]: row i of the block. Weights and entropies are whole vectors: lanes past the block's rows are 0.
-                let maxima = rowValues.baseAddress!, weights = maxima + 16, entropies = maxima + 48
-                storeVec(Vec(), weights)
-                storeVec(Vec(), entropies)
-                for (i, r) in rows.enumerated() {
-                    (maxima[i], sums[i]) = Softmax.exponentials(z: z + r * kp, k: k, kp: kp, into: dz + r * kp)
-                    weights[i] = targets.weight?[targets.stored(r)] ?? 1
-                    entropies[i] = self == .kl ? targets.negEntropy[targets.stored(r)] : 0
+        if kp == vecWidth {
+            crossEntropyBlock16(z: z, targets: targets, rows: rows, k: k, invN: invN, dz: dz, loss: loss)
+            return
+        }
+        withVecScratch(vectors: 32, floats: 64) { sums, rowValues in
+            let scratch = sums + 16
+            // [i]: row i of the block. Weights and entropies are whole vectors: lanes past the block's rows are 0.
+            let maxima = rowValues, weights = maxima + 16, entropies = maxima + 48
+            storeVec(Vec(), weights)
+            storeVec(Vec(), entropies)
+            for (i, r) in rows.enumerated() {
+                (maxima[i], sums[i]) = Softmax.exponentials(z: z + r * kp, k: k, kp: kp, into: dz + r * kp)
+                weights[i] = targets.weight?[targets.stored(r)] ?? 1
+                entropies[i] = self == .kl ? targets.negEntropy[targets.stored(r)] : 0
+            }
+            let s = transposeSum16(sums, count: rows.count, scratch: scratch)
+            // The rows' logarithms first, in a loop of their own: inside the row loop each waited on its call
+            // (the library's logf) before the row's vector work could start.
+            let logs = maxima + 32  // [i]: log s_i
+            for i in 0..<rows.count { logs[i] = log(s[i]) }
+            let invs = 1 / s  // lane i: 1 / s_i, as each row's own division gives it
+            for (i, r) in rows.enumerated() {
+                let zr = z + r * kp, er = dz + r * kp, pr = targets.p.row(r)
+                let shift = Vec(repeating: maxima[i]) + Vec(repeating: logs[i])
+                let inv = Vec(repeating: invs[i]), sv = Vec(repeating: weights[i] * invN)
+                var cross = Vec()  // Σ p log q, lane-wise
+                var j = 0
+                while j < kp {
+                    let pv = loadVec(pr + j)
+                    // 0 · log q = 0: log q is finite even where q underflows
+                    fma(&cross, pv, Softmax.logProbabilities(z: zr, at: j, k: k, kp: kp, shift: shift))
+                    storeVec((loadVec(er + j) * inv - pv) * sv, er + j)
+                    j += vecWidth
                 }
-                let s = transposeSum16(sums, count: rows.count, scratch: scratch)
-                // The rows' logarithms first, in a loop of their own: inside the row loop each waited on its call
-                // (the library's logf) before the row's vector work could start.
-                let logs = maxima + 32  // [i]: log s_i
-                for i in 0..<rows.count { logs[i] = log(s[i]) }
-                let invs = 1 / s  // lane i: 1 / s_i, as each row's own division gives it
-                for (i, r) in rows.enumerated() {
-                    let zr = z + r * kp, er = dz + r * kp, pr = targets.p.row(r)
-                    let shift = Vec(repeating: maxima[i]) + Vec(repeating: logs[i])
-                    let inv = Vec(repeating: invs[i]), sv = Vec(repeating: weights[i] * invN)
-                    var cross = Vec()  // Σ p log q, lane-wise
-                    var j = 0
-                    while j < kp {
-                        let pv = loadVec(pr + j)
-                        // 0 · log q = 0: log q is finite even where q underflows
-                        fma(&cross, pv, Softmax.logProbabilities(z: zr, at: j, k: k, kp: kp, shift: shift))
-                        storeVec((loadVec(er + j) * inv - pv) * sv, er + j)
-                        j += vecWidth
-                    }
-                    sums[i] = cross
-                }
-                // ℓ = ω (-Σ p log q (+ Σ p log p for KL)) for the 16 rows as one vector. Taken row by row from lanes
-                // of the sum, the optimizer had moved transposeSum16's 15 vector additions into the row loop as 15
-                // dependent scalar ones per row: a quarter of this function's time.
-                let c = transposeSum16(sums, count: rows.count, scratch: scratch)
-                let ce = self == .kl ? -c + loadVec(entropies) : -c
-                let values = loadVec(weights) * ce
-                if rows.count == vecWidth {
-                    storeVec(values, loss + rows.lowerBound)
-                } else {
-                    storePartialVec(values, loss + rows.lowerBound, rows.count)
-                }
+                sums[i] = cross
+            }
+            // ℓ = ω (-Σ p log q (+ Σ p log p for KL)) for the 16 rows as one vector. Taken row by row from lanes
+            // of the sum, the optimizer had moved transposeSum16's 15 vector additions into the row loop as 15
+            // dependent scalar ones per row: a quarter of this function's time.
+            let c = transposeSum16(sums, count: rows.count, scratch: scratch)
+            let ce = self == .kl ? -c + loadVec(entropies) : -c
+            let values = loadVec(weights) * ce
+            if rows.count == vecWidth {
+                storeVec(values, loss + rows.lowerBound)
+            } else {
+                storePartialVec(values, loss + rows.lowerBound, rows.count)
+            }
+        }
+    }
+
+    /// `crossEntropyBlock` for rows of one vector (k ≤ 16 classes): the 16 rows' logits and targets transposed
+    /// in registers, so each vector holds one class of every row, and every step runs on 16 rows at once; the
+    /// gradient transposed back. Row by row, the max of a row's lanes (a tree of shuffles), the exponential's
+    /// constants and a call per row cost about 110 cycles a row (`Scripts/kernelbench`). The same operations
+    /// on each value, and the two sums over classes in `transposeSum16`'s order, padding classes included:
+    /// the same bits. The row maximum is a max over the same values in another order: the same number (a
+    /// NaN logit, skipped by both, makes the row's loss NaN either way).
+    @inline(__always)
+    private func crossEntropyBlock16(
+        z: UnsafePointer<Float>, targets: LossTargets, rows: Range<Int>, k: Int, invN: Float,
+        dz: UnsafeMutablePointer<Float>, loss: UnsafeMutablePointer<Float>
+    ) {
+        let count = rows.count, r0 = rows.lowerBound, kp = vecWidth
+        // Class-major blocks: [c] holds class c of the block's 16 rows (rows past `count` are zeros).
+        withVecScratch(vectors: 48, floats: 48) { zt, values in
+            let pt = zt + 16, et = zt + 32
+            let weights = values, entropies = values + 16, logs = values + 32  // [i]: row r0 + i
+            var zb = Block16(rows: count) { i in loadVec(z + (r0 + i) * kp) }
+            zb.transpose()
+            zb.forEach { c, v in zt[c] = v }
+            var pb = Block16(rows: count) { i in loadVec(targets.p.row(r0 + i)) }
+            pb.transpose()
+            pb.forEach { c, v in pt[c] = v }
+            storeVec(Vec(), weights)
+            storeVec(Vec(), entropies)
+            for i in 0..<count {
+                let s = targets.stored(r0 + i)
+                weights[i] = targets.weight?[s] ?? 1
+                if self == .kl { entropies[i] = targets.negEntropy[s] }
+            }
+            // m = max over the classes, e_c = exp(z_c - m) (0 for padding classes), s = Σ_c e_c in class order.
+            var m = Vec(repeating: -.infinity)
+            for c in 0..<k { m = vmax(m, zt[c]) }
+            for c in 0..<kp { et[c] = c < k ? expVec(zt[c] - m) : Vec() }
+            var sum = et[0] + et[1]
+            for c in 2..<kp { sum += et[c] }
+            storeVec(Vec(), logs)
+            for i in 0..<count { logs[i] = log(sum[i]) }
+            let shift = m + loadVec(logs), inv = 1 / sum, scale = loadVec(weights) * Vec(repeating: invN)
+            // Σ_c p_c log q_c in class order (log q = 0 in padding classes, as `logProbabilities` gives it), and
+            // dz_c = (e_c / s - p_c) · ω / n, written over e_c.
+            var cross = Vec()
+            for c in 0..<kp {
+                var t = Vec()
+                fma(&t, pt[c], c < k ? zt[c] - shift : Vec())
+                cross = c == 0 ? t : cross + t
+                et[c] = (et[c] * inv - pt[c]) * scale
+            }
+            var db = Block16(rows: kp) { c in et[c] }
+            db.transpose()
+            db.forEach { i, v in if i < count { storeVec(v, dz + (r0 + i) * kp) } }
+            let ce = self == .kl ? -cross + loadVec(entropies) : -cross
+            let lossValues = loadVec(weights) * ce
+            if count == vecWidth {
+                storeVec(lossValues, loss + r0)
+            } else {
+                storePartialVec(lossValues, loss + r0, count)
             }
         }
     }

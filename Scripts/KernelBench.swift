@@ -1,6 +1,6 @@
-// Scripts/kernelbench: single-core GFLOP/s of the matrix kernels on the training workloads' layer shapes, by
-// thread CPU time (so other processes on a shared machine count less). A developer's tool for choosing
-// kernels and block sizes; the figures users see come from Scripts/bench.
+// Scripts/kernelbench: single-core GFLOP/s of the matrix kernels on the training workloads' layer shapes (and the
+// losses' ns per row), by thread CPU time (so other processes on a shared machine count less). A developer's
+// tool for choosing kernels and block sizes; the figures users see come from Scripts/bench.
 import Foundation
 
 @main

@@ -208,7 +208,7 @@ extension LossKind {
             for i in 0..<count { logs[i] = log(sum[i]) }
             let shift = m + loadVec(logs), inv = 1 / sum, scale = loadVec(weights) * Vec(repeating: invN)
             // Σ_c p_c log q_c in class order (log q = 0 in padding classes, as `logProbabilities` gives it), and
-            // dz_c = (e_c / s - p_c) · ω / n, written over e_c.
+            // dz_c = (e_c · (1/s) - p_c) · (ω/n) (the row code's operations), written over e_c.
             var cross = Vec()
             for c in 0..<kp {
                 var t = Vec()

@@ -291,7 +291,6 @@ struct NPYArray {
         let n = values.count, n64 = n / 64 * 64
         guard let base = values.baseAddress else { return nil }
         let raw = UnsafeRawPointer(base)
-        let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000), one = SIMD16<UInt32>(repeating: 0x0080_0000)
         var i = 0
         while i < n64 {
             let end = min(n64, i + 4096)
@@ -302,10 +301,10 @@ struct NPYArray {
                 let b = raw.loadUnaligned(fromByteOffset: 4 * k + 64, as: SIMD16<UInt32>.self)
                 let c = raw.loadUnaligned(fromByteOffset: 4 * k + 128, as: SIMD16<UInt32>.self)
                 let d = raw.loadUnaligned(fromByteOffset: 4 * k + 192, as: SIMD16<UInt32>.self)
-                any |= ((a & exponent) &+ one) | ((b & exponent) &+ one) | ((c & exponent) &+ one) | ((d & exponent) &+ one)
+                any |= nonFiniteMarks(a) | nonFiniteMarks(b) | nonFiniteMarks(c) | nonFiniteMarks(d)
                 k += 64
             }
-            if (any & 0x8000_0000) != SIMD16<UInt32>() { return (i..<end).first { !values[$0].isFinite } }
+            if anyNonFinite(any) { return (i..<end).first { !values[$0].isFinite } }
             i = end
         }
         return (n64..<n).first { !values[$0].isFinite }

@@ -96,9 +96,8 @@ public func gemmNT(
 func standardizeRows(_ x: Rows, _ rows: Range<Int>, d: Int, mean: UnsafePointer<Float>?, scale: UnsafePointer<Float>?,
                      into out: UnsafeMutablePointer<Float>, ld: Int) -> Bool {
     let end = d - d % vecWidth
-    let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000), one = SIMD16<UInt32>(repeating: 0x0080_0000)
     var any = SIMD16<UInt32>()
-    var anyTail: UInt32 = 0
+    var tailFinite = true
     for r in rows {
         let from = x.row(r), to = out + r * ld
         var j = 0
@@ -106,18 +105,18 @@ func standardizeRows(_ x: Rows, _ rows: Range<Int>, d: Int, mean: UnsafePointer<
             var v = loadVec(from + j)
             if let mean, let scale { v = (v - loadVec(mean + j)) * loadVec(scale + j) }
             storeVec(v, to + j)
-            any |= (unsafeBitCast(v, to: SIMD16<UInt32>.self) & exponent) &+ one
+            any |= nonFiniteMarks(unsafeBitCast(v, to: SIMD16<UInt32>.self))
             j += vecWidth
         }
         while j < d {
             var v = from[j]
             if let mean, let scale { v = (v - mean[j]) * scale[j] }
             to[j] = v
-            anyTail |= (v.bitPattern & 0x7F80_0000) &+ 0x0080_0000
+            tailFinite = tailFinite && v.isFinite
             j += 1
         }
     }
-    return (any & 0x8000_0000) == SIMD16<UInt32>() && anyTail & 0x8000_0000 == 0
+    return !anyNonFinite(any) && tailFinite
 }
 
 /// Rows ahead of the ones being multiplied whose lines `nt4` asks for into L2 (`prefetchForRead`), a few

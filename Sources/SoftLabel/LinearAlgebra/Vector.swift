@@ -34,6 +34,18 @@ func withVecScratch<R>(vectors: Int, floats: Int,
     }
 }
 
+/// The finiteness test every check shares (`NPYArray.firstNonFinite`, `standardizeRows`, `InputFolding.check`):
+/// a float is ±∞ or NaN exactly when its exponent bits are all ones, and then adding 1 to the exponent field
+/// carries into the sign bit's place. OR the marks of many values together and test them once (`anyNonFinite`).
+@inline(__always)
+func nonFiniteMarks(_ bits: SIMD16<UInt32>) -> SIMD16<UInt32> {
+    (bits & SIMD16(repeating: 0x7F80_0000)) &+ SIMD16(repeating: 0x0080_0000)
+}
+
+/// Whether any value whose `nonFiniteMarks` were ORed into `marks` is ±∞ or NaN.
+@inline(__always)
+func anyNonFinite(_ marks: SIMD16<UInt32>) -> Bool { marks & 0x8000_0000 != SIMD16<UInt32>() }
+
 /// Σ of the 16 lanes: the stdlib's reduction, ((v0 + v1) + v2) + ... + v15. Every kernel reduces in this
 /// order, one vector at a time with this, or 16 at once with `transposeSum16`. (A tree of halves would be
 /// faster but give other bits, and version-1 model files must predict exactly as they did.)

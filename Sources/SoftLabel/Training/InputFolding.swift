@@ -52,8 +52,9 @@ final class InputFolding: @unchecked Sendable {
     /// `limit` (what keeps the standardisation from being folded).
     static func farthest(_ standardizer: Standardizer, scale: [Float]) -> (feature: Int, deviations: Float)? {
         var worst: (feature: Int, deviations: Float)?
-        for (j, (m, s)) in zip(standardizer.mean, scale).enumerated() where !(abs(m) * s <= limit) {
-            if worst == nil || abs(m) * s > worst!.deviations { worst = (j, abs(m) * s) }
+        for (j, (m, s)) in zip(standardizer.mean, scale).enumerated() {
+            let deviations = abs(m) * s
+            if !(deviations <= limit) && (worst == nil || deviations > worst!.deviations) { worst = (j, deviations) }
         }
         return worst
     }
@@ -133,10 +134,9 @@ final class InputFolding: @unchecked Sendable {
     @inline(__always)
     func check(z: UnsafePointer<Float>, ldz: Int, rows chunk: Range<Int>, x: Rows, task t: Int) {
         guard bad[8 * t] == .max else { return }
-        let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000)
         var any = SIMD16<UInt32>()
-        for r in chunk { any |= (unsafeBitCast(loadPartialVec(z + r * ldz, outputs), to: SIMD16<UInt32>.self) & exponent) &+ 0x0080_0000 }
-        guard any & 0x8000_0000 != SIMD16<UInt32>() else { return }
+        for r in chunk { any |= nonFiniteMarks(unsafeBitCast(loadPartialVec(z + r * ldz, outputs), to: SIMD16<UInt32>.self)) }
+        guard anyNonFinite(any) else { return }
         // Each row standardised as the gather standardises it (`standardizeRows`), until one is not finite.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { row in
             for r in chunk where !standardizeRows(x.dropping(r), 0..<1, d: d, mean: mean.map { UnsafePointer($0) },
